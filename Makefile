@@ -1,0 +1,43 @@
+# Model Gatekeeper — `make run` starts the gate, `make test` installs what is missing and tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := .tools/bin
+OPA := $(TOOLS)/opa
+REGAL := $(TOOLS)/regal
+
+.PHONY: run test install tools venv policy-test python-test bench e2e clean lint
+
+run: install
+	$(VENV)/bin/gatekeeper check --evidence examples/evidence examples/manifests/compliant
+
+test: install policy-test python-test
+
+install: venv tools
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+tools:
+	bash scripts/install-opa.sh
+
+policy-test: tools
+	$(OPA) fmt --list --fail policies
+	$(OPA) check --strict policies
+	$(OPA) test policies --coverage --format=json > .tools/coverage.json || $(OPA) test policies -v
+	$(PY) scripts/coverage-gate.py .tools/coverage.json 90
+	$(REGAL) lint policies
+
+python-test: venv tools
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) -m bench.check_bench
+
+clean:
+	rm -rf .gatekeeper bench-results
