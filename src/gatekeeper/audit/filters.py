@@ -1,0 +1,22 @@
+"""What `AuditStore.list` can be asked for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    model: str | None = None  # a model name, or name@version
+    outcome: str | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    limit: int = 100
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Naive times are UTC (as records are)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

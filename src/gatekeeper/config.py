@@ -1,0 +1,38 @@
+"""One Settings object for every front door; environment variables GATEKEEPER_*."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .paths import default_evidence_dir, default_policy_dir
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEKEEPER_", extra="ignore")
+
+    # Policy engine: with no URL the gate starts OPA itself on loopback with policy_dir.
+    opa_url: str | None = None
+    policy_dir: Path = Field(default_factory=default_policy_dir)
+    opa_timeout: float = 2.0
+
+    # Evidence: a folder of bundles (default: the examples), or an MLflow registry.
+    evidence_dir: Path | None = None
+    mlflow_url: str | None = None
+    evidence_timeout: float = 1.0
+    evidence_cache_ttl: float = 30.0
+
+    # Webhook.
+    host: str = "127.0.0.1"
+    port: int = 8443
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    response_budget: float = 3.0
+    max_body_bytes: int = 4 * 1024 * 1024
+    evaluate_token: str | None = None
+    audit_db: str = "sqlite:///.gatekeeper/audit.db"
+
+    def evidence_root(self) -> Path:
+        return self.evidence_dir or default_evidence_dir()

@@ -1,0 +1,107 @@
+"""The EvidenceBundle schema (DESIGN §4): one per model version, whatever the source.
+
+Strict: an unknown field is an error naming the field, so a typo never silently drops
+evidence. Open-ended maps (metrics, fairness attributes, model card sections) stay open.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+API_VERSION = "model-gatekeeper.io/v1"
+KIND = "EvidenceBundle"
+DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Artifact(_Strict):
+    uri: str | None = None
+    digest: str | None = Field(None, pattern=DIGEST_PATTERN)
+
+
+class ModelCard(_Strict):
+    path: str | None = None
+    sections: dict[str, str] | None = None
+
+
+class Dataset(_Strict):
+    name: str
+    digest: str | None = None
+    context: str | None = None
+
+
+class Lineage(_Strict):
+    run_id: str | None = None
+    code_commit: str | None = None
+    datasets: list[Dataset] = []
+
+
+class Performance(_Strict):
+    metrics: dict[str, float] = {}
+
+
+class FairnessMetrics(_Strict):
+    demographic_parity_ratio: float | None = None
+    demographic_parity_difference: float | None = None
+    equalized_odds_difference: float | None = None
+    min_group_size: int | None = None
+
+
+class Explainability(_Strict):
+    method: str | None = None
+    report: str | None = None
+
+
+class PiiScan(_Strict):
+    tool: str | None = None
+    scanned_at: str | None = None
+    dataset_digest: str | None = None
+    open_findings: int
+
+
+class Monitoring(_Strict):
+    drift: Literal["enabled", "disabled"] | None = None
+    dashboard: str | None = None
+
+
+class EvidenceBundle(_Strict):
+    api_version: Literal["model-gatekeeper.io/v1"] = Field(alias="apiVersion")
+    kind: Literal["EvidenceBundle"]
+    model: str
+    version: str
+    risk_class: Literal["prohibited", "high", "limited", "minimal"] | None = None
+    owner: str | None = None
+    artifact: Artifact | None = None
+    model_card: ModelCard | None = None
+    lineage: Lineage | None = None
+    performance: Performance | None = None
+    fairness: dict[str, FairnessMetrics] | None = None
+    explainability: Explainability | None = None
+    pii_scan: PiiScan | None = None
+    monitoring: Monitoring | None = None
+    signoffs: list[str] = []
+    waivers: list[str] = []
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: object) -> object:
+        # YAML reads `version: 3` as an int; versions are strings everywhere else.
+        return str(value) if isinstance(value, int) else value
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming the first offending field, for a person fixing the file."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"field '{where}': unknown field (see the EvidenceBundle schema in the README)"
+    if first["type"] == "missing":
+        return f"field '{where}': required field is missing"
+    return f"field '{where}': {first['msg']}"

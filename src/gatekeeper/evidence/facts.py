@@ -1,0 +1,81 @@
+"""Turn loaded evidence into the facts the policy reads (docs/policy-input.md).
+
+Python reads files and verifies signatures here; it decides nothing. Whatever a source
+(files, MLflow) loaded goes through this one function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from .signatures import TrustStore, verify_statement
+from .source import LoadedEvidence
+
+# Model Cards (Mitchell et al., 2019) headings -> the section names the matrix uses.
+_SECTION_ALIASES = {
+    "intended_uses": "intended_use",
+    "caveats_and_recommendations": "limitations",
+    "limitations_and_risks": "limitations",
+    "evaluation_data": "evaluation",
+    "quantitative_analyses": "evaluation",
+    "ethical_considerations": "ethics",
+}
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+
+
+def section_name(heading: str) -> str:
+    name = re.sub(r"[^a-z0-9]+", "_", heading.lower()).strip("_")
+    return _SECTION_ALIASES.get(name, name)
+
+
+def markdown_sections(text: str) -> dict[str, str]:
+    """Split a Markdown model card into {section_name: text}; a section runs to the next heading of its level or above."""
+    sections: dict[str, str] = {}
+    open_sections: list[tuple[int, str]] = []
+    for line in text.splitlines():
+        match = _HEADING.match(line)
+        if match:
+            level = len(match[1])
+            open_sections = [(lvl, name) for lvl, name in open_sections if lvl < level]
+            name = section_name(match[2])
+            sections.setdefault(name, "")
+            open_sections.append((level, name))
+            continue
+        for _, name in open_sections:
+            sections[name] += line + "\n"
+    return {name: body.strip() for name, body in sections.items()}
+
+
+def evidence_facts(loaded: LoadedEvidence, trust: TrustStore) -> dict[str, Any]:
+    """The `evidence`, `signoffs` and `waivers` parts of a model entry, plus the evidence digest."""
+    bundle = loaded.bundle
+    evidence = bundle.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if bundle.model_card and bundle.model_card.path:
+        content = loaded.files.get(bundle.model_card.path)
+        card = evidence["model_card"]
+        if content is None:
+            card["error"] = f"model card {bundle.model_card.path} not found next to the evidence"
+        else:
+            card["sections"] = {**markdown_sections(content.decode("utf-8", "replace")), **(card.get("sections") or {})}
+    if bundle.explainability and bundle.explainability.report:
+        report = bundle.explainability.report
+        evidence["explainability"]["report_present"] = "://" in report or loaded.files.get(report) is not None
+    return {
+        "evidence": evidence,
+        "signoffs": [verify_statement(loaded.files.get(path), path, trust) for path in bundle.signoffs],
+        "waivers": [verify_statement(loaded.files.get(path), path, trust) for path in bundle.waivers],
+        "evidence_digest": evidence_digest(evidence, loaded.files),
+    }
+
+
+def evidence_digest(evidence: dict[str, Any], files: dict[str, bytes | None]) -> str:
+    """What the decision was based on: the bundle and every file it refers to."""
+    digest = hashlib.sha256(json.dumps(evidence, sort_keys=True, separators=(",", ":")).encode())
+    for path in sorted(files):
+        content = files[path]
+        digest.update(f"\0{path}\0".encode())
+        digest.update(hashlib.sha256(content).digest() if content is not None else b"absent")
+    return "sha256:" + digest.hexdigest()

@@ -1,0 +1,107 @@
+"""The file evidence source: `<root>/<model>/<version>/evidence.yaml` (DESIGN §4).
+
+Aliases (`models:/name@champion`) resolve through `<root>/<model>/aliases.yaml`, a map of
+alias to version, the way a registry's alias table does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from ..models import ModelRef
+from .bundle import EvidenceBundle, describe_validation_error
+from .source import EvidenceError, LoadedEvidence
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class EvidenceRootError(ValueError):
+    """The evidence folder itself is missing: a configuration error, not a model's problem."""
+
+
+class FileEvidenceSource:
+    name = "files"
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise EvidenceRootError(f"evidence folder {self.root} does not exist or is not a folder")
+
+    async def resolve(self, model: ModelRef) -> ModelRef:
+        if model.version is not None:
+            return model
+        return await asyncio.to_thread(self._resolve_alias, model)
+
+    async def load(self, model: ModelRef) -> LoadedEvidence:
+        return await asyncio.to_thread(self._load, model)
+
+    def _resolve_alias(self, model: ModelRef) -> ModelRef:
+        path = self.root / model.name / "aliases.yaml"
+        try:
+            aliases = yaml.load(path.read_text(), Loader=_Loader) or {}
+        except FileNotFoundError:
+            raise EvidenceError("missing", f"no alias '{model.alias}' for model '{model.name}' ({path} not found)") from None
+        except (OSError, yaml.YAMLError) as exc:
+            raise EvidenceError("unreadable", f"{path}: {_first_line(exc)}") from None
+        version = aliases.get(model.alias) if isinstance(aliases, dict) else None
+        if version is None:
+            raise EvidenceError("missing", f"{path}: model '{model.name}' has no alias '{model.alias}'")
+        return model.model_copy(update={"version": str(version)})
+
+    def _load(self, model: ModelRef) -> LoadedEvidence:
+        folder = self.root / model.name / str(model.version)
+        path = folder / "evidence.yaml"
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise EvidenceError(
+                "missing", f"no evidence for {model.name} version {model.version} ({path} not found)"
+            ) from None
+        except OSError as exc:
+            raise EvidenceError("unreadable", f"{path}: {exc.strerror}") from None
+        try:
+            raw = yaml.load(text, Loader=_Loader)
+        except yaml.YAMLError as exc:
+            raise EvidenceError("unreadable", f"{path}: not valid YAML: {_first_line(exc)}") from None
+        if not isinstance(raw, dict):
+            raise EvidenceError("unreadable", f"{path}: expected an EvidenceBundle mapping")
+        try:
+            bundle = EvidenceBundle.model_validate(raw)
+        except ValidationError as exc:
+            raise EvidenceError("unreadable", f"{path}: {describe_validation_error(exc)}") from None
+        if bundle.model != model.name or bundle.version != model.version:
+            raise EvidenceError(
+                "mismatch",
+                f"{path} describes {bundle.model} version {bundle.version}, not {model.name} version {model.version}",
+            )
+        files = {rel: _read_inside(folder, rel) for rel in referenced_files(bundle)}
+        return LoadedEvidence(bundle=bundle, files=files, location=str(path), revision=str(path.stat().st_mtime_ns))
+
+
+def referenced_files(bundle: EvidenceBundle) -> list[str]:
+    """Paths inside the bundle folder that the policy's facts depend on."""
+    paths = [*bundle.signoffs, *bundle.waivers]
+    if bundle.model_card and bundle.model_card.path:
+        paths.append(bundle.model_card.path)
+    if bundle.explainability and bundle.explainability.report and "://" not in bundle.explainability.report:
+        paths.append(bundle.explainability.report)
+    return paths
+
+
+def _read_inside(folder: Path, rel: str) -> bytes | None:
+    target = (folder / rel).resolve()
+    # A bundle may only refer to its own folder: evidence must travel with its version.
+    if not target.is_relative_to(folder.resolve()):
+        return None
+    try:
+        return target.read_bytes()
+    except OSError:
+        return None
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

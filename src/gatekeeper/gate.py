@@ -1,0 +1,222 @@
+"""The one pipeline: objects -> served models -> evidence -> OPA -> decisions.
+
+The webhook and the CLI both call `Gate.evaluate`; neither re-implements a step.
+Rego decides; this module gathers facts and fails closed when a component fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .evidence.cache import TTLCache
+from .evidence.facts import evidence_facts
+from .evidence.signatures import TrustStore, rfc3339
+from .evidence.source import EvidenceError, EvidenceSource
+from .models import Decision, DecidedModel, ModelRef, Report, Skipped, SourceLocation
+from .policy import PolicyEngine, PolicyError
+from .workloads import ServedModels, served_models
+
+
+class UnknownEnvironment(ValueError):
+    """An environment the requirement matrix does not define."""
+
+
+@dataclass
+class ReviewContext:
+    """Who asks and how: admission request metadata, or a CLI run."""
+
+    operation: str = "CREATE"
+    request_uid: str | None = None
+    user: str | None = None
+    dry_run: bool = False
+    source: str = "cli"
+
+
+@dataclass
+class Manifest:
+    """One object to judge and where it came from (CLI input) if anywhere."""
+
+    object: dict[str, Any]
+    source: SourceLocation | None = None
+
+
+@dataclass
+class Evaluation:
+    report: Report
+    # Lines naming what could not be evaluated (bad evidence, unreachable source or OPA);
+    # the CLI exits 2 when there are any, the webhook has already failed closed.
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _ModelFacts:
+    entry: dict[str, Any]
+    digest: str = ""
+    problem: str | None = None
+
+
+class Gate:
+    def __init__(
+        self,
+        engine: PolicyEngine,
+        source: EvidenceSource,
+        *,
+        evidence_timeout: float = 1.0,
+        cache_ttl: float = 30.0,
+    ) -> None:
+        self.engine = engine
+        self.source = source
+        self.evidence_timeout = evidence_timeout
+        self.trust = TrustStore({})
+        self.policy_revision = ""
+        self.enforcement: dict[str, str] = {}
+        self._aliases: TTLCache[ModelRef] = TTLCache(cache_ttl)
+        self._evidence: TTLCache[_ModelFacts] = TTLCache(cache_ttl)
+
+    async def refresh_policy(self) -> None:
+        """Read what OPA has loaded: the revision, the environments, the trusted keys."""
+        revision = await self.engine.revision()
+        if revision != self.policy_revision:
+            self._evidence.clear()  # facts embed trust decisions made under the old data
+        self.policy_revision = revision
+        matrix = await self.engine.data("gatekeeper/matrix") or {}
+        self.enforcement = {
+            name: str((settings or {}).get("enforcement", "deny"))
+            for name, settings in (matrix.get("environments") or {}).items()
+        }
+        self.trust = TrustStore.from_data(await self.engine.data("gatekeeper/signers") or {})
+
+    def check_environment(self, environment: str) -> None:
+        if environment not in self.enforcement:
+            known = ", ".join(sorted(self.enforcement)) or "none"
+            raise UnknownEnvironment(f"unknown environment '{environment}' (the requirement matrix defines: {known})")
+
+    async def evaluate(
+        self, manifests: list[Manifest], environment: str, context: ReviewContext | None = None
+    ) -> Evaluation:
+        context = context or ReviewContext()
+        self.check_environment(environment)
+        now = rfc3339(datetime.now(timezone.utc))
+        evaluation = Evaluation(report=Report(allowed=True, results=[]))
+        gated: list[tuple[Manifest, ServedModels, list[_ModelFacts]]] = []
+        for manifest in manifests:
+            served = served_models(manifest.object)
+            if not served.gated:
+                reason = "kind is not gated" if served.object.kind else "not a Kubernetes object"
+                if served.object.kind in ("Deployment", "StatefulSet"):
+                    reason = "no model-gatekeeper.io/model annotation"
+                evaluation.report.skipped.append(Skipped(object=served.object, reason=reason, source=manifest.source))
+                continue
+            gated.append((manifest, served, []))
+
+        # Evidence for every distinct model reference, concurrently; the cache collapses repeats.
+        refs = {model.ref: model for _, served, _ in gated for model in served.models}
+        facts = dict(zip(refs, await asyncio.gather(*(self._facts(model) for model in refs.values()))))
+        inputs = []
+        for manifest, served, model_facts in gated:
+            model_facts.extend(facts[model.ref] for model in served.models)
+            inputs.append(self._input(served, model_facts, environment, context, now))
+            evaluation.problems.extend(
+                f"{_where(manifest)}{f.problem}" for f in model_facts if f.problem
+            )
+
+        failure = ""
+        try:
+            results = await (self.engine.decide_many(inputs) if len(inputs) > 1 else self._decide_one(inputs))
+        except PolicyError as exc:
+            results = [None] * len(inputs)
+            evaluation.problems.append(str(exc))
+            failure = str(exc)
+        for (manifest, served, model_facts), result in zip(gated, results):
+            decision = (
+                self._decision(result, model_facts, manifest)
+                if result is not None
+                else self._fail_closed(served, model_facts, environment, context, failure, manifest)
+            )
+            evaluation.report.results.append(decision)
+        evaluation.problems = list(dict.fromkeys(evaluation.problems))
+        evaluation.report.allowed = all(decision.allowed for decision in evaluation.report.results)
+        return evaluation
+
+    async def _decide_one(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [await self.engine.decide(inputs[0])] if inputs else []
+
+    async def _facts(self, model: ModelRef) -> _ModelFacts:
+        entry: dict[str, Any] = {
+            "ref": model.ref, "name": model.name, "version": model.version, "alias": model.alias,
+            "declared_risk_class": model.declared_risk_class, "storage_uri": model.storage_uri,
+            "evidence_error": None, "evidence": None, "signoffs": [], "waivers": [],
+        }
+        try:
+            async with asyncio.timeout(self.evidence_timeout):
+                if model.version is None:
+                    resolved = await self._aliases.get(("alias", model.name, model.alias), lambda: self.source.resolve(model))
+                    entry["version"] = resolved.version
+                    model = resolved
+                loaded = await self._evidence.get((model.name, model.version), lambda: self._load(model))
+        except EvidenceError as exc:
+            entry["evidence_error"] = {"kind": exc.kind, "message": exc.message}
+            problem = exc.message if exc.kind in ("unreadable", "unavailable") else None
+            return _ModelFacts(entry=entry, problem=problem)
+        except TimeoutError:
+            message = f"evidence source {self.source.name} did not answer within {self.evidence_timeout:g}s"
+            entry["evidence_error"] = {"kind": "unavailable", "message": message}
+            return _ModelFacts(entry=entry, problem=message)
+        entry.update(loaded.entry)
+        return _ModelFacts(entry=entry, digest=loaded.digest)
+
+    async def _load(self, model: ModelRef) -> _ModelFacts:
+        loaded = await self.source.load(model)
+        facts = evidence_facts(loaded, self.trust)
+        digest = facts.pop("evidence_digest")
+        return _ModelFacts(entry=facts, digest=digest)
+
+    @staticmethod
+    def _input(served: ServedModels, facts: list[_ModelFacts], environment: str, context: ReviewContext, now: str) -> dict[str, Any]:
+        return {
+            "now": now,
+            "environment": environment,
+            "operation": context.operation,
+            "object": served.object.model_dump(by_alias=True),
+            "models": [f.entry for f in facts],
+            "reference_errors": [{"message": message} for message in served.reference_errors],
+        }
+
+    def _decision(self, result: dict[str, Any], facts: list[_ModelFacts], manifest: Manifest) -> Decision:
+        decision = Decision.model_validate(result)
+        decision.policy_revision = self.policy_revision
+        decision.decision_id = uuid.uuid4().hex
+        decision.evidence_digest = _combined_digest(facts)
+        decision.source = manifest.source
+        return decision
+
+    def _fail_closed(
+        self, served: ServedModels, facts: list[_ModelFacts], environment: str,
+        context: ReviewContext, failure: str, manifest: Manifest,
+    ) -> Decision:
+        """OPA gave no decision: deny where the environment enforces, warn elsewhere."""
+        enforcement = self.enforcement.get(environment, "deny")
+        return Decision(
+            object=served.object, environment=environment, operation=context.operation,
+            allowed=enforcement != "deny", enforcement=enforcement,  # type: ignore[arg-type]
+            models=[DecidedModel(ref=f.entry["ref"], name=f.entry["name"], version=f.entry["version"]) for f in facts],
+            warnings=[f"policy not evaluated: {failure}"] if enforcement != "deny" else [],
+            policy_revision=self.policy_revision, decision_id=uuid.uuid4().hex,
+            evidence_digest=_combined_digest(facts), error=failure, source=manifest.source,
+        )
+
+
+def _combined_digest(facts: list[_ModelFacts]) -> str:
+    if len(facts) == 1:
+        return facts[0].digest
+    digest = hashlib.sha256("".join(f.digest for f in facts).encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def _where(manifest: Manifest) -> str:
+    return f"{manifest.source.file}:{manifest.source.line}: " if manifest.source else ""

@@ -1,0 +1,118 @@
+"""Typed values that flow through the pipeline: model references, decisions, reports.
+
+The decision shape is DESIGN §6; OPA produces it, the gate adds `policy_revision` and a
+`decision_id`, and every front door (webhook, CLI, reports, audit) reads these models.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RiskClass = Literal["prohibited", "high", "limited", "minimal"]
+RISK_CLASSES: tuple[str, ...] = ("minimal", "limited", "high", "prohibited")
+Enforcement = Literal["deny", "warn", "dryrun"]
+
+
+class ObjectRef(BaseModel):
+    """Which Kubernetes object a decision is about."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    api_version: str = Field("", alias="apiVersion")
+    kind: str = ""
+    namespace: str | None = None
+    name: str = ""
+
+    def display(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{ns}{self.name}"
+
+
+class ModelRef(BaseModel):
+    """A model a workload serves, as named by its `model-gatekeeper.io/model` annotation."""
+
+    ref: str
+    name: str
+    version: str | None = None
+    alias: str | None = None
+    declared_risk_class: str | None = None
+    storage_uri: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.version or self.alias}"
+
+
+class Violation(BaseModel):
+    requirement: str
+    model: str = ""
+    version: str = ""
+    message: str
+    observed: Any = None
+    threshold: Any = None
+    remediation: str = ""
+
+    def line(self) -> str:
+        """The one-line form Kubernetes users see (DESIGN §6)."""
+        return f"[{self.requirement}] {self.model}@{self.version}: {self.message}"
+
+
+class WaivedViolation(Violation):
+    waiver: str = ""
+    waiver_expires_at: str | None = None
+    waiver_reason: str | None = None
+
+
+class DecidedModel(BaseModel):
+    ref: str
+    name: str
+    version: str | None = None
+    risk_class: str | None = None
+
+
+class SourceLocation(BaseModel):
+    """Where a manifest object came from (CLI input): file and 1-based line of its document."""
+
+    file: str
+    line: int = 1
+
+
+class Decision(BaseModel):
+    """The decision for one object (DESIGN §6)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    object: ObjectRef
+    environment: str
+    allowed: bool
+    enforcement: Enforcement
+    operation: str | None = None
+    models: list[DecidedModel] = []
+    violations: list[Violation] = []
+    waived: list[WaivedViolation] = []
+    warnings: list[str] = []
+    policy_revision: str = ""
+    decision_id: str = ""
+    evidence_digest: str = ""
+    # Set when a component (OPA, an evidence source) failed: the decision is then the
+    # gate's fail-closed answer, not OPA's.
+    error: str | None = None
+    source: SourceLocation | None = None
+
+
+class Skipped(BaseModel):
+    """An input object that serves no model, so nothing was asked of OPA."""
+
+    object: ObjectRef
+    reason: str
+    source: SourceLocation | None = None
+
+
+class Report(BaseModel):
+    """Several objects' decisions (DESIGN §6): allowed when every decision is."""
+
+    allowed: bool
+    results: list[Decision]
+    skipped: list[Skipped] = []

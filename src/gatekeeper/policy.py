@@ -1,0 +1,122 @@
+"""Asking OPA: the query, the policy revision, the trust data, and how OPA fails.
+
+One long-lived async client (opa-python-client over aiohttp, keep-alive) per gate.
+Single reviews query `data.gatekeeper.decision`; batches (CLI, CI) query
+`data.gatekeeper.batch.decisions`, so 1,000 manifests cost a few round trips, not 1,000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from opa_client import AsyncOpaClient
+from opa_client.errors import PolicyNotFoundError
+
+DECISION_PACKAGE = "gatekeeper"
+BATCH_PACKAGE = "gatekeeper.batch"
+# The data documents the compliance team owns; part of the policy revision.
+POLICY_DATA = ("gatekeeper/matrix", "gatekeeper/signers")
+
+
+class PolicyError(RuntimeError):
+    """OPA did not give a decision (unreachable, timed out, evaluation error, undefined)."""
+
+    component = "OPA"
+
+
+class PolicyEngine:
+    def __init__(self, url: str, *, timeout: float = 2.0, batch_size: int = 100, concurrency: int = 4) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"OPA URL '{url}' is not an http(s) URL")
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        # Retries would blow the admission budget; the gate fails closed instead.
+        self._client = AsyncOpaClient(
+            host=parts.hostname, port=parts.port or (443 if parts.scheme == "https" else 80),
+            ssl=parts.scheme == "https", retries=0, timeout=timeout,
+        )
+        self._opened = False
+
+    async def open(self) -> None:
+        if not self._opened:
+            await self._client._init_session()  # the client's own session setup, outside `async with`
+            self._opened = True
+
+    async def close(self) -> None:
+        if self._opened:
+            await self._client.close_connection()
+            self._opened = False
+
+    async def decide(self, input_doc: dict[str, Any]) -> dict[str, Any]:
+        return await self._query(DECISION_PACKAGE, "decision", input_doc)
+
+    async def decide_many(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Decisions for many inputs, in order, in batches evaluated concurrently."""
+        chunks = [inputs[i : i + self.batch_size] for i in range(0, len(inputs), self.batch_size)]
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def run(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            async with limit:
+                result = await self._query(BATCH_PACKAGE, "decisions", {"items": chunk})
+            if not isinstance(result, list) or len(result) != len(chunk):
+                raise PolicyError("OPA returned a batch result of the wrong shape")
+            return result
+
+        results = await asyncio.gather(*(run(chunk) for chunk in chunks))
+        return [decision for chunk in results for decision in chunk]
+
+    async def data(self, path: str) -> Any:
+        """A data document (e.g. `gatekeeper/matrix`), or None when undefined."""
+        if not self._opened:
+            await self.open()
+        try:
+            answer = await self._client.get_data(path)
+        except PolicyNotFoundError:
+            return None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise PolicyError(_describe(exc, self.url)) from None
+        return answer.get("result")
+
+    async def revision(self) -> str:
+        """sha256 over the Rego modules and data OPA has loaded, as OPA reports them."""
+        if not self._opened:
+            await self.open()
+        digest = hashlib.sha256()
+        try:
+            for module_id in sorted(await self._client.get_policies_list()):
+                module = await self._client.get_policy(module_id)
+                digest.update(f"{module_id}\0{module.get('result', {}).get('raw', '')}\0".encode())
+        except PolicyNotFoundError as exc:
+            raise PolicyError(f"OPA at {self.url}: cannot list policies ({exc})") from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise PolicyError(_describe(exc, self.url)) from None
+        for path in POLICY_DATA:
+            digest.update(json.dumps(await self.data(path), sort_keys=True, separators=(",", ":")).encode())
+        return "sha256:" + digest.hexdigest()
+
+    async def _query(self, package: str, rule: str, input_doc: dict[str, Any]) -> Any:
+        if not self._opened:
+            await self.open()
+        try:
+            answer = await self._client.query_rule(input_doc, package, rule)
+        except aiohttp.ClientResponseError as exc:
+            raise PolicyError(f"OPA at {self.url} answered HTTP {exc.status}: {exc.message}") from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise PolicyError(_describe(exc, self.url)) from None
+        if "result" not in answer:
+            raise PolicyError(f"OPA at {self.url}: data.{package}.{rule} is undefined (policies not loaded?)")
+        return answer["result"]
+
+
+def _describe(exc: BaseException, url: str) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return f"OPA at {url} did not answer in time"
+    return f"OPA at {url} is unreachable ({type(exc).__name__}: {exc})".rstrip(" ()")

@@ -1,0 +1,39 @@
+"""Assemble a ready Gate from Settings: start OPA if needed, pick the evidence source."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from .config import Settings
+from .evidence.files import FileEvidenceSource
+from .evidence.source import EvidenceSource
+from .gate import Gate
+from .opa import OpaServer
+from .policy import PolicyEngine
+
+
+def evidence_source(settings: Settings) -> EvidenceSource:
+    if settings.mlflow_url:
+        from .evidence.mlflow import MlflowEvidenceSource  # optional dependency, loaded on demand
+
+        return MlflowEvidenceSource(settings.mlflow_url, timeout=settings.evidence_timeout)
+    return FileEvidenceSource(settings.evidence_root())
+
+
+@asynccontextmanager
+async def open_gate(settings: Settings) -> AsyncIterator[Gate]:
+    """A Gate with its OPA (started here unless settings.opa_url names one) and evidence source."""
+    source = evidence_source(settings)  # fails fast on a missing evidence folder
+    async with AsyncExitStack() as stack:
+        url = settings.opa_url
+        if not url:
+            server = OpaServer(settings.policy_dir)
+            url = server.start()
+            stack.callback(server.stop)
+        engine = PolicyEngine(url, timeout=settings.opa_timeout)
+        await engine.open()
+        stack.push_async_callback(engine.close)
+        gate = Gate(engine, source, evidence_timeout=settings.evidence_timeout, cache_ttl=settings.evidence_cache_ttl)
+        await gate.refresh_policy()
+        yield gate

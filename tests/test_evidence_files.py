@@ -1,0 +1,92 @@
+"""The file evidence source: schema validation, errors naming file and field, aliases."""
+
+import asyncio
+import shutil
+
+import pytest
+import yaml
+
+from gatekeeper.evidence.files import EvidenceRootError, FileEvidenceSource
+from gatekeeper.evidence.source import EvidenceError
+from gatekeeper.models import ModelRef
+
+from .conftest import EVIDENCE
+
+
+def ref(name, version=None, alias=None):
+    return ModelRef(ref=f"models:/{name}/{version}", name=name, version=version, alias=alias)
+
+
+@pytest.fixture
+def evidence_copy(tmp_path):
+    root = tmp_path / "evidence"
+    shutil.copytree(EVIDENCE, root)
+    return root
+
+
+def edit_bundle(root, model, version, change):
+    path = root / model / version / "evidence.yaml"
+    bundle = yaml.safe_load(path.read_text())
+    change(bundle)
+    path.write_text(yaml.safe_dump(bundle))
+    return path
+
+
+def test_loads_the_example_bundle_and_its_files():
+    loaded = asyncio.run(FileEvidenceSource(EVIDENCE).load(ref("credit-scoring", "3")))
+    assert loaded.bundle.risk_class == "high"
+    assert loaded.files["model-card.md"].startswith(b"# Credit scoring")
+    assert loaded.files["signoffs/validator.dsse.json"] is not None
+
+
+def test_unknown_field_names_the_file_and_the_field(evidence_copy):
+    path = edit_bundle(evidence_copy, "credit-scoring", "3", lambda b: b["fairness"]["sex"].update(dp_ratoi=0.9))
+    with pytest.raises(EvidenceError) as error:
+        asyncio.run(FileEvidenceSource(evidence_copy).load(ref("credit-scoring", "3")))
+    assert error.value.kind == "unreadable"
+    assert str(path) in error.value.message and "fairness.sex.dp_ratoi" in error.value.message
+
+
+def test_wrong_type_names_the_field(evidence_copy):
+    edit_bundle(evidence_copy, "credit-scoring", "3", lambda b: b["pii_scan"].update(open_findings="none"))
+    with pytest.raises(EvidenceError, match="pii_scan.open_findings"):
+        asyncio.run(FileEvidenceSource(evidence_copy).load(ref("credit-scoring", "3")))
+
+
+def test_malformed_yaml_is_unreadable(evidence_copy):
+    (evidence_copy / "credit-scoring" / "3" / "evidence.yaml").write_text("model: [unclosed\n")
+    with pytest.raises(EvidenceError, match="not valid YAML") as error:
+        asyncio.run(FileEvidenceSource(evidence_copy).load(ref("credit-scoring", "3")))
+    assert error.value.kind == "unreadable"
+
+
+def test_missing_bundle_is_missing():
+    with pytest.raises(EvidenceError) as error:
+        asyncio.run(FileEvidenceSource(EVIDENCE).load(ref("no-such-model", "1")))
+    assert error.value.kind == "missing" and "no-such-model version 1" in error.value.message
+
+
+def test_bundle_for_another_version_is_a_mismatch(evidence_copy):
+    edit_bundle(evidence_copy, "credit-scoring", "3", lambda b: b.update(version="4"))
+    with pytest.raises(EvidenceError) as error:
+        asyncio.run(FileEvidenceSource(evidence_copy).load(ref("credit-scoring", "3")))
+    assert error.value.kind == "mismatch"
+
+
+def test_alias_resolves_through_aliases_yaml():
+    source = FileEvidenceSource(EVIDENCE)
+    resolved = asyncio.run(source.resolve(ref("churn-predictor", alias="champion")))
+    assert resolved.version == "7"
+    with pytest.raises(EvidenceError, match="no alias 'canary'"):
+        asyncio.run(source.resolve(ref("churn-predictor", alias="canary")))
+
+
+def test_files_outside_the_bundle_folder_are_not_read(evidence_copy):
+    edit_bundle(evidence_copy, "credit-scoring", "3", lambda b: b["model_card"].update(path="../../churn-predictor/7/model-card.md"))
+    loaded = asyncio.run(FileEvidenceSource(evidence_copy).load(ref("credit-scoring", "3")))
+    assert loaded.files["../../churn-predictor/7/model-card.md"] is None
+
+
+def test_missing_root_is_a_configuration_error(tmp_path):
+    with pytest.raises(EvidenceRootError, match="does not exist"):
+        FileEvidenceSource(tmp_path / "nope")
