@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from . import signing_cli
+from .audit import cli as audit_cli
 from .config import Settings
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 policy_app = typer.Typer(help="Work on the policy library.", no_args_is_help=True)
 app.add_typer(signing_cli.app, name="signoff")
+app.add_typer(audit_cli.app, name="audit")
 app.add_typer(policy_app, name="policy")
 
 FORMATS = ("table", "json")
@@ -85,7 +87,7 @@ def check(
     if rendered is not None:
         typer.echo(rendered)
     else:
-        reports.render_table(report, Console(), verbose=verbose)
+        reports.render_table(report, Console(soft_wrap=True), verbose=verbose)
     if output:
         output.write_text(rendered if rendered is not None else reports.render_json(report))
     for problem in evaluation.problems:
@@ -93,6 +95,39 @@ def check(
     if loaded.errors or evaluation.problems:
         raise typer.Exit(2)
     raise typer.Exit(0 if report.allowed else 1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8443,
+    evidence: Annotated[Optional[Path], typer.Option(help="Evidence folder (default: examples/evidence).")] = None,
+    mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URL to read evidence from.")] = None,
+    opa_url: Annotated[Optional[str], typer.Option(help="OPA to ask (default: start one on loopback).")] = None,
+    policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder for the OPA the gate starts.")] = None,
+    tls_cert: Annotated[Optional[Path], typer.Option(help="Serving certificate (PEM); HTTPS when given.")] = None,
+    tls_key: Annotated[Optional[Path], typer.Option(help="Serving key (PEM).")] = None,
+    audit_db: Annotated[Optional[str], typer.Option(help="Decision log: sqlite:///PATH or postgresql://...")] = None,
+) -> None:
+    """Run the admission webhook."""
+    import uvicorn
+
+    from .webhook import create_app
+
+    if bool(tls_cert) != bool(tls_key):
+        raise fail("--tls-cert and --tls-key go together")
+    settings = _settings(host=host, port=port, evidence=evidence, mlflow=mlflow, opa_url=opa_url,
+                         policy_dir=policy_dir, tls_cert=tls_cert, tls_key=tls_key, audit_db=audit_db)
+    if settings.audit_db.startswith("sqlite:///") and not settings.audit_db.startswith("sqlite:////"):
+        Path(settings.audit_db[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        uvicorn.run(
+            create_app(settings), host=settings.host, port=settings.port, log_level="warning", access_log=False,
+            ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+            ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        )
+    except (OSError, ValueError) as exc:
+        raise fail(str(exc)) from None
 
 
 @app.command()

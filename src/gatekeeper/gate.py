@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from . import metrics
+from .audit import AuditRecord, AuditStore, AuditStoreError
 from .evidence.cache import TTLCache
 from .evidence.facts import evidence_facts
 from .evidence.signatures import TrustStore, rfc3339
 from .evidence.source import EvidenceError, EvidenceSource
-from .models import Decision, DecidedModel, ModelRef, Report, Skipped, SourceLocation
+from .models import Decision, DecidedModel, ModelRef, ObjectRef, Report, Skipped, SourceLocation
+from .opa import OpaServer
 from .policy import PolicyEngine, PolicyError
 from .workloads import ServedModels, served_models
 
@@ -68,9 +71,12 @@ class Gate:
         *,
         evidence_timeout: float = 1.0,
         cache_ttl: float = 30.0,
+        audit: AuditStore | None = None,
     ) -> None:
         self.engine = engine
         self.source = source
+        self.audit = audit
+        self.opa_server: OpaServer | None = None  # set when the gate started OPA itself
         self.evidence_timeout = evidence_timeout
         self.trust = TrustStore({})
         self.policy_revision = ""
@@ -127,8 +133,10 @@ class Gate:
 
         failure = ""
         try:
-            results = await (self.engine.decide_many(inputs) if len(inputs) > 1 else self._decide_one(inputs))
+            with metrics.OPA_SECONDS.time():
+                results = await (self.engine.decide_many(inputs) if len(inputs) > 1 else self._decide_one(inputs))
         except PolicyError as exc:
+            metrics.ERRORS.labels("opa").inc()
             results = [None] * len(inputs)
             evaluation.problems.append(str(exc))
             failure = str(exc)
@@ -136,12 +144,35 @@ class Gate:
             decision = (
                 self._decision(result, model_facts, manifest)
                 if result is not None
-                else self._fail_closed(served, model_facts, environment, context, failure, manifest)
+                else self._fail_closed(served, [f.entry for f in model_facts], environment, context, failure, manifest)
             )
             evaluation.report.results.append(decision)
+        if self.audit is not None and evaluation.report.results:
+            await self._record(evaluation.report.results, context)
         evaluation.problems = list(dict.fromkeys(evaluation.problems))
         evaluation.report.allowed = all(decision.allowed for decision in evaluation.report.results)
         return evaluation
+
+    async def _record(self, decisions: list[Decision], context: ReviewContext) -> None:
+        """Durably log every decision before it is answered; fail closed when the log cannot."""
+        assert self.audit is not None
+        records = [
+            AuditRecord.from_decision(d, request_uid=context.request_uid, user=context.user,
+                                      dry_run=context.dry_run, source=context.source)  # type: ignore[arg-type]
+            for d in decisions
+        ]
+        try:
+            with metrics.AUDIT_SECONDS.time():
+                await asyncio.gather(*(self.audit.append(record) for record in records))
+        except AuditStoreError as exc:
+            metrics.ERRORS.labels("audit").inc()
+            failure = f"the decision could not be recorded: {exc}"
+            for index, decision in enumerate(decisions):
+                if decision.allowed:
+                    decisions[index] = self._fail_closed(
+                        decision.object, [m.model_dump() for m in decision.models], decision.environment,
+                        context, failure, Manifest({}, decision.source), decision.decision_id,
+                    )
 
     async def _decide_one(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [await self.engine.decide(inputs[0])] if inputs else []
@@ -164,6 +195,7 @@ class Gate:
             problem = exc.message if exc.kind in ("unreadable", "unavailable") else None
             return _ModelFacts(entry=entry, problem=problem)
         except TimeoutError:
+            metrics.ERRORS.labels(f"evidence:{self.source.name}").inc()
             message = f"evidence source {self.source.name} did not answer within {self.evidence_timeout:g}s"
             entry["evidence_error"] = {"kind": "unavailable", "message": message}
             return _ModelFacts(entry=entry, problem=message)
@@ -171,7 +203,8 @@ class Gate:
         return _ModelFacts(entry=entry, digest=loaded.digest)
 
     async def _load(self, model: ModelRef) -> _ModelFacts:
-        loaded = await self.source.load(model)
+        with metrics.EVIDENCE_SECONDS.labels(self.source.name).time():
+            loaded = await self.source.load(model)
         facts = evidence_facts(loaded, self.trust)
         digest = facts.pop("evidence_digest")
         return _ModelFacts(entry=facts, digest=digest)
@@ -196,18 +229,19 @@ class Gate:
         return decision
 
     def _fail_closed(
-        self, served: ServedModels, facts: list[_ModelFacts], environment: str,
-        context: ReviewContext, failure: str, manifest: Manifest,
+        self, obj: ServedModels | ObjectRef, models: list[dict[str, Any]], environment: str,
+        context: ReviewContext, failure: str, manifest: Manifest, decision_id: str | None = None,
     ) -> Decision:
-        """OPA gave no decision: deny where the environment enforces, warn elsewhere."""
+        """A component failed: deny where the environment enforces, admit with a warning elsewhere."""
         enforcement = self.enforcement.get(environment, "deny")
         return Decision(
-            object=served.object, environment=environment, operation=context.operation,
+            object=obj.object if isinstance(obj, ServedModels) else obj,
+            environment=environment, operation=context.operation,
             allowed=enforcement != "deny", enforcement=enforcement,  # type: ignore[arg-type]
-            models=[DecidedModel(ref=f.entry["ref"], name=f.entry["name"], version=f.entry["version"]) for f in facts],
-            warnings=[f"policy not evaluated: {failure}"] if enforcement != "deny" else [],
-            policy_revision=self.policy_revision, decision_id=uuid.uuid4().hex,
-            evidence_digest=_combined_digest(facts), error=failure, source=manifest.source,
+            models=[DecidedModel(ref=m["ref"], name=m["name"], version=m["version"]) for m in models],
+            warnings=[f"policy not enforced: {failure}"] if enforcement != "deny" else [],
+            policy_revision=self.policy_revision, decision_id=decision_id or uuid.uuid4().hex,
+            error=failure, source=manifest.source,
         )
 
 

@@ -57,12 +57,12 @@ class OpaServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> str:
+    def start(self, timeout: float = 20.0, port: int | None = None) -> str:
         if not self.binary or not Path(self.binary).is_file():
             raise OpaStartError("OPA binary not found: run `make install` (scripts/install-opa.sh) or put opa on PATH")
         if not (self.policy_dir / "gatekeeper").is_dir():
             raise OpaStartError(f"policy folder {self.policy_dir} has no gatekeeper/ package")
-        self.port = free_port()
+        self.port = port or free_port()
         # OPA's own log goes to a file, never a pipe: a full pipe would stall OPA.
         log = open(self.log_file, "a+b") if self.log_file else tempfile.TemporaryFile()  # noqa: SIM115
         command = [
@@ -77,6 +77,13 @@ class OpaServer:
         self._log = log
         self._wait_until_ready(timeout)
         return self.url
+
+    def ensure_running(self) -> None:
+        """Restart an OPA that exited, on the same port, so clients reconnect unchanged."""
+        if self._process is not None and self._process.poll() is not None:
+            port = self.port
+            self.stop()
+            self.start(port=port)
 
     def _wait_until_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

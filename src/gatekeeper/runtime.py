@@ -27,6 +27,7 @@ async def open_gate(settings: Settings) -> AsyncIterator[Gate]:
     source = evidence_source(settings)  # fails fast on a missing evidence folder
     async with AsyncExitStack() as stack:
         url = settings.opa_url
+        server = None
         if not url:
             server = OpaServer(settings.policy_dir)
             url = server.start()
@@ -35,5 +36,6 @@ async def open_gate(settings: Settings) -> AsyncIterator[Gate]:
         await engine.open()
         stack.push_async_callback(engine.close)
         gate = Gate(engine, source, evidence_timeout=settings.evidence_timeout, cache_ttl=settings.evidence_cache_ttl)
+        gate.opa_server = server
         await gate.refresh_policy()
         yield gate

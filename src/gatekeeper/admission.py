@@ -1,0 +1,101 @@
+"""AdmissionReview `admission.k8s.io/v1`, typed: what the API server sends and gets back."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .models import Decision
+
+API_VERSION = "admission.k8s.io/v1"
+DECISION_ID_ANNOTATION = "model-gatekeeper.io/decision-id"
+MAX_WARNING_LENGTH = 120  # Kubernetes advises short warnings; kubectl prints each on one line
+
+
+class GroupVersionKind(BaseModel):
+    group: str = ""
+    version: str = ""
+    kind: str = ""
+
+
+class UserInfo(BaseModel):
+    username: str | None = None
+    uid: str | None = None
+    groups: list[str] = []
+
+
+class AdmissionRequest(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    uid: str = Field(min_length=1)
+    kind: GroupVersionKind = GroupVersionKind()
+    operation: Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
+    namespace: str | None = None
+    name: str | None = None
+    user_info: UserInfo = Field(UserInfo(), alias="userInfo")
+    object: dict[str, Any] | None = None
+    old_object: dict[str, Any] | None = Field(None, alias="oldObject")
+    dry_run: bool = Field(False, alias="dryRun")
+
+
+class AdmissionReview(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    api_version: str = Field(alias="apiVersion")
+    kind: Literal["AdmissionReview"]
+    request: AdmissionRequest
+
+
+class Status(BaseModel):
+    code: int
+    message: str
+    reason: str = "Forbidden"
+
+
+class AdmissionResponse(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    uid: str
+    allowed: bool
+    status: Status | None = None
+    warnings: list[str] | None = None
+    audit_annotations: dict[str, str] | None = Field(None, alias="auditAnnotations")
+
+
+class AdmissionReviewResponse(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    api_version: str = Field(API_VERSION, alias="apiVersion")
+    kind: Literal["AdmissionReview"] = "AdmissionReview"
+    response: AdmissionResponse
+
+
+def _short(line: str) -> str:
+    return line if len(line) <= MAX_WARNING_LENGTH else line[: MAX_WARNING_LENGTH - 1] + "…"
+
+
+def allow(uid: str, warnings: list[str] | None = None, decision_id: str | None = None) -> AdmissionReviewResponse:
+    return AdmissionReviewResponse(response=AdmissionResponse(
+        uid=uid, allowed=True, warnings=[_short(w) for w in warnings] if warnings else None,
+        auditAnnotations={DECISION_ID_ANNOTATION: decision_id} if decision_id else None,
+    ))
+
+
+def deny(uid: str, message: str, decision_id: str | None = None) -> AdmissionReviewResponse:
+    return AdmissionReviewResponse(response=AdmissionResponse(
+        uid=uid, allowed=False, status=Status(code=403, message=message),
+        auditAnnotations={DECISION_ID_ANNOTATION: decision_id} if decision_id else None,
+    ))
+
+
+def from_decision(uid: str, decision: Decision) -> AdmissionReviewResponse:
+    """Denied: every violation on its own line in status.message; warn: the same lines as warnings."""
+    if decision.allowed:
+        return allow(uid, decision.warnings, decision.decision_id)
+    if decision.error:
+        lines = [f"model-gatekeeper could not evaluate the policy, so it denies (fail closed): {decision.error}"]
+    else:
+        lines = [f"model-gatekeeper denied {decision.object.display()} in {decision.environment}:"]
+        lines += [violation.line() for violation in decision.violations]
+    return deny(uid, "\n".join(lines), decision.decision_id)

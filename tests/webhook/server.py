@@ -1,0 +1,91 @@
+"""Start the real `gatekeeper serve` process on a free port and talk to it over HTTP."""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from gatekeeper.opa import free_port
+
+from ..conftest import MANIFESTS, ROOT
+
+
+class GateProcess:
+    def __init__(self, workdir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.audit_db = f"sqlite:///{workdir / 'audit.db'}"
+        self.args = args
+        self.env = env or {}
+        self.log = workdir / "gate.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> GateProcess:
+        args = list(self.args)
+        if "--audit-db" not in args:
+            args += ["--audit-db", self.audit_db]
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gatekeeper", "serve", "--port", str(self.port), *args],
+                cwd=ROOT, stdout=log, stderr=log, env={**os.environ, **self.env}, start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gatekeeper serve exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"gatekeeper serve not ready in {timeout}s: {self.log.read_text()[-2000:]}")
+
+    def opa_pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid), "opa"], capture_output=True, text=True).stdout
+        return [int(pid) for pid in out.split()]
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def manifest(name: str, folder: str = "compliant") -> dict[str, Any]:
+    return next(yaml.safe_load_all((MANIFESTS / folder / name).read_text()))
+
+
+def review(obj: dict[str, Any] | None, *, operation: str = "CREATE", uid: str | None = None,
+           dry_run: bool = False, old: dict[str, Any] | None = None, namespace: str | None = None) -> dict[str, Any]:
+    meta = (obj or old or {}).get("metadata", {})
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid or str(uuid.uuid4()),
+            "kind": {"group": "serving.kserve.io", "version": "v1beta1", "kind": (obj or old or {}).get("kind", "")},
+            "resource": {"group": "serving.kserve.io", "version": "v1beta1", "resource": "inferenceservices"},
+            "operation": operation,
+            "namespace": namespace or meta.get("namespace"),
+            "name": meta.get("name"),
+            "userInfo": {"username": "alice@example.com", "groups": ["system:authenticated"]},
+            "object": copy.deepcopy(obj),
+            "oldObject": copy.deepcopy(old),
+            "dryRun": dry_run,
+        },
+    }
