@@ -7,7 +7,7 @@ TOOLS := .tools/bin
 OPA := $(TOOLS)/opa
 REGAL := $(TOOLS)/regal
 
-.PHONY: run test install tools venv policy-test python-test bench e2e clean lint
+.PHONY: run test install tools venv policy-test python-test bench e2e clean deploy
 
 run: install
 	$(VENV)/bin/gatekeeper check --evidence examples/evidence examples/manifests/compliant
@@ -25,6 +25,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 tools:
 	bash scripts/install-opa.sh
+	bash scripts/install-tool.sh kustomize
+
+deploy: tools
+	bash deploy/sync-policies.sh
+	$(TOOLS)/kustomize build deploy/overlays/cert-manager
 
 policy-test: tools
 	$(OPA) fmt --list --fail policies
