@@ -15,7 +15,7 @@ NONCOMPLIANT = {
     "pii-credit-scoring-8.yaml": "pii.open_findings",
     "signoff-credit-scoring-9.yaml": "signoff.role",
     "monitoring-credit-scoring-10.yaml": "monitoring.required",
-    "performance-credit-scoring-11.yaml": "performance.metrics_missing",
+    "performance-credit-scoring-11.yaml": "performance.metric",
     "classification-credit-scoring-12.yaml": "classification.prohibited",
     "evidence-missing.yaml": "evidence.missing",
     "evidence-no-model-reference.yaml": "evidence.model_reference",
@@ -175,8 +175,9 @@ def test_missing_path(cli, tmp_path):
 
 
 def test_yaml_bomb_is_refused(cli, tmp_path):
-    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
-    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i-1}"] * 9) + "]" for i in range(1, 12)]
+    # Billion laughs: 11 levels of 10 aliases each expand to 10^11 leaves.
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i-1}"] * 10) + "]" for i in range(1, 12)]
     (tmp_path / "bomb.yaml").write_text("\n".join(lines) + "\n")
     result = cli("check", str(tmp_path / "bomb.yaml"))
     assert result.code == 2 and "YAML bomb" in one_line(result.stderr)

@@ -54,6 +54,7 @@ def check(
     mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URL to read evidence from.")] = None,
     opa_url: Annotated[Optional[str], typer.Option(help="Use a running OPA instead of starting one.")] = None,
     policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder for the OPA the CLI starts.")] = None,
+    opa_timeout: Annotated[float, typer.Option(help="Seconds to wait for one OPA query.")] = 60.0,
     output_format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
     output: Annotated[Optional[Path], typer.Option(help="Also write the report to this file.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List objects skipped as not model-serving.")] = False,
@@ -69,7 +70,8 @@ def check(
 
     if output_format not in FORMATS:
         raise fail(f"unknown format '{output_format}' (choose one of: {', '.join(FORMATS)})")
-    settings = _settings(evidence=evidence, mlflow=mlflow, opa_url=opa_url, policy_dir=policy_dir)
+    # A CI run evaluates many objects per OPA query; the webhook's 2 s budget is not its limit.
+    settings = _settings(evidence=evidence, mlflow=mlflow, opa_url=opa_url, policy_dir=policy_dir, opa_timeout=opa_timeout)
     loaded = load_manifests(paths)
     for error in loaded.errors:
         typer.echo(f"gatekeeper: {error}", err=True)

@@ -130,6 +130,8 @@ class Gate:
             evaluation.problems.extend(
                 f"{_where(manifest)}{f.problem}" for f in model_facts if f.problem
             )
+            if served.malformed_reference:
+                evaluation.problems.extend(f"{_where(manifest)}{error}" for error in served.reference_errors)
 
         failure = ""
         try:

@@ -67,7 +67,7 @@ class OpaServer:
         log = open(self.log_file, "a+b") if self.log_file else tempfile.TemporaryFile()  # noqa: SIM115
         command = [
             self.binary, "run", "--server", "--addr", f"127.0.0.1:{self.port}", "--log-level", "error",
-            "--disable-telemetry", "--ignore", "*_test.rego", str(self.policy_dir),
+            "--disable-telemetry", "--optimize-store-for-read-speed", "--ignore", "*_test.rego", str(self.policy_dir),
         ]
         try:
             self._process = subprocess.Popen(command, stdout=log, stderr=log, preexec_fn=_die_with_parent)

@@ -38,6 +38,9 @@ class ServedModels:
     gated: bool
     models: list[ModelRef] = field(default_factory=list)
     reference_errors: list[str] = field(default_factory=list)
+    # True when an annotation exists but is malformed: bad input for the CLI (exit 2),
+    # a denial for the webhook. A missing annotation is only a denial.
+    malformed_reference: bool = False
 
 
 def parse_model_uri(uri: str) -> ModelRef:
@@ -111,6 +114,7 @@ def served_models(obj: dict[str, Any]) -> ServedModels:
         model = parse_model_uri(str(uri))
     except ModelReferenceError as exc:
         served.reference_errors.append(f"annotation {MODEL_ANNOTATION}: {exc}")
+        served.malformed_reference = True
         return served
     declared = annotations.get(RISK_ANNOTATION)
     model.declared_risk_class = str(declared).strip().lower() if declared else None

@@ -1,0 +1,100 @@
+# The admission decision for one workload (input document: docs/policy-input.md).
+# Each requirement family (package gatekeeper.requirements.<family>) reports
+# `violations`; this package gathers them (see `raised`: a new family is added
+# there), applies waivers and the environment's enforcement action.
+package gatekeeper
+
+import data.gatekeeper.lib
+
+# METADATA
+# title: Admission decision
+# description: |
+#   The decision document of DESIGN §6 (without policy_revision, which the gate adds).
+#   Defined for any input.
+# entrypoint: true
+decision := {
+	"object": object_ref,
+	"environment": environment,
+	"operation": operation,
+	"enforcement": lib.enforcement,
+	"allowed": allowed,
+	"models": [summary(ctx) | some ctx in lib.models],
+	"violations": sorted(open_violations),
+	"waived": sorted(waived_violations),
+	"warnings": array.flatten([violation_lines, waived_lines, expired_lines]),
+}
+
+# METADATA
+# title: Known environments
+# description: the names of the environments the requirement matrix knows, sorted
+# entrypoint: true
+environments := sort(lib.environment_names)
+
+default object_ref := null
+
+object_ref := input.object
+
+default environment := null
+
+environment := input.environment
+
+default operation := null
+
+operation := input.operation
+
+default allowed := false
+
+allowed if lib.enforcement != "deny"
+
+allowed if count(open_violations) == 0
+
+# METADATA
+# description: every violation any requirement family reports (one entry per family)
+raised := union({
+	data.gatekeeper.requirements.artifact.violations,
+	data.gatekeeper.requirements.classification.violations,
+	data.gatekeeper.requirements.documentation.violations,
+	data.gatekeeper.requirements.evidence.violations,
+	data.gatekeeper.requirements.explainability.violations,
+	data.gatekeeper.requirements.fairness.violations,
+	data.gatekeeper.requirements.lineage.violations,
+	data.gatekeeper.requirements.monitoring.violations,
+	data.gatekeeper.requirements.performance.violations,
+	data.gatekeeper.requirements.pii.violations,
+	data.gatekeeper.requirements.signoff.violations,
+})
+
+open_violations contains v if {
+	some v in raised
+	not lib.waiver_for(v)
+}
+
+waived_violations contains object.union(v, {
+	"waiver": waiver.source,
+	"waiver_expires_at": waiver.expires_at,
+	"waiver_reason": waiver.reason,
+}) if {
+	some v in raised
+	waiver := lib.waiver_for(v)
+}
+
+# violations in a stable order: model, version, requirement, message
+sorted(violations) := [row[4] | some row in sort([sort_key(v) | some v in violations])]
+
+sort_key(v) := [v.model, v.version, v.requirement, v.message, v]
+
+summary(ctx) := {"ref": ctx.ref, "name": ctx.name, "version": ctx.version, "risk_class": ctx.risk_class}
+
+default violation_lines := []
+
+violation_lines := [line(v, v.message) | some v in sorted(open_violations)] if lib.enforcement == "warn"
+
+waived_lines := [line(v, sprintf("waived by %s until %s: %s", [v.waiver, v.waiver_expires_at, v.message])) |
+	some v in sorted(waived_violations)
+]
+
+expired_lines := [line(w, sprintf("waiver at %s expired on %s", [w.source, w.expires_at])) |
+	some w in lib.expired_waivers
+]
+
+line(v, message) := sprintf("[%s] %s@%s: %s", [v.requirement, v.model, v.version, message])

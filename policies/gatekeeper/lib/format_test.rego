@@ -1,0 +1,34 @@
+package gatekeeper.lib_test
+
+import data.gatekeeper.lib
+
+test_text if {
+	lib.text("a") == "a"
+	lib.text(null) == ""
+	lib.text(3) == "3"
+	lib.text(true) == "true"
+}
+
+test_number_text if {
+	lib.number_text(100) == "100"
+	lib.number_text(0.8) == "0.80"
+	lib.number_text(0.62) == "0.62"
+	lib.number_text(0.7999) == "0.7999"
+	lib.number_text(1.0) == "1"
+	lib.number_text("many") == "many"
+	lib.number_text(null) == ""
+}
+
+test_filled if {
+	lib.filled("x")
+	not lib.filled(" \t")
+	not lib.filled(7)
+	not lib.filled(null)
+}
+
+test_as_object_and_array if {
+	lib.as_object({"a": 1}) == {"a": 1}
+	lib.as_object([1]) == {}
+	lib.as_array([1]) == [1]
+	lib.as_array("x") == []
+}

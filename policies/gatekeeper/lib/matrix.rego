@@ -1,0 +1,82 @@
+# The requirement matrix (data.gatekeeper.matrix): environments, enforcement and
+# the requirements that apply to each risk class in the environment being evaluated.
+package gatekeeper.lib
+
+# METADATA
+# scope: document
+# description: the requirement matrix, or {} when none is loaded
+default matrix := {}
+
+matrix := data.gatekeeper.matrix if is_object(data.gatekeeper.matrix)
+
+# METADATA
+# description: the names of the environments the matrix knows
+environment_names := object.keys(as_object(object.get(matrix, "environments", {})))
+
+# METADATA
+# scope: document
+# description: true when input.environment is named in the matrix
+default environment_known := false
+
+environment_known if input.environment in environment_names
+
+# METADATA
+# scope: document
+# description: |
+#   The environment whose requirements apply: input.environment when the matrix knows
+#   it; otherwise production, the strictest.
+default requirements_environment := "production"
+
+requirements_environment := input.environment if environment_known
+
+# METADATA
+# scope: document
+# description: |
+#   deny | warn | dryrun for input.environment. Unknown environments, and anything
+#   other than these three words in the matrix, mean deny.
+default enforcement := "deny"
+
+enforcement := action if {
+	environment_known
+	action := matrix.environments[input.environment].enforcement
+	action in {"deny", "warn", "dryrun"}
+}
+
+# METADATA
+# description: |
+#   Requirements per risk class for the environment being evaluated: the class's entry
+#   in risk_classes, deep-merged with overrides[environment][class]. Computed once per
+#   evaluation; every model of a class shares it.
+class_requirements[class] := object.union(as_object(base), as_object(override)) if {
+	overrides := as_object(object.get(matrix, "overrides", {}))
+	environment_overrides := as_object(object.get(overrides, requirements_environment, {}))
+	some class, base in as_object(object.get(matrix, "risk_classes", {}))
+	override := object.get(environment_overrides, class, {})
+}
+
+# METADATA
+# description: the waiver settings of the matrix
+waiver_settings := as_object(object.get(matrix, "waivers", {}))
+
+# METADATA
+# description: roles whose holders may approve waivers
+approver_roles contains role if some role in as_array(object.get(waiver_settings, "approver_roles", []))
+
+# METADATA
+# description: requirement ID prefixes no waiver can touch (classification.prohibited always)
+never_waivable_prefixes contains prefix if {
+	some prefix in as_array(object.get(waiver_settings, "never_waivable_prefixes", []))
+	is_string(prefix)
+}
+
+# METADATA
+# description: true when a valid waiver may turn a violation of requirement into a warning
+waivable(requirement) if {
+	requirement != "classification.prohibited"
+	not startswith_any(requirement, never_waivable_prefixes)
+}
+
+startswith_any(s, prefixes) if {
+	some prefix in prefixes
+	startswith(s, prefix)
+}

@@ -1,0 +1,76 @@
+package gatekeeper.lib_test
+
+import data.gatekeeper.lib
+import data.gatekeeper.testdata as td
+
+test_environment_names if {
+	lib.environment_names == {"production", "staging", "development"}
+	lib.environment_names == set() with data.gatekeeper.matrix as {}
+}
+
+test_enforcement_per_environment if {
+	every environment, action in {"production": "deny", "staging": "warn", "development": "dryrun"} {
+		lib.enforcement == action with input as {"environment": environment}
+		lib.requirements_environment == environment with input as {"environment": environment}
+	}
+}
+
+test_unknown_environment_is_production if {
+	every doc in [{"environment": "qa"}, {}, {"environment": 7}, []] {
+		lib.enforcement == "deny" with input as doc
+		lib.requirements_environment == "production" with input as doc
+		not lib.environment_known with input as doc
+	}
+}
+
+test_unknown_enforcement_word_means_deny if {
+	matrix := object.union(data.gatekeeper.matrix, {"environments": {"staging": {"enforcement": "log"}}})
+	lib.enforcement == "deny" with input as {"environment": "staging"} with data.gatekeeper.matrix as matrix
+}
+
+test_class_requirements_from_the_matrix if {
+	requirements := lib.class_requirements with input as {"environment": "production"}
+	object.keys(requirements) == {"prohibited", "high", "limited", "minimal"}
+	requirements.high.fairness.demographic_parity_ratio_min == 0.8
+	requirements.limited.signoffs == {"roles": ["owner"], "min_distinct_signers": 1}
+	requirements.minimal == {"model_card": {"sections": ["intended_use"]}, "lineage": {"run_id": true}}
+	requirements.prohibited == {"admitted": false}
+}
+
+test_overrides_are_deep_merged_per_environment if {
+	matrix := object.union(data.gatekeeper.matrix, {"overrides": {
+		"development": {"high": {"fairness": {"min_group_size": 30}, "signoffs": null}},
+		"production": {"minimal": {"monitoring": {"required": true}}},
+	}})
+	development := lib.class_requirements with input as {"environment": "development"}
+		with data.gatekeeper.matrix as matrix
+	development.high.fairness == {
+		"demographic_parity_ratio_min": 0.8, "demographic_parity_difference_max": 0.1,
+		"equalized_odds_difference_max": 0.1, "min_group_size": 30,
+	}
+	development.high.signoffs == null
+	development.minimal == data.gatekeeper.matrix.risk_classes.minimal
+
+	# an unknown environment gets the production overrides
+	unknown := lib.class_requirements with input as {"environment": "qa"} with data.gatekeeper.matrix as matrix
+	unknown.minimal.monitoring == {"required": true}
+}
+
+test_no_matrix_means_no_requirements_and_deny if {
+	lib.class_requirements == {} with data.gatekeeper.matrix as "broken" with input as td.input_for("high")
+	lib.enforcement == "deny" with data.gatekeeper.matrix as "broken" with input as {"environment": "development"}
+}
+
+test_waiver_settings if {
+	lib.approver_roles == {"compliance"}
+	lib.never_waivable_prefixes == {"classification."}
+	lib.waivable("fairness.demographic_parity_ratio")
+	not lib.waivable("classification.unclassified")
+}
+
+test_prohibited_never_waivable_whatever_the_matrix_says if {
+	matrix := object.union(data.gatekeeper.matrix, {"waivers": {"never_waivable_prefixes": [1, "pii."]}})
+	not lib.waivable("classification.prohibited") with data.gatekeeper.matrix as matrix
+	lib.waivable("classification.unclassified") with data.gatekeeper.matrix as matrix
+	not lib.waivable("pii.open_findings") with data.gatekeeper.matrix as matrix
+}

@@ -1,0 +1,93 @@
+# One context per model entry of the input: who the model is, its evidence, its
+# effective risk class and the requirements that apply to it. Families iterate these
+# contexts instead of input.models, so the class and requirements are computed once
+# per model.
+package gatekeeper.lib
+
+# METADATA
+# description: risk classes and their order (minimal < limited < high < prohibited)
+risk_rank := {"minimal": 0, "limited": 1, "high": 2, "prohibited": 3}
+
+# METADATA
+# description: the classes whose models are checked family by family
+assessed_classes := {"minimal", "limited", "high"}
+
+# METADATA
+# description: model contexts keyed by the entry's index in input.models
+models[i] := model_context(entry) if some i, entry in input.models
+
+# METADATA
+# description: |
+#   The contexts every family but evidence and classification checks: evidence
+#   present and effective class minimal, limited or high.
+assessed[i] := ctx if {
+	some i, ctx in models
+	ctx.risk_class in assessed_classes
+}
+
+# METADATA
+# description: the contexts whose evidence could be read (any class, unclassified included)
+with_evidence[i] := ctx if {
+	some i, ctx in models
+	ctx.evidence_error == null
+}
+
+model_context(entry) := ctx if {
+	model := as_object(entry)
+	problem := evidence_problem(model)
+	evidence := evidence_of(model, problem)
+	declared := object.get(model, "declared_risk_class", null)
+	class := risk_class_of(object.get(evidence, "risk_class", null), declared, problem)
+	ctx := {
+		"ref": text(object.get(model, "ref", "")),
+		"name": text(object.get(model, "name", "")),
+		"version": text(object.get(model, "version", "")),
+		"declared_risk_class": declared,
+		"risk_class": class,
+		"evidence_error": problem,
+		"evidence": evidence,
+		"requirements": as_object(object.get(class_requirements, class, {})),
+		"storage_uri": object.get(model, "storage_uri", null),
+		"signoffs": as_array(object.get(model, "signoffs", [])),
+		"waivers": as_array(object.get(model, "waivers", [])),
+	}
+}
+
+# METADATA
+# description: |
+#   Why the model's evidence cannot be used ({"kind", "message"}), or null. An entry
+#   without evidence_error and without an evidence object counts as missing evidence.
+evidence_problem(model) := model.evidence_error if {
+	is_object(model.evidence_error)
+} else := {"kind": "unreadable", "message": text(model.evidence_error)} if {
+	model.evidence_error != null
+} else := {"kind": "missing", "message": sprintf("no evidence bundle for %s", [ref_text(model)])} if {
+	not is_object(object.get(model, "evidence", null))
+} else := null
+
+ref_text(model) := model.ref if {
+	filled(model.ref)
+} else := "the model entry"
+
+evidence_of(model, null) := model.evidence
+
+evidence_of(_, problem) := {} if problem != null
+
+# METADATA
+# scope: document
+# description: the effective class; null when the evidence could not be read
+risk_class_of(_, _, problem) := null if problem != null
+
+risk_class_of(evidence_class, declared, null) := effective_risk_class(evidence_class, declared)
+
+# METADATA
+# description: |
+#   The higher of the evidence class and the declared (annotation) class. Only the
+#   evidence can classify a model: without a valid evidence class the model is
+#   "unclassified", whatever the annotation says. An invalid declaration is ignored
+#   here (classification.risk_class_invalid reports it).
+effective_risk_class(evidence_class, declared) := declared if {
+	risk_rank[declared] > risk_rank[evidence_class]
+} else := evidence_class if {
+	evidence_class in object.keys(risk_rank)
+} else := "unclassified"

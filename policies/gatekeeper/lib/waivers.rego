@@ -1,0 +1,45 @@
+# Waivers that apply to this evaluation. A valid waiver for requirement R on a model
+# version turns that version's R violations into warnings.
+package gatekeeper.lib
+
+# METADATA
+# description: |
+#   Every waiver statement that is valid apart, perhaps, from its expiry, with state
+#   "active" or "expired" (statements that fail any other check are ignored).
+reviewed_waivers contains review if {
+	some ctx in models
+	some statement in ctx.waivers
+	waiver_rejections(statement, ctx) == []
+	predicate := statement.predicate
+	state := waiver_state(object.get(predicate, "expires_at", null))
+	state != "invalid"
+	review := {
+		"model": ctx.name,
+		"version": ctx.version,
+		"requirement": predicate.requirement,
+		"source": text(object.get(statement, "source", "")),
+		"expires_at": predicate.expires_at,
+		"reason": text(object.get(predicate, "reason", "")),
+		"state": state,
+	}
+}
+
+# METADATA
+# description: active waivers keyed by [model, version, requirement]
+active_waivers[[review.model, review.version, review.requirement]] contains review if {
+	some review in reviewed_waivers
+	review.state == "active"
+}
+
+# METADATA
+# description: the waivers that expired; the decision warns about each
+expired_waivers contains review if {
+	some review in reviewed_waivers
+	review.state == "expired"
+}
+
+# METADATA
+# description: |
+#   The waiver that turns violation v into a warning (the one lasting longest when
+#   several apply); undefined when v is not waivable or no active waiver covers it.
+waiver_for(v) := max(active_waivers[[v.model, v.version, v.requirement]]) if waivable(v.requirement)

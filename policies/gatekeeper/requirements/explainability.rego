@@ -1,0 +1,21 @@
+# Explainability: an explanation method and its report.
+package gatekeeper.requirements.explainability
+
+import data.gatekeeper.lib
+
+# METADATA
+# description: the class requires an explainability report and there is none
+violations contains v if {
+	some ctx in lib.assessed
+	ctx.requirements.explainability.required == true
+	explainability := lib.as_object(object.get(ctx.evidence, "explainability", {}))
+	message := problem(explainability)
+	v := lib.violation(ctx, "explainability.report", message, null, null)
+}
+
+problem(explainability) := "the evidence names no explainability method" if {
+	not lib.filled(object.get(explainability, "method", null))
+} else := sprintf("the explainability report %s was not found", [report]) if {
+	object.get(explainability, "report_present", false) != true
+	report := lib.text(object.get(explainability, "report", "(none named)"))
+}

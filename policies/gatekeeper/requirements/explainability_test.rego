@@ -1,0 +1,42 @@
+package gatekeeper.requirements.explainability_test
+
+import data.gatekeeper.requirements.explainability
+import data.gatekeeper.testdata as td
+
+found(model) := ids if {
+	ids := td.ids(explainability.violations) with input as td.input_of([model])
+}
+
+test_compliant_at_every_class if {
+	every class in td.classes {
+		found(td.model(class)) == set()
+	}
+}
+
+test_report_required_for_high if {
+	every class in td.classes {
+		every model in [
+			td.model_without(class, ["evidence/explainability"]),
+			td.model_with(class, {"evidence": {"explainability": {"method": ""}}}),
+			td.model_with(class, {"evidence": {"explainability": {"report_present": false}}}),
+			td.model_without(class, ["evidence/explainability/report_present"]),
+		] {
+			found(model) == td.expect(class, {"high"}, {"explainability.report"})
+		}
+	}
+}
+
+test_messages if {
+	no_method := td.model_without("high", ["evidence/explainability/method"])
+	no_report := td.model_with("high", {"evidence": {"explainability": {"report_present": false}}})
+	unnamed := td.model_without("high", ["evidence/explainability/report", "evidence/explainability/report_present"])
+	messages := {v.message |
+		some model in [no_method, no_report, unnamed]
+		some v in explainability.violations with input as td.input_of([model])
+	}
+	messages == {
+		"the evidence names no explainability method",
+		"the explainability report shap-importance.json was not found",
+		"the explainability report (none named) was not found",
+	}
+}

@@ -1,0 +1,73 @@
+# Fairness: for every sensitive attribute in the evidence, each metric the risk class
+# sets a threshold for is present and within it.
+package gatekeeper.requirements.fairness
+
+import data.gatekeeper.lib
+
+# METADATA
+# description: |
+#   evidence metric -> its threshold key in the matrix, the bound, the requirement ID
+#   reported when out of bounds, and how messages name it
+metrics := {
+	"demographic_parity_ratio": {
+		"threshold": "demographic_parity_ratio_min",
+		"bound": "min",
+		"label": "demographic parity ratio",
+	},
+	"demographic_parity_difference": {
+		"threshold": "demographic_parity_difference_max",
+		"bound": "max",
+		"label": "demographic parity difference",
+	},
+	"equalized_odds_difference": {
+		"threshold": "equalized_odds_difference_max",
+		"bound": "max",
+		"label": "equalized odds difference",
+	},
+	"min_group_size": {"threshold": "min_group_size", "bound": "min", "label": "min group size"},
+}
+
+# METADATA
+# description: fairness is required but the evidence has no results
+violations contains v if {
+	some ctx in lib.assessed
+	is_object(ctx.requirements.fairness)
+	count(attributes(ctx.evidence)) == 0
+	message := "the evidence has no fairness results (one entry per sensitive attribute)"
+	v := lib.violation(ctx, "fairness.missing", message, null, null)
+}
+
+# METADATA
+# description: one violation per attribute per required metric that is missing or out of bounds
+violations contains v if {
+	some ctx in lib.assessed
+	required := ctx.requirements.fairness
+	some attribute, results in attributes(ctx.evidence)
+	some metric, spec in metrics
+	threshold := required[spec.threshold]
+	value := object.get(lib.as_object(results), metric, null)
+	[requirement, message] := problem(attribute, metric, spec, value, threshold)
+	v := lib.violation(ctx, requirement, message, value, threshold)
+}
+
+attributes(evidence) := lib.as_object(object.get(evidence, "fairness", {}))
+
+# METADATA
+# description: the requirement ID and message when value breaks the threshold or is missing
+problem(attribute, metric, spec, value, threshold) := ["fairness.metric_missing", message] if {
+	not is_number(value)
+	limit := sprintf("%s %s", [bound_text[spec.bound], lib.number_text(threshold)])
+	message := sprintf("%s for '%s' is missing (required %s)", [spec.label, attribute, limit])
+} else := [concat(".", ["fairness", metric]), message] if {
+	out_of_bounds(value, spec.bound, threshold)
+	limit := sprintf("%s %s", [bound_word[spec.bound], lib.number_text(threshold)])
+	message := sprintf("%s for '%s' is %s, %s", [spec.label, attribute, lib.number_text(value), limit])
+}
+
+bound_text := {"min": "at least", "max": "at most"}
+
+bound_word := {"min": "below", "max": "above"}
+
+out_of_bounds(value, "min", threshold) if value < threshold
+
+out_of_bounds(value, "max", threshold) if value > threshold

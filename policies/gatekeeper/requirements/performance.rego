@@ -1,0 +1,49 @@
+# Performance: a class with a performance entry in the matrix must report evaluation
+# metrics, each within the bounds the entry sets, e.g.
+# performance: {auc: {min: 0.70}, latency_p99_ms: {max: 250}}
+package gatekeeper.requirements.performance
+
+import data.gatekeeper.lib
+
+bound_words := {"min": "below", "max": "above"}
+
+# METADATA
+# description: the class has a performance entry and the evidence reports no metrics at all
+violations contains v if {
+	some ctx in lib.assessed
+	is_object(ctx.requirements.performance)
+	count(metrics_of(ctx.evidence)) == 0
+	message := "the evidence reports no performance metrics (performance.metrics)"
+	v := lib.violation(ctx, "performance.metric", message, null, null)
+}
+
+# METADATA
+# description: one violation per (metric, bound) that is missing or out of bounds
+violations contains v if {
+	some ctx in lib.assessed
+	metrics := metrics_of(ctx.evidence)
+	count(metrics) > 0
+	some metric, bounds in lib.as_object(object.get(ctx.requirements, "performance", {}))
+	some bound, threshold in lib.as_object(bounds)
+	bound_words[bound]
+	message := problem(object.get(metrics, metric, null), metric, bound, threshold)
+	v := lib.violation(ctx, "performance.metric", message, object.get(metrics, metric, null), threshold)
+}
+
+metrics_of(evidence) := lib.as_object(object.get(evidence, ["performance", "metrics"], {}))
+
+problem(value, metric, bound, threshold) := sprintf("metric '%s' is missing (required %s)", [metric, limit]) if {
+	not is_number(value)
+	limit := sprintf("%s %s", [requirement_words(bound), lib.number_text(threshold)])
+} else := sprintf("metric '%s' is %s, %s", [metric, lib.number_text(value), limit]) if {
+	out_of_bounds(value, bound, threshold)
+	limit := sprintf("%s %s", [bound_words[bound], lib.number_text(threshold)])
+}
+
+out_of_bounds(value, "min", threshold) if value < threshold
+
+out_of_bounds(value, "max", threshold) if value > threshold
+
+requirement_words("min") := "at least"
+
+requirement_words("max") := "at most"

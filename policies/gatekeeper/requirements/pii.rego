@@ -1,0 +1,26 @@
+# PII: the training data was scanned for personal data and few enough findings remain open.
+package gatekeeper.requirements.pii
+
+import data.gatekeeper.lib
+
+# METADATA
+# description: the class requires a PII scan and the evidence has none (or no finding count)
+violations contains v if {
+	some ctx in lib.assessed
+	is_object(ctx.requirements.pii)
+	not is_number(object.get(ctx.evidence, ["pii_scan", "open_findings"], null))
+	message := "the evidence has no PII scan of the training data (pii_scan.open_findings)"
+	v := lib.violation(ctx, "pii.scan_missing", message, null, null)
+}
+
+# METADATA
+# description: more open findings than the class allows
+violations contains v if {
+	some ctx in lib.assessed
+	allowed := ctx.requirements.pii.max_open_findings
+	found := ctx.evidence.pii_scan.open_findings
+	is_number(found)
+	found > allowed
+	message := sprintf("the PII scan has %s open findings, above %s", [lib.number_text(found), lib.number_text(allowed)])
+	v := lib.violation(ctx, "pii.open_findings", message, found, allowed)
+}
