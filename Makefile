@@ -26,6 +26,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 tools:
 	bash scripts/install-opa.sh
 	bash scripts/install-tool.sh kustomize
+	bash scripts/install-postgres.sh
 
 deploy: tools
 	bash deploy/sync-policies.sh

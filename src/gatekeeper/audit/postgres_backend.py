@@ -67,12 +67,13 @@ class PostgresBackend:
         backend = cls(name, url)
         conn = await backend._connection()
         try:
-            if create:
+            # DDL only when the log is new: an existing log on a read-only server must
+            # still open, so that reads work and check_writable can say what is wrong.
+            if not await _has_schema(conn) and create:
                 async with conn.transaction():
                     await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
                     await conn.execute(SCHEMA)
-            cur = await conn.execute("SELECT to_regclass('audit_head') IS NOT NULL")
-            if not (await cur.fetchone())[0]:  # type: ignore[index]
+            if not await _has_schema(conn):
                 raise AuditStoreError(name, "no audit log there (table audit_head does not exist)")
         except BaseException:
             await backend.close()
@@ -96,12 +97,15 @@ class PostgresBackend:
         conn = await self._connection()
         committing = False
         try:
-            async with conn.transaction():
+            # Pipeline mode: two round trips per batch (BEGIN + lock the head; then the
+            # INSERTs, the head update and COMMIT), so the head lock that other replicas
+            # wait on is held for as little as possible.
+            async with conn.pipeline(), conn.transaction():
                 cur = await conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
                 head_seq, head_hash = await cur.fetchone()  # type: ignore[misc]
                 rows = link(contents, head_seq, head_hash)
                 async with conn.cursor() as cur:
-                    await cur.executemany(INSERT, rows)  # pipelined: one round trip
+                    await cur.executemany(INSERT, rows)
                 await conn.execute(
                     "UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1", (rows[-1].seq, rows[-1].hash)
                 )
@@ -191,3 +195,8 @@ class PostgresBackend:
         return await psycopg.AsyncConnection.connect(
             self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name="gatekeeper-audit"
         )
+
+
+async def _has_schema(conn: psycopg.AsyncConnection[Any]) -> bool:
+    cur = await conn.execute("SELECT to_regclass('audit_head') IS NOT NULL")
+    return bool((await cur.fetchone())[0])  # type: ignore[index]

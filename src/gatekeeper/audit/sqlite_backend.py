@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS audit_head (
     hash TEXT NOT NULL
 );
 INSERT OR IGNORE INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS_HASH}');
+-- Written (and committed) by the readiness check: only a committed write reaches the WAL.
+CREATE TABLE IF NOT EXISTS audit_probe (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    checked_at TEXT NOT NULL
+);
 """
 
 COLUMNS = "seq, decision_id, time, outcome, models, prev_hash, hash, body"
@@ -108,11 +113,13 @@ class SqliteBackend:
             os.makedirs(os.path.dirname(os.path.abspath(self._path)), exist_ok=True)
         con = self._connect()
         try:
-            if create_schema:
-                con.execute("PRAGMA journal_mode = WAL")
+            # DDL only when the log is new: an existing log on a read-only file must still
+            # open, so that reads work and check_writable can say what is wrong.
+            if create_schema and not _has_schema(con):
+                con.execute("PRAGMA journal_mode = WAL")  # persistent: set once, in the file
                 con.executescript(SCHEMA)
-            con.execute("PRAGMA synchronous = FULL")
-            if con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'audit_head'").fetchone()[0] == 0:
+            con.execute("PRAGMA synchronous = FULL")  # per connection
+            if not _has_schema(con):
                 raise AuditStoreError(self.name, "not an audit log (no audit_head table)")
         except BaseException:
             con.close()
@@ -138,11 +145,14 @@ class SqliteBackend:
 
     def _check_writable_sync(self) -> None:
         con = self._require()
-        # A real (rolled back) write: only that proves a read-only file, mount or
-        # `chattr +i` - which stop even root - will not stop the next append.
+        # A real, committed write: a rolled-back one never reaches the WAL, so it would not
+        # notice a read-only file, mount or `chattr +i` (which stop even root) that will
+        # stop the next append. It runs once per readiness check; the table has one row.
         con.execute("BEGIN IMMEDIATE")
         try:
-            con.execute("UPDATE audit_head SET seq = seq WHERE id = 1")
+            con.execute("CREATE TABLE IF NOT EXISTS audit_probe (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at TEXT NOT NULL)")
+            con.execute("INSERT OR REPLACE INTO audit_probe (id, checked_at) VALUES (1, datetime('now'))")
+            con.execute("COMMIT")
         finally:
             if con.in_transaction:
                 con.execute("ROLLBACK")
@@ -200,6 +210,10 @@ class SqliteBackend:
         if self._con is None:
             raise AuditStoreError(self.name, "closed")
         return self._con
+
+
+def _has_schema(con: sqlite3.Connection) -> bool:
+    return con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'audit_head'").fetchone()[0] > 0
 
 
 def _to_db(row: Row) -> tuple[Any, ...]:
