@@ -46,12 +46,20 @@ model_context(entry) := ctx if {
 		"risk_class": class,
 		"evidence_error": problem,
 		"evidence": evidence,
-		"requirements": as_object(object.get(class_requirements, class, {})),
+		"requirements": requirements_of(class),
 		"storage_uri": object.get(model, "storage_uri", null),
 		"signoffs": as_array(object.get(model, "signoffs", [])),
 		"waivers": as_array(object.get(model, "waivers", [])),
 	}
 }
+
+# METADATA
+# description: |
+#   The requirements of one class ({} for none). Looked up by key, so only the classes
+#   of the models at hand are merged, not the whole matrix.
+requirements_of(class) := as_object(requirements) if {
+	requirements := class_requirements[class]
+} else := {}
 
 # METADATA
 # description: |

@@ -1,0 +1,100 @@
+"""Load run on loopback: the gate's /validate/production vs OPA alone, at a fixed rate.
+
+Open loop: requests leave on schedule (RATE per second for DURATION seconds) whether or
+not earlier ones have been answered, so a slow server shows up as latency, not as a
+politely lower rate. The mix: compliant, non-compliant and not-gated reviews. The floor:
+the same OPA input documents the gate builds for those reviews, posted straight to
+`data.gatekeeper.decision` of a separate, identical OPA at the same rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from gatekeeper.config import Settings
+from gatekeeper.opa import OpaServer
+
+from .common import ROOT, captured_inputs, example_objects, summary, write_result
+
+
+def admission_review(obj: dict, uid: str) -> bytes:
+    meta = obj.get("metadata", {})
+    return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": uid, "operation": "CREATE", "namespace": meta.get("namespace"), "name": meta.get("name"),
+        "kind": {"group": "", "version": "", "kind": obj.get("kind", "")},
+        "userInfo": {"username": "bench"}, "object": obj}}).encode()
+
+
+async def load(url: str, bodies: list[bytes], rate: float, duration: float) -> dict:
+    total = int(rate * duration)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    connector = aiohttp.TCPConnector(limit=256)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def one(body: bytes) -> None:
+            started = time.perf_counter()
+            async with session.post(url, data=body, headers={"content-type": "application/json"}) as answer:
+                await answer.read()
+                statuses[answer.status] = statuses.get(answer.status, 0) + 1
+            latencies.append(time.perf_counter() - started)
+
+        # Warm up connections and caches (not measured).
+        await asyncio.gather(*(one(bodies[i % len(bodies)]) for i in range(50)))
+        latencies.clear()
+        statuses.clear()
+        tasks = []
+        begin = time.perf_counter()
+        for i in range(total):
+            delay = begin + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(bodies[i % len(bodies)])))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - begin
+    stats = summary([x * 1000 for x in latencies])
+    return {"requests": total, "throughput_per_s": total / elapsed, "statuses": statuses,
+            "latency_ms": {k: stats[k] for k in ("median", "p95", "p99", "max")}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--duration", type=float, default=20.0)
+    args = parser.parse_args()
+
+    objects = example_objects()  # compliant, non-compliant and not-gated, in a fixed mix
+    reviews = [admission_review(obj, f"bench-{i}") for i, obj in enumerate(objects)]
+    workdir = Path(tempfile.mkdtemp(prefix="gk-webhook-bench-"))
+    with OpaServer(ROOT / "policies") as floor_opa:
+        inputs = asyncio.run(captured_inputs(Settings(opa_url=floor_opa.url), objects))
+        opa_bodies = [json.dumps({"input": doc}).encode() for doc in inputs]
+        floor = asyncio.run(load(f"{floor_opa.url}/v1/data/gatekeeper/decision", opa_bodies, args.rate, args.duration))
+
+    from tests.webhook.server import GateProcess  # the same real server process the tests start
+
+    gate = GateProcess(workdir).start()
+    try:
+        result = asyncio.run(load(f"{gate.url}/validate/production", reviews, args.rate, args.duration))
+    finally:
+        gate.stop()
+    report = {
+        "rate_per_s": args.rate, "duration_s": args.duration,
+        "mix": {"reviews": len(reviews), "opa_inputs": len(inputs), "not_gated": len(reviews) - len(inputs)},
+        "gate_validate_production": result, "floor_opa_alone": floor,
+        "gate_p50_ratio_to_floor_p50": result["latency_ms"]["median"] / floor["latency_ms"]["median"],
+        "gate_p99_ratio_to_floor_p99": result["latency_ms"]["p99"] / floor["latency_ms"]["p99"],
+    }
+    path = write_result("webhook", report)
+    print(json.dumps(report, indent=2))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
