@@ -9,8 +9,15 @@ REGAL := $(TOOLS)/regal
 
 .PHONY: run test install tools venv policy-test python-test bench e2e clean deploy
 
+PORT ?= 8443
+
 run: install
-	$(VENV)/bin/gatekeeper check --evidence examples/evidence examples/manifests/compliant
+	@echo "Model Gatekeeper: http://127.0.0.1:$(PORT)  (OPA on loopback, evidence examples/evidence, decision log .gatekeeper/audit.db)"
+	@echo "In another terminal, one admitted and one denied review:"
+	@echo "  curl -s -H 'content-type: application/json' --data @examples/admission/admitted.json http://127.0.0.1:$(PORT)/validate/production"
+	@echo "  curl -s -H 'content-type: application/json' --data @examples/admission/denied.json http://127.0.0.1:$(PORT)/validate/production"
+	@echo "  $(VENV)/bin/gatekeeper audit list    # the decision log"
+	$(VENV)/bin/gatekeeper serve --port $(PORT)
 
 test: install policy-test python-test
 
@@ -41,6 +48,12 @@ policy-test: tools
 
 python-test: venv tools
 	$(PY) -m pytest -q
+
+# A real kube-apiserver (+ kine/SQLite) built by scripts/build-kube.sh (cached under
+# .tools/kube/<version>/: ~12-25 min cold, a no-op warm) calls the real gate over HTTPS.
+e2e: install
+	bash scripts/build-kube.sh
+	$(PY) -m pytest -q -m e2e tests/e2e
 
 bench: install
 	$(PY) -m bench.check_bench

@@ -32,7 +32,9 @@ has_version() {  # the binary reports the pinned version (each tool prints it di
 }
 
 target="$bin_dir/$tool"
-if [ -x "$target" ] && has_version "$target"; then exit 0; fi
+stamp="$bin_dir/.$tool.version"  # for builds that report no version of their own (regal)
+if [ -x "$target" ] && { has_version "$target" || [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; }; then exit 0; fi
+trap '[ -x "$target" ] && echo "$version" > "$stamp"' EXIT
 if found=$(command -v "$tool" 2>/dev/null) && [ "$found" != "$target" ] && has_version "$found"; then
   cp "$found" "$target"; exit 0
 fi
@@ -50,7 +52,7 @@ if command -v go >/dev/null 2>&1; then
   # (deprecation check); a scratch module that requires the exact version avoids that.
   echo "install-tool.sh: go install failed; building $module@$version through a scratch module" >&2
   scratch=$(mktemp -d)
-  trap 'rm -rf "$scratch"' EXIT
+  trap 'rm -rf "$scratch"; [ -x "$target" ] && echo "$version" > "$stamp"' EXIT
   if (cd "$scratch" && go mod init scratch >/dev/null 2>&1 && go get "$module@$version" \
       && CGO_ENABLED=0 go build -o "$target" "$module"); then
     exit 0
