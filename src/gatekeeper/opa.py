@@ -90,7 +90,7 @@ class OpaServer:
         while time.monotonic() < deadline:
             assert self._process is not None
             if self._process.poll() is not None:
-                raise OpaStartError(f"OPA exited at start: {self._last_log_line()}")
+                raise OpaStartError(f"OPA exited at start: {self._start_error()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/health?bundles", timeout=1) as answer:
                     if answer.status == 200:
@@ -101,10 +101,11 @@ class OpaServer:
         self.stop()
         raise OpaStartError(f"OPA did not answer on {self.url} within {timeout:.0f}s")
 
-    def _last_log_line(self) -> str:
+    def _start_error(self) -> str:
         self._log.seek(0)
-        lines = self._log.read().decode(errors="replace").strip().splitlines()
-        return lines[-1] if lines else "no output"
+        lines = [line.strip() for line in self._log.read().decode(errors="replace").splitlines() if line.strip()]
+        errors = [line for line in lines if "error" in line]  # OPA's reason; later lines are source excerpts
+        return " ".join((errors or lines or ["no output"])[:2])
 
     def stop(self) -> None:
         process, self._process = self._process, None
