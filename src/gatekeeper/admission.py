@@ -72,7 +72,8 @@ class AdmissionReviewResponse(BaseModel):
 
 
 def _short(line: str) -> str:
-    return line if len(line) <= MAX_WARNING_LENGTH else line[: MAX_WARNING_LENGTH - 1] + "…"
+    # ASCII only: HTTP clients decode Warning headers as latin-1.
+    return line if len(line) <= MAX_WARNING_LENGTH else line[: MAX_WARNING_LENGTH - 3] + "..."
 
 
 def allow(uid: str, warnings: list[str] | None = None, decision_id: str | None = None) -> AdmissionReviewResponse:
