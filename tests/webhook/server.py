@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -30,8 +31,11 @@ class GateProcess:
         self.log = workdir / "gate.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.port}"
+        self.verify: bool | ssl.SSLContext = True  # how /readyz is asked (HTTPS subclasses set their CA)
 
     def start(self, timeout: float = 30.0) -> GateProcess:
+        if self.process is not None and self.process.poll() is None:
+            raise RuntimeError("the gate is already running")
         args = list(self.args)
         if "--audit-db" not in args:
             args += ["--audit-db", self.audit_db]
@@ -41,15 +45,17 @@ class GateProcess:
                 cwd=ROOT, stdout=log, stderr=log, env={**os.environ, **self.env}, start_new_session=True,
             )
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gatekeeper serve exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        with httpx.Client(verify=self.verify, timeout=2) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"gatekeeper serve exited: {self.log.read_text()[-2000:]}")
+                try:
+                    if client.get(f"{self.url}/readyz").status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+        self.stop()
         raise RuntimeError(f"gatekeeper serve not ready in {timeout}s: {self.log.read_text()[-2000:]}")
 
     def opa_pids(self) -> list[int]:
