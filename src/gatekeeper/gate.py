@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from . import metrics
 from .audit import AuditRecord, AuditStore, AuditStoreError
@@ -23,6 +24,9 @@ from .models import Decision, DecidedModel, ModelRef, ObjectRef, Report, Skipped
 from .opa import OpaServer
 from .policy import PolicyEngine, PolicyError
 from .workloads import ServedModels, served_models
+
+
+T = TypeVar("T")
 
 
 class UnknownEnvironment(ValueError):
@@ -61,6 +65,7 @@ class _ModelFacts:
     entry: dict[str, Any]
     digest: str = ""
     problem: str | None = None
+    revision: str = ""  # the source's version marker the facts were built from
 
 
 class Gate:
@@ -81,8 +86,13 @@ class Gate:
         self.trust = TrustStore({})
         self.policy_revision = ""
         self.enforcement: dict[str, str] = {}
-        self._aliases: TTLCache[ModelRef] = TTLCache(cache_ttl)
+        # A source whose aliases move often (a registry) asks for a shorter alias TTL;
+        # 0 resolves on every lookup, concurrent lookups still sharing one request.
+        alias_ttl = min(cache_ttl, float(getattr(source, "alias_ttl", cache_ttl)))
+        self._aliases: TTLCache[ModelRef] = TTLCache(alias_ttl)
         self._evidence: TTLCache[_ModelFacts] = TTLCache(cache_ttl)
+        slots = getattr(source, "max_concurrency", None)
+        self._source_slots = asyncio.Semaphore(int(slots)) if slots else None
 
     async def refresh_policy(self) -> None:
         """Read what OPA has loaded: the revision, the environments, the trusted keys."""
@@ -121,11 +131,13 @@ class Gate:
             gated.append((manifest, served, []))
 
         # Evidence for every distinct model reference, concurrently; the cache collapses repeats.
-        refs = {model.ref: model for _, served, _ in gated for model in served.models}
+        # Keyed by everything a model entry holds: two workloads naming one version with
+        # different storage URIs or risk annotations each keep their own.
+        refs = {_entry_key(model): model for _, served, _ in gated for model in served.models}
         facts = dict(zip(refs, await asyncio.gather(*(self._facts(model) for model in refs.values()))))
         inputs = []
         for manifest, served, model_facts in gated:
-            model_facts.extend(facts[model.ref] for model in served.models)
+            model_facts.extend(facts[_entry_key(model)] for model in served.models)
             inputs.append(self._input(served, model_facts, environment, context, now))
             evaluation.problems.extend(
                 f"{_where(manifest)}{f.problem}" for f in model_facts if f.problem
@@ -186,12 +198,12 @@ class Gate:
             "evidence_error": None, "evidence": None, "signoffs": [], "waivers": [],
         }
         try:
-            async with asyncio.timeout(self.evidence_timeout):
-                if model.version is None:
-                    resolved = await self._aliases.get(("alias", model.name, model.alias), lambda: self.source.resolve(model))
-                    entry["version"] = resolved.version
-                    model = resolved
-                loaded = await self._evidence.get((model.name, model.version), lambda: self._load(model))
+            if model.version is None:
+                alias_key = ("alias", model.name, model.alias)
+                resolved = await self._aliases.get(alias_key, lambda: self._call(lambda: self.source.resolve(model)))
+                entry["version"] = resolved.version
+                model = resolved
+            loaded = await self._cached_facts(model)
         except EvidenceError as exc:
             entry["evidence_error"] = {"kind": exc.kind, "message": exc.message}
             problem = exc.message if exc.kind in ("unreadable", "unavailable") else None
@@ -204,12 +216,36 @@ class Gate:
         entry.update(loaded.entry)
         return _ModelFacts(entry=entry, digest=loaded.digest)
 
+    async def _cached_facts(self, model: ModelRef) -> _ModelFacts:
+        """Facts for one version from the TTL cache, reloaded early when the source has since
+        shown a newer revision of that version (e.g. an alias lookup saw a tag set on it)."""
+        key = (model.name, model.version)
+        facts = await self._evidence.get(key, lambda: self._call(lambda: self._load(model)))
+        hint = getattr(self.source, "revision_hint", None)
+        expected = hint(model) if hint is not None else None
+        if expected and facts.revision and expected != facts.revision:
+            self._evidence.invalidate(key)
+            facts = await self._evidence.get(key, lambda: self._call(lambda: self._load(model)))
+        return facts
+
+    async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
+        """One request to the evidence source, within the evidence timeout. A source that asks
+        for it (`max_concurrency`, a registry) gets at most that many calls at once, so a CI run
+        over many models does not queue hundreds of requests on it; the wait for a slot is not
+        part of the timeout (the webhook's response budget bounds it)."""
+        if self._source_slots is None:
+            async with asyncio.timeout(self.evidence_timeout):
+                return await make()
+        async with self._source_slots:
+            async with asyncio.timeout(self.evidence_timeout):
+                return await make()
+
     async def _load(self, model: ModelRef) -> _ModelFacts:
         with metrics.EVIDENCE_SECONDS.labels(self.source.name).time():
             loaded = await self.source.load(model)
         facts = evidence_facts(loaded, self.trust)
         digest = facts.pop("evidence_digest")
-        return _ModelFacts(entry=facts, digest=digest)
+        return _ModelFacts(entry=facts, digest=digest, revision=loaded.revision)
 
     @staticmethod
     def _input(served: ServedModels, facts: list[_ModelFacts], environment: str, context: ReviewContext, now: str) -> dict[str, Any]:
@@ -245,6 +281,10 @@ class Gate:
             policy_revision=self.policy_revision, decision_id=decision_id or uuid.uuid4().hex,
             error=failure, source=manifest.source,
         )
+
+
+def _entry_key(model: ModelRef) -> tuple[str, str | None, str | None]:
+    return (model.ref, model.storage_uri, model.declared_risk_class)
 
 
 def _combined_digest(facts: list[_ModelFacts]) -> str:

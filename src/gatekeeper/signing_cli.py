@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 import yaml
+from securesystemslib import dsse
 
 from .evidence.signatures import (
+    PAYLOAD_TYPE,
     SIGNOFF_PREDICATE,
+    WAIVER_PREDICATE,
     SigningError,
+    Statement,
+    Subject,
     TrustStore,
     load_signer,
     parse_duration,
+    rfc3339,
     sign_statement,
     signoff_predicate,
     verify_statement,
@@ -136,3 +144,218 @@ def verify_envelope_file(envelope: Path, policy_dir: Path | None, digest: str | 
     if digest and digest not in facts["subject_digests"]:
         typer.echo(f"gatekeeper: {envelope}: subject is {', '.join(facts['subject_digests'])}, not {digest}", err=True)
         raise typer.Exit(1)
+
+
+# --- waivers ------------------------------------------------------------------------------
+
+waiver_app = typer.Typer(
+    help="Create and verify signed waivers: one requirement, one model, some versions, until an expiry.",
+    no_args_is_help=True,
+)
+
+_REQUIREMENT = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_.]+$")
+NEVER_WAIVABLE = ("classification.",)
+
+
+def parse_versions(text: str) -> list[str]:
+    """'3,4' -> ['3', '4']; '3-5' -> ['3', '4', '5'] (MLflow versions are whole numbers)."""
+    versions: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        low, dash, high = part.partition("-")
+        if dash:
+            if not (low.isdigit() and high.isdigit()) or int(low) > int(high) or int(high) - int(low) > 1000:
+                raise SigningError(f"'{part}' is not a version range like 3-5")
+            versions.extend(str(v) for v in range(int(low), int(high) + 1))
+        else:
+            versions.append(part)
+    if not versions:
+        raise SigningError("--versions names no version")
+    return list(dict.fromkeys(versions))
+
+
+def _approver_roles(policy_dir: Path | None) -> list[str]:
+    path = (policy_dir or default_policy_dir()) / "gatekeeper" / "matrix" / "requirements.yaml"
+    try:
+        matrix = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    return list(((matrix.get("waivers") or {}).get("approver_roles")) or [])
+
+
+def _signer_roles(name: str, path: Path) -> list[str]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    return [role for signer in data.get("signers") or [] if signer.get("name") == name for role in signer.get("roles") or []]
+
+
+def _version_digests(model: str, versions: list[str], given: dict[str, str], evidence: Path | None,
+                     mlflow: str | None) -> tuple[dict[str, str], list[str]]:
+    """The artifact digest of each version that has one (given, MLflow, or the evidence folder)."""
+    from .evidence.source import EvidenceError
+    from .models import ModelRef
+    from .paths import default_evidence_dir
+
+    found = {v: given[v] for v in versions if v in given}
+    notes: list[str] = []
+    wanted = [v for v in versions if v not in found]
+    if wanted:
+        if mlflow:
+            from .evidence.mlflow import MlflowEvidenceSource
+
+            source = MlflowEvidenceSource(mlflow, timeout=10.0)
+        else:
+            from .evidence.files import EvidenceRootError, FileEvidenceSource
+
+            try:
+                source = FileEvidenceSource(evidence or default_evidence_dir())
+            except EvidenceRootError as exc:
+                raise _fail(str(exc)) from None
+
+        async def lookup(version: str) -> tuple[str, str | None, str | None]:
+            try:
+                loaded = await source.load(ModelRef(ref=f"models:/{model}/{version}", name=model, version=version))
+            except EvidenceError as exc:
+                return version, None, exc.message
+            digest = loaded.bundle.artifact.digest if loaded.bundle.artifact else None
+            return version, digest, None if digest else f"{loaded.location} has no artifact.digest"
+
+        async def lookup_all():
+            return await asyncio.gather(*(lookup(v) for v in wanted))
+
+        for version, digest, problem in asyncio.run(lookup_all()):
+            if digest:
+                found[version] = digest
+            else:
+                notes.append(f"version {version}: no artifact digest known ({problem}); the waiver covers it by "
+                             "its predicate only")
+    return found, notes
+
+
+def sign_waiver(*, model: str, digests: dict[str, str], predicate: dict[str, Any], signer: Any) -> dict[str, Any]:
+    """A DSSE envelope of an in-toto statement whose subjects are the waived versions' artifacts."""
+    subjects = []
+    for version, digest in digests.items():
+        algorithm, _, value = digest.partition(":")
+        if algorithm != "sha256" or not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise SigningError(f"version {version}: '{digest}' is not an artifact digest of the form sha256:<64 hex>")
+        subjects.append(Subject(name=f"models:/{model}/{version}", digest={"sha256": value}))
+    statement = Statement(subject=subjects, predicateType=WAIVER_PREDICATE, predicate=predicate)
+    payload = json.dumps(statement.model_dump(by_alias=True), sort_keys=True, separators=(",", ":")).encode()
+    envelope = dsse.Envelope(payload, PAYLOAD_TYPE, {})
+    envelope.sign(signer)
+    return envelope.to_dict()
+
+
+def waiver_predicate(*, model: str, versions: list[str], requirement: str, reason: str, approver: str,
+                     expires: timedelta, now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(timezone.utc)
+    return {"requirement": requirement, "model": model, "versions": versions, "reason": reason,
+            "approver": approver, "signed_at": rfc3339(now), "expires_at": rfc3339(now + expires)}
+
+
+@waiver_app.command("create")
+def waiver_create(
+    model: Annotated[str, typer.Option(help="Registered model name.")],
+    versions: Annotated[str, typer.Option(help="Versions covered: 3,4 or a range 3-5.")],
+    requirement: Annotated[str, typer.Option(help="The one requirement ID waived, e.g. fairness.demographic_parity_ratio.")],
+    reason: Annotated[str, typer.Option(help="Why the violation is accepted (kept in the statement, shown in decisions).")],
+    key: Annotated[Path, typer.Option(help="Approver's private key (PEM) from `gatekeeper keygen`.")],
+    expires: Annotated[str, typer.Option(help="Validity, e.g. 30d, 12h.")] = "30d",
+    approver: Annotated[Optional[str], typer.Option(help="Approver identity; default: the name the trust data gives this key.")] = None,
+    evidence: Annotated[Optional[Path], typer.Option(help="Evidence folder to read each version's artifact.digest from.")] = None,
+    mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URL to read each version's artifact.digest from.")] = None,
+    digest: Annotated[list[str], typer.Option(help="VERSION=sha256:<hex> artifact digest; repeatable.")] = [],  # noqa: B006
+    policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder holding the trust data.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Write the envelope here instead of stdout.")] = None,
+) -> None:
+    """Sign a waiver: REQUIREMENT's violation becomes a warning for MODEL VERSIONS until it expires."""
+    if not _REQUIREMENT.match(requirement):
+        raise _fail(f"'{requirement}' is not a requirement ID like fairness.demographic_parity_ratio")
+    if requirement.startswith(NEVER_WAIVABLE):
+        raise _fail(f"{requirement}: classification requirements can never be waived")
+    if not reason.strip():
+        raise _fail("--reason must say why the violation is accepted")
+    if evidence and mlflow:
+        raise _fail("--evidence and --mlflow are alternatives; give one")
+    try:
+        version_list = parse_versions(versions)
+        lifetime = parse_duration(expires)
+        private = load_signer(key)
+        given = {}
+        for item in digest:
+            version, eq, value = item.partition("=")
+            if not eq:
+                raise SigningError(f"--digest '{item}' is not VERSION=sha256:<hex>")
+            given[version.strip()] = value.strip()
+    except SigningError as exc:
+        raise _fail(str(exc)) from None
+    if lifetime <= timedelta(0):
+        raise _fail("--expires must be a positive duration")
+    signers = signers_file(policy_dir)
+    who = approver or _signer_name(private.public_key.keyid, signers)
+    if not who:
+        raise _fail(f"key {private.public_key.keyid[:12]}… is not in {signers}; pass --approver or add the key")
+    digests, notes = _version_digests(model, version_list, given, evidence, mlflow)
+    if not digests:
+        raise _fail(f"no artifact digest found for {model} versions {', '.join(version_list)}; pass --evidence DIR, "
+                    "--mlflow URL or --digest VERSION=sha256:<hex> (a waiver is bound to the artifacts it covers)")
+    predicate = waiver_predicate(model=model, versions=version_list, requirement=requirement, reason=reason.strip(),
+                                 approver=who, expires=lifetime)
+    try:
+        envelope = sign_waiver(model=model, digests=digests, predicate=predicate, signer=private)
+    except SigningError as exc:
+        raise _fail(str(exc)) from None
+    for note in notes:
+        typer.echo(f"gatekeeper: note: {note}", err=True)
+    roles = _approver_roles(policy_dir)
+    if roles and not set(roles) & set(_signer_roles(who, signers)):
+        typer.echo(f"gatekeeper: warning: {who} holds none of the approver roles ({', '.join(roles)}); the policy "
+                   "will not honour this waiver", err=True)
+    write_envelope(envelope, out)
+
+
+@waiver_app.command("verify")
+def waiver_verify(
+    envelope: Annotated[Path, typer.Argument(help="A waiver envelope (.dsse.json).")],
+    policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder holding the trust data.")] = None,
+) -> None:
+    """Check a waiver's signature against the trusted keys and its expiry; print what it states.
+
+    Exit 0: signed by a trusted key and in force; 1: not a waiver, not trusted, or expired.
+    """
+    try:
+        raw = envelope.read_bytes()
+    except OSError as exc:
+        raise _fail(f"{envelope}: {exc.strerror}") from None
+    try:
+        trust = TrustStore.from_file(signers_file(policy_dir))
+    except SigningError as exc:
+        raise _fail(str(exc)) from None
+    facts = verify_statement(raw, str(envelope), trust)
+    if facts["predicate_type"] is None:
+        raise _fail(f"{envelope}: {facts['error']}")
+    predicate = facts["predicate"]
+    expires_at = predicate.get("expires_at")
+    state = "invalid"
+    problem = facts["error"]
+    if facts["predicate_type"] != WAIVER_PREDICATE:
+        problem = f"not a waiver (predicate type {facts['predicate_type']})"
+    elif facts["signature_valid"]:
+        try:
+            expiry = datetime.fromisoformat(str(expires_at).replace("Z", "+00:00"))
+        except ValueError:
+            problem = f"expiry {expires_at!r} is not an RFC3339 time"
+        else:
+            state = "active" if expiry > datetime.now(timezone.utc) else "expired"
+            problem = None if state == "active" else f"expired on {expires_at}"
+    typer.echo(json.dumps({**facts, "state": state}, indent=2))
+    if problem:
+        typer.echo(f"gatekeeper: {envelope}: {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"gatekeeper: waiver of {predicate.get('requirement')} for {predicate.get('model')} versions "
+               f"{', '.join(map(str, predicate.get('versions') or []))}, approved by {predicate.get('approver')}, "
+               f"in force until {expires_at}", err=True)

@@ -6,8 +6,10 @@ evidence. Open-ended maps (metrics, fairness attributes, model card sections) st
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 API_VERSION = "model-gatekeeper.io/v1"
@@ -105,3 +107,33 @@ def describe_validation_error(error: ValidationError) -> str:
     if first["type"] == "missing":
         return f"field '{where}': required field is missing"
     return f"field '{where}': {first['msg']}"
+
+
+class BundleFileError(ValueError):
+    """A bundle file that cannot be read or does not fit the schema; the message names it."""
+
+
+def bundle_path(path: str | Path) -> Path:
+    """A bundle folder or its evidence.yaml -> the evidence.yaml."""
+    path = Path(path)
+    return path / "evidence.yaml" if path.is_dir() else path
+
+
+def read_bundle_yaml(path: Path) -> dict[str, Any]:
+    """The raw mapping of an evidence.yaml, for tools that edit or upload bundles."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise BundleFileError(f"{path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise BundleFileError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise BundleFileError(f"{path}: expected an EvidenceBundle mapping")
+    return raw
+
+
+def validate_bundle(raw: dict[str, Any], path: Path) -> EvidenceBundle:
+    try:
+        return EvidenceBundle.model_validate(raw)
+    except ValidationError as exc:
+        raise BundleFileError(f"{path}: {describe_validation_error(exc)}") from None

@@ -1,0 +1,353 @@
+"""Publish an evidence bundle folder to an MLflow model version (docs/mlflow.md).
+
+The inverse of the MLflow source: what `publish_bundle` writes, `MlflowEvidenceSource`
+reads back as the same bundle. The registry stays the authority for what it already
+knows (the version's storage location, its source run and that run's code commit):
+publishing never overwrites those, it refuses a bundle that names another artifact
+location and notes any other disagreement.
+
+Writes: model version tags `gatekeeper.*` (stale ones removed), run metrics
+`performance.*` / `fairness.*.*`, run dataset inputs, and files under the run's
+`gatekeeper/` artifact folder. Needs an account that may write to the model and run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import urlparse
+
+
+from .bundle import BundleFileError, EvidenceBundle, bundle_path, read_bundle_yaml, validate_bundle
+from .mlflow import (
+    DATASET_CONTEXT_TAG,
+    DATASET_DIGEST_TAG,
+    EVIDENCE_FOLDER,
+    GIT_COMMIT_TAG,
+    MODEL_CARD_FILE,
+    PII_SCAN_FILE,
+    REVISION_TAG,
+    TAG_FIELDS,
+    TAG_PREFIX,
+    MlflowHttpError,
+    MlflowRest,
+    RegistryVersion,
+    read_version,
+)
+from .source import EvidenceError
+
+_MAX_DATASET_DIGEST = 36  # MLflow's limit on a dataset's own digest field
+
+
+class PublishError(Exception):
+    """The bundle cannot be published as asked; the message says why and what to do."""
+
+
+@dataclass
+class Published:
+    model: str
+    version: str
+    run_id: str
+    tags: dict[str, str] = field(default_factory=dict)
+    removed_tags: list[str] = field(default_factory=list)
+    run_tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    datasets: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LocalBundle:
+    bundle: EvidenceBundle
+    folder: Path
+    path: Path
+
+
+def read_bundle(bundle_dir: str | Path) -> LocalBundle:
+    """A bundle folder (or its evidence.yaml), validated against the strict schema."""
+    path = bundle_path(bundle_dir)
+    try:
+        bundle = validate_bundle(read_bundle_yaml(path), path)
+    except BundleFileError as exc:
+        raise PublishError(str(exc)) from None
+    return LocalBundle(bundle=bundle, folder=path.parent, path=path)
+
+
+def publish_bundle(
+    bundle_dir: str | Path, url: str, *, model: str | None = None, version: str | None = None,
+    timeout: float = 30.0, env: Mapping[str, str] | None = None,
+) -> Published:
+    """Publish BUNDLE_DIR to MLflow model MODEL version VERSION (default: the bundle's own)."""
+    return asyncio.run(publish_bundle_async(bundle_dir, url, model=model, version=version, timeout=timeout, env=env))
+
+
+async def publish_bundle_async(
+    bundle_dir: str | Path, url: str, *, model: str | None = None, version: str | None = None,
+    timeout: float = 30.0, env: Mapping[str, str] | None = None,
+) -> Published:
+    local = read_bundle(bundle_dir)
+    bundle = local.bundle
+    model = model or bundle.model
+    version = str(version or bundle.version)
+    if (bundle.model, bundle.version) != (model, version):
+        raise PublishError(f"{local.path} describes {bundle.model} version {bundle.version}, not {model} version "
+                           f"{version}; fix model/version in the bundle (its sign-offs name them too)")
+    files, notes = _files_to_upload(local)
+    client = MlflowRest(url, timeout=timeout, source="mlflow", env=env)
+    try:
+        async with client.open() as session:
+            result = await _publish(session, local, files)
+            result.notes[:0] = notes
+            return result
+    except EvidenceError as exc:  # the registry is down, refused us, or has no such version
+        raise PublishError(exc.message) from None
+    except MlflowHttpError as exc:
+        raise PublishError(f"MLflow at {client.url} refused the update: {exc.message}") from None
+
+
+async def _publish(client: MlflowRest, local: LocalBundle, files: dict[str, bytes]) -> Published:
+    bundle = local.bundle
+    try:
+        registry = await read_version(client, bundle.model, bundle.version)
+    except EvidenceError as exc:
+        if exc.kind == "missing":
+            raise PublishError(f"{exc.message}; register the model version first (mlflow.register_model), "
+                               "then publish its evidence") from None
+        raise
+    run_id = registry.run_id
+    if not run_id or registry.run is None:
+        raise PublishError(f"{bundle.model} version {bundle.version} has no source run in MLflow; the evidence files "
+                           "live in the run's artifacts, so register the version from a run")
+    result = Published(model=bundle.model, version=bundle.version, run_id=run_id)
+    _check_artifact(bundle, registry)
+    _note_lineage(bundle, registry, result)
+
+    if files:
+        await _upload(client, registry, files)
+    metrics = bundle_metrics(bundle)
+    if metrics:
+        now = int(time.time() * 1000)
+        await client.post("runs/log-batch", {"run_id": run_id, "metrics": [
+            {"key": k, "value": v, "timestamp": now, "step": 0} for k, v in metrics.items()]})
+    result.metrics = metrics
+
+    commit = bundle.lineage.code_commit if bundle.lineage else None
+    run_tags = {t.get("key") for t in ((registry.run or {}).get("data") or {}).get("tags") or []}
+    if commit and GIT_COMMIT_TAG not in run_tags:
+        await client.post("runs/set-tag", {"run_id": run_id, "key": GIT_COMMIT_TAG, "value": commit})
+        result.run_tags[GIT_COMMIT_TAG] = commit
+
+    datasets = _new_datasets(bundle, registry)
+    if datasets:
+        await client.post("runs/log-inputs", {"run_id": run_id, "datasets": datasets})
+    result.datasets = [d["dataset"]["name"] for d in datasets]
+
+    # Version tags last: they change the version's revision, which tells a gate to read the
+    # evidence again, so everything else must already be in place.
+    tags = bundle_tags(bundle)
+    tags[TAG_PREFIX + REVISION_TAG] = publication_digest(tags, metrics, files)
+    existing = {t["key"] for t in registry.version.get("tags") or [] if str(t.get("key", "")).startswith(TAG_PREFIX)}
+    stale = sorted(existing - set(tags))
+    await asyncio.gather(
+        *(client.post("model-versions/set-tag", {"name": bundle.model, "version": bundle.version, "key": k, "value": v})
+          for k, v in tags.items()),
+        *(client.delete("model-versions/delete-tag", {"name": bundle.model, "version": bundle.version, "key": k})
+          for k in stale),
+    )
+    result.tags, result.removed_tags = tags, stale
+
+    result.files = sorted(files)
+    return result
+
+
+def bundle_tags(bundle: EvidenceBundle) -> dict[str, str]:
+    """The `gatekeeper.*` model version tags that carry the bundle's scalar fields."""
+    data = bundle.model_dump(mode="json", exclude_none=True)
+    tags: dict[str, str] = {}
+    for suffix, path in TAG_FIELDS.items():
+        value: Any = data
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is None:
+            continue
+        tags[TAG_PREFIX + suffix] = str(value)
+    return tags
+
+
+def publication_digest(tags: dict[str, str], metrics: dict[str, float], files: dict[str, bytes]) -> str:
+    digest = hashlib.sha256(json.dumps({"tags": tags, "metrics": metrics}, sort_keys=True).encode())
+    for path in sorted(files):
+        digest.update(f"\0{path}\0".encode() + hashlib.sha256(files[path]).digest())
+    return "sha256:" + digest.hexdigest()
+
+
+def bundle_metrics(bundle: EvidenceBundle) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    if bundle.performance:
+        metrics.update({f"performance.{name}": float(value) for name, value in bundle.performance.metrics.items()})
+    for attribute, values in (bundle.fairness or {}).items():
+        for metric, value in values.model_dump(exclude_none=True).items():
+            metrics[f"fairness.{attribute}.{metric}"] = float(value)
+    return metrics
+
+
+def _check_artifact(bundle: EvidenceBundle, registry: RegistryVersion) -> None:
+    claimed = bundle.artifact.uri if bundle.artifact else None
+    registered = registry.storage_location()
+    if claimed and registered and claimed.rstrip("/") != registered.rstrip("/"):
+        raise PublishError(
+            f"the bundle names artifact {claimed} but MLflow stores {bundle.model} version {bundle.version} at "
+            f"{registered}; the registry is the authority on where the model is (fix artifact.uri, or publish to "
+            "the version registered from that artifact)")
+
+
+def _note_lineage(bundle: EvidenceBundle, registry: RegistryVersion, result: Published) -> None:
+    lineage = bundle.lineage
+    if lineage is None:
+        return
+    if lineage.run_id and lineage.run_id != registry.run_id:
+        result.notes.append(f"lineage.run_id {lineage.run_id} is not kept: MLflow records run {registry.run_id} as "
+                            "the version's source run")
+    run_tags = {t.get("key"): t.get("value") for t in (registry.run or {}).get("data", {}).get("tags") or []}
+    recorded = run_tags.get(GIT_COMMIT_TAG)
+    if lineage.code_commit and recorded and recorded != lineage.code_commit:
+        result.notes.append(f"lineage.code_commit {lineage.code_commit} is not kept: run {registry.run_id} records "
+                            f"commit {recorded}")
+
+
+def dataset_input(name: str, digest: str | None, context: str | None) -> dict[str, Any]:
+    """A run dataset input that the MLflow source reads back as {name, digest, context}.
+
+    MLflow keeps at most 36 characters in a dataset's digest; a longer one (sha256:<64 hex>)
+    goes whole into the input tag `gatekeeper.digest`, which the source prefers.
+    """
+    digest = digest or ""
+    native = digest
+    tags = []
+    if len(digest) > _MAX_DATASET_DIGEST:
+        native = (digest.partition(":")[2] or digest)[:32]
+        tags.append({"key": DATASET_DIGEST_TAG, "value": digest})
+    if context:
+        tags.append({"key": DATASET_CONTEXT_TAG, "value": context})
+    entry: dict[str, Any] = {"dataset": {"name": name, "digest": native, "source_type": "external", "source": "{}"}}
+    if tags:
+        entry["tags"] = tags
+    return entry
+
+
+def _new_datasets(bundle: EvidenceBundle, registry: RegistryVersion) -> list[dict[str, Any]]:
+    from .mlflow import lineage
+
+    if not bundle.lineage or not bundle.lineage.datasets:
+        return []
+    recorded = lineage(registry).get("datasets") or []
+    have = {(d.get("name"), d.get("digest"), d.get("context")) for d in recorded}
+    return [dataset_input(d.name, d.digest, d.context) for d in bundle.lineage.datasets
+            if (d.name, d.digest, d.context) not in have]
+
+
+def _files_to_upload(local: LocalBundle) -> tuple[dict[str, bytes], list[str]]:
+    """Evidence-folder path -> content, and notes. A missing model card or report is published
+    as missing (its path kept, so the policy reports it the same way); a missing signed
+    statement cannot be represented in MLflow and is refused."""
+    bundle = local.bundle
+    files: dict[str, bytes] = {}
+    notes: list[str] = []
+    missing: list[str] = []
+
+    def take(rel: str, required: bool) -> None:
+        clean = PurePosixPath(rel)
+        target = (local.folder / rel).resolve()
+        if clean.is_absolute() or ".." in clean.parts or not target.is_relative_to(local.folder.resolve()):
+            raise PublishError(f"{local.path}: {rel} is outside the bundle folder; evidence travels with its version")
+        try:
+            files[str(clean)] = target.read_bytes()
+        except OSError:
+            if required:
+                missing.append(rel)
+            else:
+                notes.append(f"{rel} does not exist next to {local.path}: published as missing")
+
+    card = bundle.model_card
+    if card and card.path and card.sections:
+        raise PublishError(f"{local.path}: model_card has both path and sections; publish one of them (move the "
+                           "sections into the Markdown file)")
+    if card and card.path:
+        take(card.path, required=False)
+    elif card and card.sections:
+        files[MODEL_CARD_FILE] = render_model_card(card.sections).encode()
+        notes.append(f"model_card.sections published as {EVIDENCE_FOLDER}/{MODEL_CARD_FILE}")
+    report = bundle.explainability.report if bundle.explainability else None
+    if report and "://" not in report:
+        take(report, required=False)
+    if bundle.pii_scan:
+        files[PII_SCAN_FILE] = (json.dumps(bundle.pii_scan.model_dump(exclude_none=True), indent=2) + "\n").encode()
+    for folder, paths in (("signoffs", bundle.signoffs), ("waivers", bundle.waivers)):
+        for rel in paths:
+            parts = PurePosixPath(rel).parts
+            if len(parts) != 2 or parts[0] != folder or not rel.endswith(".json"):
+                raise PublishError(f"{local.path}: {rel}: {folder} must be JSON files directly in {folder}/ "
+                                   f"(e.g. {folder}/{PurePosixPath(rel).stem}.json), which is where the MLflow "
+                                   "source looks for them")
+            take(rel, required=True)
+    if missing:
+        raise PublishError(f"{local.path} refers to signed statements that do not exist next to it: "
+                           f"{', '.join(missing)}")
+    return files, notes
+
+
+def render_model_card(sections: dict[str, str]) -> str:
+    """Inline model card sections as Markdown whose headings map back to the same names."""
+    lines = ["# Model card", ""]
+    for name, text in sections.items():
+        lines += [f"## {name}", "", text.strip(), ""]
+    return "\n".join(lines)
+
+
+async def _upload(client: MlflowRest, registry: RegistryVersion, files: dict[str, bytes]) -> None:
+    root = ((registry.run or {}).get("info") or {}).get("artifact_uri") or ""
+    proxied = _proxied_path(root)
+    if proxied is not None:
+        await asyncio.gather(*(client.put_artifact(f"{proxied}/{EVIDENCE_FOLDER}/{rel}", content)
+                               for rel, content in files.items()))
+        return
+    await asyncio.to_thread(_upload_with_mlflow, client.url, registry.run_id or "", files)
+
+
+def _proxied_path(root: str) -> str | None:
+    """The artifact-proxy path of a run's artifact root, or None when the server does not proxy it."""
+    parsed = urlparse(root)
+    if parsed.scheme == "mlflow-artifacts":
+        return parsed.path.strip("/")
+    marker = "/api/2.0/mlflow-artifacts/artifacts/"
+    if parsed.scheme in ("http", "https") and marker in parsed.path:
+        return parsed.path.split(marker, 1)[1].strip("/")
+    return None
+
+
+def _upload_with_mlflow(url: str, run_id: str, files: dict[str, bytes]) -> None:
+    """Artifacts stored outside the tracking server (s3://, gs://, ...): the MLflow client writes them."""
+    try:
+        from mlflow import MlflowClient  # optional: only for artifact stores the server does not proxy
+    except ImportError:
+        raise PublishError(
+            f"run {run_id} stores artifacts outside the tracking server; install the MLflow client "
+            "(pip install 'model-gatekeeper[mlflow]') or run the server with --serve-artifacts") from None
+    client = MlflowClient(tracking_uri=url)
+    with tempfile.TemporaryDirectory() as tmp:
+        for rel, content in files.items():
+            target = Path(tmp) / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        try:
+            client.log_artifacts(run_id, tmp, EVIDENCE_FOLDER)
+        except Exception as exc:  # the client's many storage backends raise their own errors
+            raise PublishError(f"uploading to run {run_id} failed: {exc}") from None
