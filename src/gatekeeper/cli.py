@@ -7,17 +7,23 @@ one-line reason on stderr. No traceback ever reaches a user.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
 
-from . import signing_cli
+from . import evidence_cli, policy_cli, signing_cli
 from .audit import cli as audit_cli
 from .config import Settings
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from .gate import Evaluation, Manifest
+    from .manifests import LoadResult
 
 app = typer.Typer(
     help="Model Gatekeeper: policy-as-code admission gate for ML model deployments.",
@@ -25,13 +31,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-policy_app = typer.Typer(help="Work on the policy library.", no_args_is_help=True)
 app.add_typer(signing_cli.app, name="signoff")
 app.add_typer(audit_cli.app, name="audit")
-app.add_typer(policy_app, name="policy")
-
-FORMATS = ("table", "json")
-
+app.add_typer(policy_cli.app, name="policy")
+app.add_typer(evidence_cli.app, name="evidence")
+app.add_typer(signing_cli.waiver_app, name="waiver")
 
 class Fail(Exception):
     """A one-line reason and an exit code (2: could not evaluate / bad input)."""
@@ -46,57 +50,205 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+# Show a progress bar (on a terminal only) from this many input files on.
+PROGRESS_MIN_FILES = 20
+
+
 @app.command()
 def check(
-    paths: Annotated[list[str], typer.Argument(help="Manifest files or folders; '-' reads stdin.")],
-    environment: Annotated[str, typer.Option("--environment", "-e", help="Environment to evaluate for.")] = "production",
+    paths: Annotated[list[str], typer.Argument(help="Manifest files or folders (recursive); '-' reads stdin.")],
+    environment: Annotated[str, typer.Option("--environment", "-e", help="Environment(s) to evaluate for, comma-separated: staging,production.")] = "production",
     evidence: Annotated[Optional[Path], typer.Option(help="Evidence folder (<root>/<model>/<version>/evidence.yaml).")] = None,
     mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URL to read evidence from.")] = None,
     opa_url: Annotated[Optional[str], typer.Option(help="Use a running OPA instead of starting one.")] = None,
     policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder for the OPA the CLI starts.")] = None,
     opa_timeout: Annotated[float, typer.Option(help="Seconds to wait for one OPA query.")] = 60.0,
-    output_format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
-    output: Annotated[Optional[Path], typer.Option(help="Also write the report to this file.")] = None,
+    evidence_timeout: Annotated[float, typer.Option(help="Seconds to wait for one evidence source call.")] = 10.0,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="table | json | junit | sarif | github")] = "table",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report in --format to this file; the terminal then shows the table.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List objects skipped as not model-serving.")] = False,
+    remote: Annotated[Optional[str], typer.Option(help="Ask a running gate (its /v1/evaluate) instead of starting OPA here.")] = None,
+    token: Annotated[Optional[str], typer.Option(envvar="GATEKEEPER_EVALUATE_TOKEN", show_envvar=True, help="Bearer token for --remote.")] = None,
 ) -> None:
-    """Dry-run an admission: would these manifests be admitted in ENVIRONMENT?"""
-    from . import reports
-    from .evidence.files import EvidenceRootError
-    from .gate import UnknownEnvironment
-    from .manifests import load_manifests
-    from .opa import OpaStartError
-    from .policy import PolicyError
-    from .runtime import open_gate
+    """Dry-run an admission: would these manifests be admitted in ENVIRONMENT?
 
-    if output_format not in FORMATS:
-        raise fail(f"unknown format '{output_format}' (choose one of: {', '.join(FORMATS)})")
-    # A CI run evaluates many objects per OPA query; the webhook's 2 s budget is not its limit.
-    settings = _settings(evidence=evidence, mlflow=mlflow, opa_url=opa_url, policy_dir=policy_dir, opa_timeout=opa_timeout)
-    loaded = load_manifests(paths)
+    Exit 0: everything admitted in every environment; 1: something denied; 2: could not
+    evaluate (bad input, unreachable gate, OPA or evidence source), one line per reason
+    on stderr. Without --output the report goes to stdout in --format; with --output it
+    goes to the file and stdout shows the table.
+    """
+    from . import reports
+    from .manifests import LoadResult, load_manifests, manifest_inputs
+
+    if output_format not in reports.FORMATS:
+        raise fail(f"unknown format '{output_format}' (choose one of: {', '.join(reports.FORMATS)})")
+    environments = list(dict.fromkeys(e.strip() for e in environment.split(",") if e.strip()))
+    if not environments:
+        raise fail("--environment names no environment")
+    if remote and (evidence or mlflow or opa_url or policy_dir):
+        raise fail("--remote asks a running gate with its own policies and evidence; "
+                   "drop --evidence/--mlflow/--opa-url/--policy-dir")
+    settings = None if remote else _settings(
+        evidence=evidence, mlflow=mlflow, opa_url=opa_url, policy_dir=policy_dir, opa_timeout=opa_timeout,
+        # CI looks up many versions at once; the webhook's 1 s per call is an admission budget.
+        evidence_timeout=evidence_timeout)
+
+    files, _ = manifest_inputs(paths)
+    loaded = LoadResult()
+    with _Progress(len(files) >= PROGRESS_MIN_FILES) as progress:
+        progress.start("reading manifests", len(files))
+
+        def read() -> LoadResult:
+            result = load_manifests(paths, on_file=lambda _: progress.advance())
+            loaded.manifests, loaded.errors = result.manifests, result.errors
+            return loaded
+
+        try:
+            evaluations = (_check_remote(remote, token, read().manifests, environments, progress) if remote
+                           else _check_local(settings, read, environments, progress))
+        except Fail as exc:
+            progress.stop()
+            for error in loaded.errors:
+                typer.echo(f"gatekeeper: {error}", err=True)
+            raise fail(str(exc), exc.code) from None
     for error in loaded.errors:
         typer.echo(f"gatekeeper: {error}", err=True)
 
-    async def run():
-        async with open_gate(settings) as gate:
-            return await gate.evaluate(loaded.manifests, environment)
+    results = {env: evaluation.report for env, evaluation in evaluations.items()}
+    problems = list(dict.fromkeys(p for evaluation in evaluations.values() for p in evaluation.problems))
+    if output is not None:
+        try:
+            output.write_text(reports.render(output_format, results, verbose=verbose), encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"cannot write {output}: {exc.strerror}") from None
+    if output is not None or output_format == "table":
+        reports.render_tables(results, Console(soft_wrap=True), verbose=verbose)
+    else:
+        sys.stdout.write(reports.render(output_format, results, verbose=verbose))
+        sys.stdout.flush()
+    for problem in problems:
+        typer.echo(f"gatekeeper: {problem}", err=True)
+    if loaded.errors or problems:
+        raise typer.Exit(2)
+    raise typer.Exit(0 if all(report.allowed for report in results.values()) else 1)
+
+
+def _check_local(settings: Settings, read: Callable[[], LoadResult], environments: list[str],
+                 progress: _Progress) -> dict[str, Evaluation]:
+    """Evaluate in each environment with a gate of our own.
+
+    While OPA boots and the gate reads its policy revision and data, a worker thread
+    imports the pipeline and reads the manifests. OPA is started from the main thread because it is bound to the thread
+    that starts it (PR_SET_PDEATHSIG): it must outlive every step below.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .opa import OpaServer, OpaStartError
+
+    server = None
+    with ThreadPoolExecutor(1, thread_name_prefix="read") as pool:
+        reading = pool.submit(read)
+        try:
+            if not settings.opa_url:
+                server = OpaServer(settings.policy_dir)
+                settings = settings.model_copy(update={"opa_url": server.start()})
+            return _evaluate_local(settings, reading, environments, progress)
+        except Fail:
+            reading.exception()  # the input's own errors are reported whatever failed
+            raise
+        except OpaStartError as exc:
+            reading.exception()
+            raise Fail(str(exc)) from None
+        finally:
+            if server is not None:
+                server.stop()
+
+
+def _evaluate_local(settings: Settings, reading: Future[LoadResult], environments: list[str],
+                    progress: _Progress) -> dict[str, Evaluation]:
+    from .evidence.files import EvidenceRootError
+    from .gate import UnknownEnvironment
+    from .opa import OpaStartError
+    from .policy import PolicyError
+    from .reports import merge
+    from .runtime import open_gate
+
+    async def run() -> dict[str, Evaluation]:
+        async with open_gate(settings) as gate:  # asks OPA for its policy while the manifests are still read
+            manifests = (await asyncio.wrap_future(reading)).manifests
+            for environment in environments:
+                gate.check_environment(environment)  # refuse a typo before evaluating anything
+            # Chunks only move the progress bar; one chunk otherwise (the gate batches OPA queries).
+            size = 250 if progress.enabled else max(1, len(manifests))
+            evaluations = {}
+            for environment in environments:
+                progress.start(f"evaluating in {environment}", len(manifests))
+                parts = []
+                for start in range(0, max(1, len(manifests)), size):
+                    chunk = manifests[start:start + size]
+                    parts.append(await gate.evaluate(chunk, environment))
+                    progress.advance(len(chunk))
+                evaluation = parts[0]
+                if len(parts) > 1:
+                    evaluation.report = merge(p.report for p in parts)
+                    evaluation.problems = list(dict.fromkeys(x for p in parts for x in p.problems))
+                evaluations[environment] = evaluation
+            return evaluations
 
     try:
-        evaluation = asyncio.run(run())
+        return asyncio.run(run())
     except (EvidenceRootError, UnknownEnvironment, OpaStartError, PolicyError, ValueError) as exc:
-        raise fail(str(exc)) from None
-    report = evaluation.report
-    rendered = reports.render_json(report) if output_format == "json" else None
-    if rendered is not None:
-        typer.echo(rendered)
-    else:
-        reports.render_table(report, Console(soft_wrap=True), verbose=verbose)
-    if output:
-        output.write_text(rendered if rendered is not None else reports.render_json(report))
-    for problem in evaluation.problems:
-        typer.echo(f"gatekeeper: {problem}", err=True)
-    if loaded.errors or evaluation.problems:
-        raise typer.Exit(2)
-    raise typer.Exit(0 if report.allowed else 1)
+        raise Fail(str(exc)) from None
+
+
+def _check_remote(url: str, token: str | None, manifests: list[Manifest], environments: list[str],
+                  progress: _Progress) -> dict[str, Evaluation]:
+    from .remote import RemoteError, evaluate_all
+
+    progress.start(f"asking {url}", len(manifests) * len(environments))
+    try:
+        return evaluate_all(url, token, manifests, environments, on_chunk=progress.advance)
+    except RemoteError as exc:
+        raise Fail(str(exc)) from None
+
+
+class _Progress:
+    """A rich progress bar on stderr, shown only when enabled and stderr is a terminal;
+    transient, so nothing of it stays on screen (and nothing at all reaches a pipe)."""
+
+    def __init__(self, wanted: bool) -> None:
+        self.enabled = wanted and sys.stderr.isatty()
+        self._progress = None
+        self._task = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=Console(stderr=True), transient=True,
+            )
+            self._progress.start()
+        return self
+
+    def start(self, description: str, total: int) -> None:
+        if self._progress is not None:
+            if self._task is not None:
+                self._progress.remove_task(self._task)
+            self._task = self._progress.add_task(description, total=total)
+
+    def advance(self, amount: int = 1) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task, amount)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 @app.command()
@@ -110,6 +262,9 @@ def serve(
     tls_cert: Annotated[Optional[Path], typer.Option(help="Serving certificate (PEM); HTTPS when given.")] = None,
     tls_key: Annotated[Optional[Path], typer.Option(help="Serving key (PEM).")] = None,
     audit_db: Annotated[Optional[str], typer.Option(help="Decision log: sqlite:///PATH or postgresql://...")] = None,
+    evaluate_token: Annotated[Optional[str], typer.Option(
+        envvar="GATEKEEPER_EVALUATE_TOKEN", show_envvar=True,
+        help="Require this bearer token on POST /v1/evaluate (gatekeeper check --remote --token).")] = None,
 ) -> None:
     """Run the admission webhook."""
     import uvicorn
@@ -119,7 +274,8 @@ def serve(
     if bool(tls_cert) != bool(tls_key):
         raise fail("--tls-cert and --tls-key go together")
     settings = _settings(host=host, port=port, evidence=evidence, mlflow=mlflow, opa_url=opa_url,
-                         policy_dir=policy_dir, tls_cert=tls_cert, tls_key=tls_key, audit_db=audit_db)
+                         policy_dir=policy_dir, tls_cert=tls_cert, tls_key=tls_key, audit_db=audit_db,
+                         evaluate_token=evaluate_token)
     if settings.audit_db.startswith("sqlite:///") and not settings.audit_db.startswith("sqlite:////"):
         Path(settings.audit_db[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     try:

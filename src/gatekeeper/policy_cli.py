@@ -1,0 +1,397 @@
+"""`gatekeeper policy`: what a compliance team runs while editing Rego and the matrix.
+
+- `policy test`: `opa check --strict`, `opa test --coverage` (with a minimum coverage) and
+  `regal lint`, with the pinned binaries from .tools/bin; exit 0 all pass, 1 something
+  failed, 2 a tool could not run.
+- `policy impact --base REV [MANIFEST...]`: evaluate the same objects under the policies
+  at REV and under the working tree (or --head REV), each in its own OPA, with one shared
+  evidence source, and list every decision that changes. Exit 0 no change, 1 changes,
+  2 could not evaluate (bad revision, bad input, a component failing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import tarfile
+import tempfile
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+app = typer.Typer(help="Work on the policy library: test it, see which decisions a change flips.",
+                  no_args_is_help=True)
+
+IMPACT_FORMATS = ("table", "json")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"gatekeeper: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _tool(name: str) -> str:
+    from .paths import find_tool
+
+    path = find_tool(name)
+    if not path:
+        raise _fail(f"{name} binary not found: run `make install` (scripts/install-tool.sh {name})")
+    return path
+
+
+def _policy_dir(policy_dir: Path | None) -> Path:
+    from .paths import default_policy_dir
+
+    folder = (policy_dir or default_policy_dir()).resolve()
+    if not folder.is_dir():
+        raise _fail(f"policy folder {folder} does not exist")
+    return folder
+
+
+def _run(command: list[str], *, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=timeout)
+    except OSError as exc:
+        raise _fail(f"cannot run {command[0]}: {exc.strerror}") from None
+    except subprocess.TimeoutExpired:
+        raise _fail(f"{Path(command[0]).name} {command[1]} did not finish within {timeout:g}s") from None
+
+
+def _indent(text: str, limit: int = 60) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    shown = lines[:limit] + ([f"... {len(lines) - limit} more lines"] if len(lines) > limit else [])
+    return "\n".join(f"    {line}" for line in shown)
+
+
+# --- policy test ---------------------------------------------------------------------------
+
+
+@app.command("test")
+def test(
+    policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder (default: policies/).")] = None,
+    min_coverage: Annotated[float, typer.Option(help="Fail below this policy test coverage, in percent.")] = 90.0,
+) -> None:
+    """Compile (strict), run the Rego tests with coverage, and lint with Regal."""
+    opa, regal = _tool("opa"), _tool("regal")
+    folder = _policy_dir(policy_dir)
+    failed = False
+
+    check = _run([opa, "check", "--strict", str(folder)])
+    if check.returncode == 0:
+        typer.echo("PASS  opa check --strict")
+    else:
+        failed = True
+        typer.echo("FAIL  opa check --strict")
+        typer.echo(_indent(check.stderr or check.stdout))
+
+    tests = _run([opa, "test", str(folder), "--coverage", "--format=json"])
+    coverage: float | None = None
+    if tests.returncode == 0:
+        try:
+            report = json.loads(tests.stdout)
+            coverage = float(report.get("coverage", 0.0))
+        except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
+            raise _fail("opa test --coverage printed no coverage report") from None
+        typer.echo("PASS  opa test: every test passed")
+        low = sorted((path, float(f.get("coverage", 0.0))) for path, f in (report.get("files") or {}).items()
+                     if float(f.get("coverage", 0.0)) < 100)
+        verdict = "PASS" if coverage >= min_coverage else "FAIL"
+        failed |= coverage < min_coverage
+        typer.echo(f"{verdict}  coverage {coverage:.1f}% (required {min_coverage:g}%)")
+        for path, value in low:
+            typer.echo(f"    {path}: {value:.1f}%")
+    else:
+        failed = True
+        # With --coverage, OPA prints the failing tests (file:line, name: FAIL) instead of JSON.
+        typer.echo("FAIL  opa test")
+        typer.echo(_indent(tests.stdout + "\n" + tests.stderr))
+
+    lint = _run([regal, "lint", "--format", "json", "--no-color", str(folder)])
+    try:
+        violations = json.loads(lint.stdout).get("violations") or []
+    except (json.JSONDecodeError, AttributeError):
+        violations = None
+    if lint.returncode == 0 and violations == []:
+        typer.echo("PASS  regal lint: no violations")
+    elif violations:
+        failed = True
+        typer.echo(f"FAIL  regal lint: {len(violations)} violation{'s' if len(violations) != 1 else ''}")
+        for v in violations:
+            where = v.get("location") or {}
+            typer.echo(f"    {where.get('file')}:{where.get('row')}:{where.get('col')}: "
+                       f"{v.get('category')}/{v.get('title')}: {v.get('description')}")
+    else:
+        failed = True
+        typer.echo(f"FAIL  regal lint (exit {lint.returncode})")
+        typer.echo(_indent(lint.stderr or lint.stdout))
+    raise typer.Exit(1 if failed else 0)
+
+
+# --- policy impact -------------------------------------------------------------------------
+
+
+@dataclass
+class Side:
+    """One policy version: where its files are and what OPA reports for it."""
+
+    label: str
+    folder: Path
+    rev: str | None = None  # None: the working tree
+    commit: str | None = None
+    revision: str = ""
+
+
+@dataclass
+class Change:
+    environment: str
+    kind: str  # admitted_to_denied | denied_to_admitted | violations_changed | enforcement_changed
+    before: Any
+    after: Any
+    new: list[Any] = field(default_factory=list)
+    vanished: list[Any] = field(default_factory=list)
+
+
+def _git(top: Path, *args: str, text: bool = True) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["git", "-C", str(top), *args], capture_output=True, text=text, timeout=120)
+    except OSError as exc:
+        raise _fail(f"cannot run git: {exc.strerror}") from None
+
+
+def _export(top: Path, relative: Path, rev: str, into: Path) -> Side:
+    """The policy folder as it is at REV, extracted under INTO (`git archive`)."""
+    resolved = _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    if resolved.returncode != 0:
+        raise _fail(f"unknown git revision '{rev}' in {top}")
+    commit = resolved.stdout.strip()
+    pathspec = relative.as_posix() if str(relative) != "." else "."
+    archive = _git(top, "archive", "--format=tar", commit, "--", pathspec, text=False)
+    if archive.returncode != 0:
+        reason = archive.stderr.decode(errors="replace").strip().splitlines()
+        raise _fail(f"{pathspec} at {rev}: {reason[-1] if reason else 'git archive failed'}")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    folder = into / relative
+    if not (folder / "gatekeeper").is_dir():
+        raise _fail(f"{pathspec} at {rev} has no gatekeeper/ policy package")
+    return Side(label=f"{rev} ({commit[:12]})", folder=folder, rev=rev, commit=commit)
+
+
+def _violation_keys(decision: Any) -> dict[tuple[str, str, str], Any]:
+    return {(v.requirement, v.model, v.version): v for v in decision.violations}
+
+
+def compare(environment: str, before: Any, after: Any) -> Change | None:
+    """How one object's decision differs between base and head (None: it does not)."""
+    old, new = _violation_keys(before), _violation_keys(after)
+    added = [new[k] for k in new if k not in old]
+    removed = [old[k] for k in old if k not in new]
+    waived_changed = {(w.requirement, w.model, w.version) for w in before.waived} != {
+        (w.requirement, w.model, w.version) for w in after.waived}
+    if before.allowed and not after.allowed:
+        kind = "admitted_to_denied"
+    elif not before.allowed and after.allowed:
+        kind = "denied_to_admitted"
+    elif added or removed or waived_changed:
+        kind = "violations_changed"
+    elif before.enforcement != after.enforcement:
+        kind = "enforcement_changed"
+    else:
+        return None
+    return Change(environment, kind, before, after, added, removed)
+
+
+_KIND_TEXT = {
+    "admitted_to_denied": "ADMITTED → DENIED",
+    "denied_to_admitted": "DENIED → ADMITTED",
+    "violations_changed": "violations change",
+    "enforcement_changed": "enforcement changes",
+}
+
+
+def _state(decision: Any) -> str:
+    return "admitted" if decision.allowed else "denied"
+
+
+def _render_table(base: Side, head: Side, environments: list[str], objects: int, decisions: int,
+                  changes: list[Change]) -> str:
+    out = [
+        f"policy impact in {', '.join(environments)}: {objects} objects, {decisions} decisions",
+        f"  base  {base.label}  {base.revision}",
+        f"  head  {head.label}  {head.revision}",
+        "",
+    ]
+    for change in changes:
+        after = change.after
+        where = f"  ({after.source.file}:{after.source.line})" if after.source else ""
+        state = f" (still {_state(after)})" if change.kind in ("violations_changed", "enforcement_changed") else ""
+        out.append(f"{_KIND_TEXT[change.kind]}{state}  {after.object.display()} in {change.environment}{where}")
+        if change.before.enforcement != after.enforcement:
+            out.append(f"  enforcement: {change.before.enforcement} → {after.enforcement}")
+        for v in change.new:
+            out.append(f"  + {v.requirement} {v.model}@{v.version}: {v.message}")
+        for v in change.vanished:
+            out.append(f"  - {v.requirement} {v.model}@{v.version}: {v.message}")
+        if change.before.error != after.error:
+            out.append(f"  error: {change.before.error or 'none'} → {after.error or 'none'}")
+    if changes:
+        counts = {kind: sum(c.kind == kind for c in changes) for kind in _KIND_TEXT}
+        out.append(f"{len(changes)} of {decisions} decisions change: {counts['admitted_to_denied']} admitted → denied, "
+                   f"{counts['denied_to_admitted']} denied → admitted, {counts['violations_changed']} with other violations"
+                   + (f", {counts['enforcement_changed']} with other enforcement" if counts["enforcement_changed"] else ""))
+    else:
+        out.append(f"no decision changes: all {decisions} decisions are the same under both policy versions")
+    return "\n".join(out) + "\n"
+
+
+def _render_json(base: Side, head: Side, environments: list[str], objects: int, decisions: int,
+                 changes: list[Change]) -> str:
+    def side(s: Side) -> dict[str, Any]:
+        return {"rev": s.rev, "commit": s.commit, "policy_revision": s.revision, "label": s.label}
+
+    def state(d: Any) -> dict[str, Any]:
+        return {"allowed": d.allowed, "enforcement": d.enforcement, "error": d.error,
+                "violations": sorted({v.requirement for v in d.violations}),
+                "waived": sorted({w.requirement for w in d.waived})}
+
+    document = {
+        "base": side(base),
+        "head": side(head),
+        "environments": environments,
+        "objects": objects,
+        "decisions": decisions,
+        "changed": len(changes),
+        "changes": [{
+            "environment": c.environment,
+            "change": c.kind,
+            "object": c.after.object.model_dump(by_alias=True),
+            "source": c.after.source.model_dump() if c.after.source else None,
+            "models": [m.model_dump() for m in c.after.models],
+            "before": state(c.before),
+            "after": state(c.after),
+            "new_violations": [v.model_dump(mode="json") for v in c.new],
+            "vanished_violations": [v.model_dump(mode="json") for v in c.vanished],
+        } for c in changes],
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+@app.command()
+def impact(
+    base: Annotated[str, typer.Option("--base", help="Git revision whose policies to compare against (e.g. origin/main).")],
+    paths: Annotated[Optional[list[str]], typer.Argument(help="Manifest files or folders; '-' reads stdin (default: examples/manifests).")] = None,
+    head: Annotated[Optional[str], typer.Option("--head", help="Git revision of the new policies (default: the working tree).")] = None,
+    environment: Annotated[str, typer.Option("--environment", "-e", help="Environment(s), comma-separated.")] = "production",
+    evidence: Annotated[Optional[Path], typer.Option(help="Evidence folder (<root>/<model>/<version>/evidence.yaml).")] = None,
+    mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URL to read evidence from.")] = None,
+    policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder in a git checkout (default: policies/).")] = None,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the --format report here; the terminal shows the table.")] = None,
+) -> None:
+    """Which decisions would a policy change flip? Exit 0 none, 1 some, 2 could not evaluate."""
+    from .config import Settings
+    from .manifests import load_manifests
+    from .paths import PROJECT_ROOT
+
+    if output_format not in IMPACT_FORMATS:
+        raise _fail(f"unknown format '{output_format}' (choose one of: {', '.join(IMPACT_FORMATS)})")
+    environments = list(dict.fromkeys(e.strip() for e in environment.split(",") if e.strip()))
+    if not environments:
+        raise _fail("--environment names no environment")
+    folder = _policy_dir(policy_dir)
+    top_answer = _git(folder, "rev-parse", "--show-toplevel")
+    if top_answer.returncode != 0:
+        raise _fail(f"policy folder {folder} is not in a git repository")
+    top = Path(top_answer.stdout.strip()).resolve()
+    relative = folder.relative_to(top)
+    if not paths:
+        default = Path("examples/manifests")
+        paths = [str(default if default.is_dir() else PROJECT_ROOT / "examples" / "manifests")]
+    values: dict[str, Any] = {"opa_timeout": 60.0}
+    if evidence:
+        values["evidence_dir"] = evidence
+    if mlflow:
+        values["mlflow_url"] = mlflow
+    try:
+        settings = Settings(**values)
+    except ValueError as exc:
+        raise _fail(f"bad setting: {str(exc).splitlines()[0]}") from None
+
+    loaded = load_manifests(paths)
+    with tempfile.TemporaryDirectory(prefix="gatekeeper-impact-") as scratch:
+        base_side = _export(top, relative, base, Path(scratch) / "base")
+        head_side = _export(top, relative, head, Path(scratch) / "head") if head else Side("working tree", folder)
+        result = _evaluate_both(settings, base_side, head_side, loaded.manifests, environments)
+    for error in loaded.errors:
+        typer.echo(f"gatekeeper: {error}", err=True)
+    changes, problems, decisions = result
+    args = (base_side, head_side, environments, len(loaded.manifests), decisions, changes)
+    table = _render_table(*args)
+    if output is not None:
+        try:
+            output.write_text(_render_json(*args) if output_format == "json" else table, encoding="utf-8")
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc.strerror}") from None
+    typer.echo(_render_json(*args) if output_format == "json" and output is None else table, nl=False)
+    for problem in problems:
+        typer.echo(f"gatekeeper: {problem}", err=True)
+    if loaded.errors or problems:
+        raise typer.Exit(2)
+    raise typer.Exit(1 if changes else 0)
+
+
+def _evaluate_both(settings: Any, base: Side, head: Side, manifests: list, environments: list[str]
+                   ) -> tuple[list[Change], list[str], int]:
+    from .evidence.files import EvidenceRootError
+    from .gate import Gate, UnknownEnvironment
+    from .opa import OpaServer, OpaStartError
+    from .policy import PolicyEngine, PolicyError
+    from .runtime import evidence_source
+
+    async def run() -> tuple[list[Change], list[str], int]:
+        source = evidence_source(settings)  # one source for both: only the policies differ
+        async with AsyncExitStack() as stack:
+            servers = [OpaServer(side.folder) for side in (base, head)]
+            for server in servers:
+                stack.callback(server.stop)
+            urls = await asyncio.gather(*(asyncio.to_thread(server.start) for server in servers))  # boot both at once
+            gates = []
+            for side, url in zip((base, head), urls):
+                engine = PolicyEngine(url, timeout=settings.opa_timeout)
+                await engine.open()
+                stack.push_async_callback(engine.close)
+                gate = Gate(engine, source, evidence_timeout=settings.evidence_timeout,
+                            cache_ttl=settings.evidence_cache_ttl)
+                await gate.refresh_policy()
+                side.revision = gate.policy_revision
+                gates.append(gate)
+            for side, gate in zip((base, head), gates):
+                for environment in environments:
+                    try:
+                        gate.check_environment(environment)
+                    except UnknownEnvironment as exc:
+                        raise UnknownEnvironment(f"{exc} at {side.label}") from None
+            changes: list[Change] = []
+            problems: list[str] = []
+            decisions = 0
+            for environment in environments:
+                before, after = await asyncio.gather(*(g.evaluate(manifests, environment) for g in gates))
+                problems.extend(before.problems + after.problems)
+                if len(before.report.results) != len(after.report.results):
+                    raise PolicyError("base and head evaluated a different number of objects")
+                decisions += len(after.report.results)
+                for old, new in zip(before.report.results, after.report.results):
+                    change = compare(environment, old, new)
+                    if change is not None:
+                        changes.append(change)
+            return changes, list(dict.fromkeys(problems)), decisions
+
+    try:
+        return asyncio.run(run())
+    except (EvidenceRootError, UnknownEnvironment, OpaStartError, PolicyError, ValueError) as exc:
+        raise _fail(str(exc)) from None
