@@ -83,9 +83,10 @@ def allow(uid: str, warnings: list[str] | None = None, decision_id: str | None =
     ))
 
 
-def deny(uid: str, message: str, decision_id: str | None = None) -> AdmissionReviewResponse:
+def deny(uid: str, message: str, decision_id: str | None = None, warnings: list[str] | None = None) -> AdmissionReviewResponse:
     return AdmissionReviewResponse(response=AdmissionResponse(
         uid=uid, allowed=False, status=Status(code=403, message=message),
+        warnings=[_short(w) for w in warnings] if warnings else None,
         auditAnnotations={DECISION_ID_ANNOTATION: decision_id} if decision_id else None,
     ))
 
@@ -99,4 +100,4 @@ def from_decision(uid: str, decision: Decision) -> AdmissionReviewResponse:
     else:
         lines = [f"model-gatekeeper denied {decision.object.display()} in {decision.environment}:"]
         lines += [violation.line() for violation in decision.violations]
-    return deny(uid, "\n".join(lines), decision.decision_id)
+    return deny(uid, "\n".join(lines), decision.decision_id, decision.warnings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -91,9 +92,14 @@ class PolicyEngine:
             await self.open()
         digest = hashlib.sha256()
         try:
-            for module_id in sorted(await self._client.get_policies_list()):
+            module_ids = sorted(await self._client.get_policies_list())
+            # Module ids are the paths OPA loaded them from: hash them relative to their
+            # common folder, so the same policies loaded from two places agree.
+            root = os.path.commonpath(module_ids) if len(module_ids) > 1 else ""
+            for module_id in module_ids:
                 module = await self._client.get_policy(module_id)
-                digest.update(f"{module_id}\0{module.get('result', {}).get('raw', '')}\0".encode())
+                relative = os.path.relpath(module_id, root) if root else module_id
+                digest.update(f"{relative}\0{module.get('result', {}).get('raw', '')}\0".encode())
         except PolicyNotFoundError as exc:
             raise PolicyError(f"OPA at {self.url}: cannot list policies ({exc})") from None
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
