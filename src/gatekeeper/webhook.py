@@ -133,27 +133,38 @@ class Webhook:
                  violations=[v.requirement for v in decision.violations], error=decision.error,
                  policy_revision=decision.policy_revision)
 
-    async def watch(self, interval: float = 1.0) -> None:
-        """Keep /readyz true to life: OPA answering with policies loaded, audit store writable."""
+    async def watch(self, interval: float = 1.0, revision_every: float = 30.0, audit_every: float = 5.0) -> None:
+        """Keep /readyz true to life: OPA answering with policies loaded, audit store writable.
+
+        Cheap checks every second; the policy revision (every module's text from OPA) and
+        the audit store's trial write run less often, as they compete with reviews.
+        """
         assert self.gate is not None
+        loop = asyncio.get_running_loop()
+        next_revision = next_audit = loop.time()
         while True:
             try:
                 if self.gate.opa_server is not None:
                     await asyncio.to_thread(self.gate.opa_server.ensure_running)  # the embedded OPA died: restart it
-                revision = await self.gate.engine.revision()
-                if revision != self.gate.policy_revision:
-                    await self.gate.refresh_policy()
+                if self.ready["opa"] is not None or loop.time() >= next_revision:
+                    if await self.gate.engine.revision() != self.gate.policy_revision:
+                        await self.gate.refresh_policy()
+                    next_revision = loop.time() + revision_every
+                elif not await self.gate.engine.data("gatekeeper/environments"):
+                    raise RuntimeError(f"OPA at {self.gate.engine.url} has no gatekeeper policies loaded")
                 self.ready["opa"] = None
             except Exception as exc:  # noqa: BLE001 - any failure makes the gate unready
                 self.ready["opa"] = str(exc)
-            try:
-                if self.gate.audit is not None:
-                    await self.gate.audit.check_writable()
-                self.ready["audit"] = None
-            except AuditStoreError as exc:
-                self.ready["audit"] = str(exc)
-            except Exception as exc:  # noqa: BLE001
-                self.ready["audit"] = f"audit store check failed: {exc}"
+            if self.ready["audit"] is not None or loop.time() >= next_audit:
+                next_audit = loop.time() + audit_every
+                try:
+                    if self.gate.audit is not None:
+                        await self.gate.audit.check_writable()
+                    self.ready["audit"] = None
+                except AuditStoreError as exc:
+                    self.ready["audit"] = str(exc)
+                except Exception as exc:  # noqa: BLE001
+                    self.ready["audit"] = f"audit store check failed: {exc}"
             await asyncio.sleep(interval)
 
 
