@@ -125,7 +125,8 @@ def verify(
     verify_envelope_file(envelope, policy_dir, digest)
 
 
-def verify_envelope_file(envelope: Path, policy_dir: Path | None, digest: str | None) -> None:
+def statement_facts(envelope: Path, policy_dir: Path | None) -> dict[str, Any]:
+    """What a signed statement says and whether a trusted key signed it; exit 2 when unreadable."""
     try:
         raw = envelope.read_bytes()
     except OSError as exc:
@@ -137,6 +138,11 @@ def verify_envelope_file(envelope: Path, policy_dir: Path | None, digest: str | 
     facts = verify_statement(raw, str(envelope), trust)
     if facts["predicate_type"] is None:
         raise _fail(f"{envelope}: {facts['error']}")
+    return facts
+
+
+def verify_envelope_file(envelope: Path, policy_dir: Path | None, digest: str | None) -> None:
+    facts = statement_facts(envelope, policy_dir)
     typer.echo(json.dumps(facts, indent=2))
     if not facts["signature_valid"]:
         typer.echo(f"gatekeeper: {envelope}: {facts['error']}", err=True)
@@ -327,17 +333,7 @@ def waiver_verify(
 
     Exit 0: signed by a trusted key and in force; 1: not a waiver, not trusted, or expired.
     """
-    try:
-        raw = envelope.read_bytes()
-    except OSError as exc:
-        raise _fail(f"{envelope}: {exc.strerror}") from None
-    try:
-        trust = TrustStore.from_file(signers_file(policy_dir))
-    except SigningError as exc:
-        raise _fail(str(exc)) from None
-    facts = verify_statement(raw, str(envelope), trust)
-    if facts["predicate_type"] is None:
-        raise _fail(f"{envelope}: {facts['error']}")
+    facts = statement_facts(envelope, policy_dir)
     predicate = facts["predicate"]
     expires_at = predicate.get("expires_at")
     state = "invalid"
