@@ -7,6 +7,7 @@ Rego decides; this module gathers facts and fails closed when a component fails.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
@@ -158,7 +159,8 @@ class Gate:
             decision = (
                 self._decision(result, model_facts, manifest)
                 if result is not None
-                else self._fail_closed(served, [f.entry for f in model_facts], environment, context, failure, manifest)
+                else self._fail_closed(served.object, [f.entry for f in model_facts], environment, context, failure,
+                                       manifest.source)
             )
             evaluation.report.results.append(decision)
         if self.audit is not None and evaluation.report.results:
@@ -185,7 +187,7 @@ class Gate:
                 if decision.allowed:
                     decisions[index] = self._fail_closed(
                         decision.object, [m.model_dump() for m in decision.models], decision.environment,
-                        context, failure, Manifest({}, decision.source), decision.decision_id,
+                        context, failure, decision.source, decision.decision_id,
                     )
 
     async def _decide_one(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -233,10 +235,7 @@ class Gate:
         for it (`max_concurrency`, a registry) gets at most that many calls at once, so a CI run
         over many models does not queue hundreds of requests on it; the wait for a slot is not
         part of the timeout (the webhook's response budget bounds it)."""
-        if self._source_slots is None:
-            async with asyncio.timeout(self.evidence_timeout):
-                return await make()
-        async with self._source_slots:
+        async with self._source_slots or contextlib.nullcontext():
             async with asyncio.timeout(self.evidence_timeout):
                 return await make()
 
@@ -267,19 +266,18 @@ class Gate:
         return decision
 
     def _fail_closed(
-        self, obj: ServedModels | ObjectRef, models: list[dict[str, Any]], environment: str,
-        context: ReviewContext, failure: str, manifest: Manifest, decision_id: str | None = None,
+        self, obj: ObjectRef, models: list[dict[str, Any]], environment: str, context: ReviewContext,
+        failure: str, source: SourceLocation | None, decision_id: str | None = None,
     ) -> Decision:
         """A component failed: deny where the environment enforces, admit with a warning elsewhere."""
         enforcement = self.enforcement.get(environment, "deny")
         return Decision(
-            object=obj.object if isinstance(obj, ServedModels) else obj,
-            environment=environment, operation=context.operation,
+            object=obj, environment=environment, operation=context.operation,
             allowed=enforcement != "deny", enforcement=enforcement,  # type: ignore[arg-type]
             models=[DecidedModel(ref=m["ref"], name=m["name"], version=m["version"]) for m in models],
             warnings=[f"policy not enforced: {failure}"] if enforcement != "deny" else [],
             policy_revision=self.policy_revision, decision_id=decision_id or uuid.uuid4().hex,
-            error=failure, source=manifest.source,
+            error=failure, source=source,
         )
 
 
