@@ -25,9 +25,10 @@ from pydantic import BaseModel, ValidationError
 from . import admission, metrics
 from .admission import AdmissionReview, AdmissionReviewResponse
 from .audit import AuditStoreError, open_store
+from .audit.record import outcome_of
 from .config import Settings
 from .gate import Gate, Manifest, ReviewContext, UnknownEnvironment
-from .models import Decision
+from .models import RISK_CLASSES, Decision
 from .namespaces import NamespaceEnvironments
 from .runtime import open_gate
 
@@ -125,9 +126,9 @@ class Webhook:
 
     @staticmethod
     def _observe(decision: Decision, context: ReviewContext) -> None:
-        outcome = "error" if decision.error else "denied" if not decision.allowed else "warned" if decision.warnings else "admitted"
-        classes = [m.risk_class for m in decision.models if m.risk_class]
-        metrics.REVIEWS.labels(outcome, decision.environment, max(classes, key=_rank) if classes else "none").inc()
+        outcome = outcome_of(decision)  # the same word the decision log records
+        classes = [m.risk_class for m in decision.models if m.risk_class in RISK_CLASSES]
+        metrics.REVIEWS.labels(outcome, decision.environment, max(classes, key=RISK_CLASSES.index, default="none")).inc()
         log.info("decision", decision_id=decision.decision_id, uid=context.request_uid, user=context.user,
                  operation=context.operation, object=decision.object.display(), environment=decision.environment,
                  outcome=outcome, dry_run=context.dry_run, models=[f"{m.name}@{m.version}" for m in decision.models],
@@ -167,13 +168,6 @@ class Webhook:
                 except Exception as exc:  # noqa: BLE001
                     self.ready["audit"] = f"audit store check failed: {exc}"
             await asyncio.sleep(interval)
-
-
-_RANKS = {"minimal": 0, "limited": 1, "high": 2, "prohibited": 3}
-
-
-def _rank(risk_class: str) -> int:
-    return _RANKS.get(risk_class, -1)
 
 
 def configure_logging() -> None:
