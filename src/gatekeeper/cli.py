@@ -137,31 +137,18 @@ def _check_local(settings: Settings, read: Callable[[], LoadResult], environment
                  progress: _Progress) -> dict[str, Evaluation]:
     """Evaluate in each environment with a gate of our own.
 
-    While OPA boots and the gate reads its policy revision and data, a worker thread
-    imports the pipeline and reads the manifests. OPA is started from the main thread because it is bound to the thread
-    that starts it (PR_SET_PDEATHSIG): it must outlive every step below.
+    A worker thread reads the manifests while the main thread opens the gate (`open_gate`
+    starts OPA there, bound to that thread by PR_SET_PDEATHSIG, and reads its policy).
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from .opa import OpaServer, OpaStartError
-
-    server = None
     with ThreadPoolExecutor(1, thread_name_prefix="read") as pool:
         reading = pool.submit(read)
         try:
-            if not settings.opa_url:
-                server = OpaServer(settings.policy_dir)
-                settings = settings.model_copy(update={"opa_url": server.start()})
             return _evaluate_local(settings, reading, environments, progress)
         except Fail:
             reading.exception()  # the input's own errors are reported whatever failed
             raise
-        except OpaStartError as exc:
-            reading.exception()
-            raise Fail(str(exc)) from None
-        finally:
-            if server is not None:
-                server.stop()
 
 
 def _evaluate_local(settings: Settings, reading: Future[LoadResult], environments: list[str],
