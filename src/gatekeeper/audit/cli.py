@@ -10,7 +10,8 @@ import asyncio
 import json
 from datetime import datetime
 from enum import Enum
-from typing import Optional
+from collections.abc import Awaitable, Callable
+from typing import Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,7 +20,9 @@ from rich.table import Table
 
 from gatekeeper.audit.errors import AuditStoreError
 from gatekeeper.audit.record import AuditRecord
-from gatekeeper.audit.store import open_store
+from gatekeeper.audit.store import AuditStore, open_store
+
+T = TypeVar("T")
 
 DEFAULT_DB = "sqlite:///.gatekeeper/audit.db"
 
@@ -68,19 +71,8 @@ def list_records(
     """List decisions, newest first."""
     since_t, until_t = _iso(since, "--since"), _iso(until, "--until")
 
-    async def run() -> list[AuditRecord]:
-        store = await open_store(audit_db, create=False)
-        try:
-            return await store.list(
-                model=model, outcome=outcome.value if outcome else None, since=since_t, until=until_t, limit=limit
-            )
-        finally:
-            await store.close()
-
-    try:
-        records = asyncio.run(run())
-    except AuditStoreError as exc:
-        raise _fail(str(exc)) from None
+    records = _on_store(audit_db, lambda store: store.list(
+        model=model, outcome=outcome.value if outcome else None, since=since_t, until=until_t, limit=limit))
     if fmt is Format.json:
         typer.echo(json.dumps([r.model_dump(mode="json", by_alias=True) for r in records], indent=2))
     else:
@@ -90,21 +82,27 @@ def list_records(
         console.print(_table(records))
 
 
-@app.command("verify")
-def verify(audit_db: str = AuditDb) -> None:
-    """Check the hash chain: every record unchanged, none removed, none reordered."""
+def _on_store(audit_db: str, use: Callable[[AuditStore], Awaitable[T]]) -> T:
+    """Open an existing log (never create one: a typo must not read as an empty log), use it, close it."""
 
-    async def run():  # type: ignore[no-untyped-def]
+    async def run() -> T:
         store = await open_store(audit_db, create=False)
         try:
-            return await store.verify()
+            return await use(store)
         finally:
             await store.close()
 
     try:
-        result = asyncio.run(run())
+        return asyncio.run(run())
     except AuditStoreError as exc:
         raise _fail(str(exc)) from None
+
+
+@app.command("verify")
+def verify(audit_db: str = AuditDb) -> None:
+    """Check the hash chain: every record unchanged, none removed, none reordered."""
+
+    result = _on_store(audit_db, lambda store: store.verify())
     if result.ok:
         typer.echo(f"audit log intact: {result.count} records")
         return
