@@ -1,8 +1,9 @@
 """Asking OPA: the query, the policy revision, the trust data, and how OPA fails.
 
-One long-lived async client (opa-python-client over aiohttp, keep-alive) per gate.
-Single reviews query `data.gatekeeper.decision`; batches (CLI, CI) query
-`data.gatekeeper.batch.decisions`, so 1,000 manifests cost a few round trips, not 1,000.
+Decision queries go over the gate's own keep-alive connections (`opa_connections`, the
+hot path); the policy list and data documents over opa-python-client. Single reviews
+query `data.gatekeeper.decision`; batches (CLI, CI) query `data.gatekeeper.batch.decisions`,
+so 1,000 manifests cost a few round trips, not 1,000.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import orjson
 from opa_client import AsyncOpaClient
 from opa_client.errors import PolicyNotFoundError
+
+from .opa_connections import ConnectionFailed, OpaConnections
 
 DECISION_PACKAGE = "gatekeeper"
 BATCH_PACKAGE = "gatekeeper.batch"
@@ -44,6 +48,9 @@ class PolicyEngine:
             host=parts.hostname, port=parts.port or (443 if parts.scheme == "https" else 80),
             ssl=parts.scheme == "https", retries=0, timeout=timeout,
         )
+        self._connections = OpaConnections(
+            parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), use_tls=parts.scheme == "https"
+        )
         self._opened = False
 
     async def open(self) -> None:
@@ -52,6 +59,7 @@ class PolicyEngine:
             self._opened = True
 
     async def close(self) -> None:
+        await self._connections.close()
         if self._opened:
             await self._client.close_connection()
             self._opened = False
@@ -109,17 +117,37 @@ class PolicyEngine:
         return "sha256:" + digest.hexdigest()
 
     async def _query(self, package: str, rule: str, input_doc: dict[str, Any]) -> Any:
-        if not self._opened:
-            await self.open()
+        path = f"/v1/data/{package.replace('.', '/')}/{rule}"
         try:
-            answer = await self._client.query_rule(input_doc, package, rule)
-        except aiohttp.ClientResponseError as exc:
-            raise PolicyError(f"OPA at {self.url} answered HTTP {exc.status}: {exc.message}") from None
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            async with asyncio.timeout(self.timeout):
+                answer = await self._connections.post_json(path, orjson.dumps({"input": input_doc}))
+        except (ConnectionFailed, TimeoutError, OSError) as exc:
             raise PolicyError(_describe(exc, self.url)) from None
-        if "result" not in answer:
+        try:
+            document = orjson.loads(answer.body)
+        except orjson.JSONDecodeError:
+            document = None
+        if answer.status != 200:
+            raise PolicyError(f"OPA at {self.url} answered HTTP {answer.status}: {_error_text(document)}")
+        if not isinstance(document, dict):
+            raise PolicyError(f"OPA at {self.url} answered with something that is not a JSON object")
+        if "result" not in document:
             raise PolicyError(f"OPA at {self.url}: data.{package}.{rule} is undefined (policies not loaded?)")
-        return answer["result"]
+        return document["result"]
+
+
+def _error_text(document: Any) -> str:
+    """OPA's error body: the message, and the first underlying error with its place."""
+    if not isinstance(document, dict):
+        return "no message"
+    text = str(document.get("message") or "no message")
+    errors = document.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        first = errors[0]
+        location = first.get("location") if isinstance(first.get("location"), dict) else {}
+        place = f" ({location.get('file')}:{location.get('row')})" if location.get("file") else ""
+        text += f": {first.get('message')}{place}"
+    return " ".join(text.split())  # one line: it becomes a line of the denial message
 
 
 def _describe(exc: BaseException, url: str) -> str:
