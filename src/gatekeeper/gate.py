@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -135,7 +135,7 @@ class Gate:
         # Keyed by everything a model entry holds: two workloads naming one version with
         # different storage URIs or risk annotations each keep their own.
         refs = {_entry_key(model): model for _, served, _ in gated for model in served.models}
-        facts = dict(zip(refs, await asyncio.gather(*(self._facts(model) for model in refs.values()))))
+        facts = dict(zip(refs, await _all(self._facts(model) for model in refs.values())))
         inputs = []
         for manifest, served, model_facts in gated:
             model_facts.extend(facts[_entry_key(model)] for model in served.models)
@@ -179,7 +179,7 @@ class Gate:
         ]
         try:
             with metrics.AUDIT_SECONDS.time():
-                await asyncio.gather(*(self.audit.append(record) for record in records))
+                await _all(self.audit.append(record) for record in records)
         except AuditStoreError as exc:
             metrics.ERRORS.labels("audit").inc()
             failure = f"the decision could not be recorded: {exc}"
@@ -279,6 +279,14 @@ class Gate:
             policy_revision=self.policy_revision, decision_id=decision_id or uuid.uuid4().hex,
             error=failure, source=source,
         )
+
+
+async def _all(awaitables: Iterable[Awaitable[T]]) -> list[T]:
+    """asyncio.gather, without a task per item when there is only one (a single review)."""
+    pending = list(awaitables)
+    if len(pending) == 1:
+        return [await pending[0]]
+    return list(await asyncio.gather(*pending))
 
 
 def _entry_key(model: ModelRef) -> tuple[str, str | None, str | None]:

@@ -85,7 +85,9 @@ class AuditRecord(BaseModel):
         dry_run: bool,
         source: Source,
     ) -> AuditRecord:
-        return cls(
+        # The decision is already validated; constructing without re-validating it keeps
+        # this off the webhook's CPU budget (it runs once per review).
+        return cls.model_construct(
             decision_id=decision.decision_id or uuid.uuid4().hex,
             time=datetime.now(timezone.utc),
             request_uid=request_uid,
@@ -110,10 +112,10 @@ class AuditRecord(BaseModel):
     def content(self) -> dict[str, Any]:
         """The hashed content as plain JSON values (all fields but `hash`).
 
-        Going through pydantic's JSON encoder first turns every value (datetimes, NaN in an
-        `observed` metric, ...) into JSON the same way on append and on re-reading.
+        pydantic's JSON mode turns every value (datetimes, NaN in an `observed` metric, ...)
+        into JSON the same way on append and on re-reading.
         """
-        return json.loads(self.model_dump_json(by_alias=True, exclude={"hash"}))
+        return self.model_dump(mode="json", by_alias=True, exclude={"hash"})
 
     def canonical_json(self) -> str:
         return canonical_json(self.content())
