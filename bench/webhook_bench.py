@@ -14,9 +14,11 @@ import asyncio
 import json
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 from gatekeeper.config import Settings
 from gatekeeper.opa import OpaServer
@@ -63,6 +65,20 @@ async def load(url: str, bodies: list[bytes], rate: float, duration: float) -> d
             "latency_ms": {k: stats[k] for k in ("median", "p95", "p99", "max")}}
 
 
+def stage_means(metrics_text: str) -> dict[str, float]:
+    """Mean time per stage from the gate's own histograms (warm-up reviews included)."""
+    stages = {"gatekeeper_admission_review_seconds": "review", "gatekeeper_opa_query_seconds": "opa_query",
+              "gatekeeper_audit_append_seconds": "audit_append"}
+    means = {}
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name in stages:
+            values = {sample.name: sample.value for sample in family.samples}
+            count = values.get(f"{family.name}_count", 0)
+            if count:
+                means[stages[family.name]] = values[f"{family.name}_sum"] / count * 1000
+    return means
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=200.0)
@@ -82,6 +98,7 @@ def main() -> None:
     gate = GateProcess(workdir).start()
     try:
         result = asyncio.run(load(f"{gate.url}/validate/production", reviews, args.rate, args.duration))
+        result["inside_gate_mean_ms"] = stage_means(urllib.request.urlopen(f"{gate.url}/metrics").read().decode())
     finally:
         gate.stop()
     report = {
