@@ -2,9 +2,10 @@
 
 Open loop: requests leave on schedule (RATE per second for DURATION seconds) whether or
 not earlier ones have been answered, so a slow server shows up as latency, not as a
-politely lower rate. The mix: compliant, non-compliant and not-gated reviews. The floor:
+politely lower rate. The mix: compliant, non-compliant and not-gated reviews. The floors:
 the same OPA input documents the gate builds for those reviews, posted straight to
-`data.gatekeeper.decision` of a separate, identical OPA at the same rate.
+`data.gatekeeper.decision` of a separate, identical OPA at the same rate; and one durable
+SQLite commit per review at the same rate, on the same disk as the gate's audit log.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sqlite3
 import tempfile
 import time
 import urllib.request
@@ -20,6 +22,7 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from gatekeeper.audit.sqlite_backend import INSERT, SCHEMA
 from gatekeeper.config import Settings
 from gatekeeper.opa import OpaServer
 
@@ -65,6 +68,31 @@ async def load(url: str, bodies: list[bytes], rate: float, duration: float) -> d
             "latency_ms": {k: stats[k] for k in ("median", "p95", "p99", "max")}}
 
 
+def durable_commit_floor(path: Path, rate: float, duration: float, body: str) -> dict:
+    """The disk's share: one durable SQLite commit (the audit schema, WAL, synchronous=FULL)
+    per review-sized record at the same rate, from a plain loop. No gate can record a
+    decision durably faster than this disk commits it."""
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.executescript(SCHEMA)
+    con.execute("PRAGMA synchronous = FULL")
+    latencies = []
+    begin = time.perf_counter()
+    for seq in range(1, int(rate * duration) + 1):
+        delay = begin + seq / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        started = time.perf_counter()
+        con.execute("BEGIN IMMEDIATE")
+        con.execute(INSERT, (seq, f"d{seq}", f"2026-01-01T00:00:00.{seq % 1000000:06d}Z", "admitted", "[]", "p", "h", body))
+        con.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, "h"))
+        con.execute("COMMIT")
+        latencies.append((time.perf_counter() - started) * 1000)
+    con.close()
+    stats = summary(latencies)
+    return {"commits": len(latencies), "latency_ms": {k: stats[k] for k in ("median", "p95", "p99", "max")}}
+
+
 def stage_means(metrics_text: str) -> dict[str, float]:
     """Mean time per stage from the gate's own histograms (warm-up reviews included)."""
     stages = {"gatekeeper_admission_review_seconds": "review", "gatekeeper_opa_query_seconds": "opa_query",
@@ -93,6 +121,10 @@ def main() -> None:
         opa_bodies = [json.dumps({"input": doc}).encode() for doc in inputs]
         floor = asyncio.run(load(f"{floor_opa.url}/v1/data/gatekeeper/decision", opa_bodies, args.rate, args.duration))
 
+    # A record the size the gate writes for a denied review with a few violations.
+    record_body = json.dumps({"record": "x" * 2000})
+    disk = durable_commit_floor(workdir / "floor.db", args.rate, args.duration, record_body)
+
     from tests.webhook.server import GateProcess  # the same real server process the tests start
 
     gate = GateProcess(workdir).start()
@@ -104,7 +136,7 @@ def main() -> None:
     report = {
         "rate_per_s": args.rate, "duration_s": args.duration,
         "mix": {"reviews": len(reviews), "opa_inputs": len(inputs), "not_gated": len(reviews) - len(inputs)},
-        "gate_validate_production": result, "floor_opa_alone": floor,
+        "gate_validate_production": result, "floor_opa_alone": floor, "floor_durable_commit": disk,
         "gate_p50_ratio_to_floor_p50": result["latency_ms"]["median"] / floor["latency_ms"]["median"],
         "gate_p99_ratio_to_floor_p99": result["latency_ms"]["p99"] / floor["latency_ms"]["p99"],
     }

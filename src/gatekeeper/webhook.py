@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +34,7 @@ from .namespaces import NamespaceEnvironments
 from .runtime import open_gate
 
 log = structlog.get_logger("gatekeeper")
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 class BadRequest(Exception):
@@ -198,6 +200,11 @@ def create_app(settings: Settings) -> FastAPI:
                 # reviews stay short and rare (a tail-latency cost otherwise).
                 gc.collect()
                 gc.freeze()
+                # The audit writer thread needs the GIL back after every SQLite call, and the
+                # busy event loop only yields it when asked: after the switch interval, 5 ms by
+                # default, which became the audit append's latency under load. 0.5 ms cut the
+                # append's mean from ~5 to ~2 ms at 200 reviews/s (`make bench`).
+                sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
                 log.info("ready", opa=gate.engine.url, evidence=gate.source.name, audit=store.url,
                          policy_revision=gate.policy_revision)
                 try:
