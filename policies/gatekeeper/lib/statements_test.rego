@@ -116,3 +116,12 @@ test_key_owners if {
 	lib.signers == [] with data.gatekeeper.signers as {}
 	lib.key_owners == {} with data.gatekeeper.signers as {"signers": "none"}
 }
+
+test_key_signer_matches_key_and_name if {
+	statement := td.signoff("validator", td.alice)
+	name := td.alice.name
+	lib.key_signer(statement, name).name == name
+	lib.key_signer(statement, td.bob.name) == null
+	lib.key_signer(object.remove(statement, ["keyid"]), name) == null
+	lib.key_signer(statement, name) == null with data.gatekeeper.signers as {"signers": [{"name": name}]}
+}
