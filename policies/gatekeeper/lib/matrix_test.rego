@@ -56,6 +56,16 @@ test_overrides_are_deep_merged_per_environment if {
 	unknown.minimal.monitoring == {"required": true}
 }
 
+test_requirements_of_one_class if {
+	lib.requirements_of("high") == data.gatekeeper.matrix.risk_classes.high with input as {"environment": "production"}
+	lib.requirements_of("unclassified") == {}
+	lib.requirements_of(null) == {}
+	matrix := object.union(data.gatekeeper.matrix, {"overrides": {"staging": {"minimal": {"lineage": null}}}})
+	minimal := lib.requirements_of("minimal") with input as {"environment": "staging"}
+		with data.gatekeeper.matrix as matrix
+	minimal == {"model_card": {"sections": ["intended_use"]}, "lineage": null}
+}
+
 test_no_matrix_means_no_requirements_and_deny if {
 	lib.class_requirements == {} with data.gatekeeper.matrix as "broken" with input as td.input_for("high")
 	lib.enforcement == "deny" with data.gatekeeper.matrix as "broken" with input as {"environment": "development"}

@@ -55,14 +55,6 @@ model_context(entry) := ctx if {
 
 # METADATA
 # description: |
-#   The requirements of one class ({} for none). Looked up by key, so only the classes
-#   of the models at hand are merged, not the whole matrix.
-requirements_of(class) := as_object(requirements) if {
-	requirements := class_requirements[class]
-} else := {}
-
-# METADATA
-# description: |
 #   Why the model's evidence cannot be used ({"kind", "message"}), or null. An entry
 #   without evidence_error and without an evidence object counts as missing evidence.
 evidence_problem(model) := model.evidence_error if {
