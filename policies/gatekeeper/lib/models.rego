@@ -57,7 +57,11 @@ model_context(entry) := ctx if {
 # description: |
 #   Why the model's evidence cannot be used ({"kind", "message"}), or null. An entry
 #   without evidence_error and without an evidence object counts as missing evidence.
-evidence_problem(model) := model.evidence_error if {
+#   The usual case, evidence and no error, is tested first.
+evidence_problem(model) := null if {
+	object.get(model, "evidence_error", null) == null
+	is_object(model.evidence)
+} else := model.evidence_error if {
 	is_object(model.evidence_error)
 } else := {"kind": "unreadable", "message": text(model.evidence_error)} if {
 	model.evidence_error != null
@@ -89,5 +93,5 @@ risk_class_of(evidence_class, declared, null) := effective_risk_class(evidence_c
 effective_risk_class(evidence_class, declared) := declared if {
 	risk_rank[declared] > risk_rank[evidence_class]
 } else := evidence_class if {
-	evidence_class in object.keys(risk_rank)
+	risk_rank[evidence_class] # one of the four classes (a lookup, no set of keys to build)
 } else := "unclassified"
