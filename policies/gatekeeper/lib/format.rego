@@ -29,6 +29,18 @@ filled(x) if {
 }
 
 # METADATA
+# scope: document
+# description: |
+#   true when value misses a matrix threshold: it is not a number, or it lies below
+#   a "min" or above a "max" threshold. Undefined for a value within bounds, so
+#   families test this before they describe the miss (most values pass).
+misses_bound(value, _, _) if not is_number(value)
+
+misses_bound(value, "min", threshold) if value < threshold
+
+misses_bound(value, "max", threshold) if value > threshold
+
+# METADATA
 # description: x when it is an object, otherwise {}
 as_object(x) := x if {
 	is_object(x)

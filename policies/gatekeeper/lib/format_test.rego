@@ -32,3 +32,14 @@ test_as_object_and_array if {
 	lib.as_array([1]) == [1]
 	lib.as_array("x") == []
 }
+
+test_misses_bound if {
+	not lib.misses_bound(0.8, "min", 0.8)
+	lib.misses_bound(0.79, "min", 0.8)
+	not lib.misses_bound(250, "max", 250)
+	lib.misses_bound(251, "max", 250)
+	every value in [null, "0.9", true, [1]] {
+		lib.misses_bound(value, "min", 0.8)
+		lib.misses_bound(value, "max", 0.8)
+	}
+}

@@ -43,9 +43,11 @@ violations contains v if {
 	some ctx in lib.assessed
 	required := ctx.requirements.fairness
 	some attribute, results in attributes(ctx.evidence)
+	scores := lib.as_object(results)
 	some metric, spec in metrics
 	threshold := required[spec.threshold]
-	value := object.get(lib.as_object(results), metric, null)
+	value := object.get(scores, metric, null)
+	lib.misses_bound(value, spec.bound, threshold)
 	[requirement, message] := problem(attribute, metric, spec, value, threshold)
 	v := lib.violation(ctx, requirement, message, value, threshold)
 }
@@ -53,13 +55,12 @@ violations contains v if {
 attributes(evidence) := lib.as_object(object.get(evidence, "fairness", {}))
 
 # METADATA
-# description: the requirement ID and message when value breaks the threshold or is missing
+# description: the requirement ID and message for a value that misses the threshold (lib.misses_bound)
 problem(attribute, metric, spec, value, threshold) := ["fairness.metric_missing", message] if {
 	not is_number(value)
 	limit := sprintf("%s %s", [bound_text[spec.bound], lib.number_text(threshold)])
 	message := sprintf("%s for '%s' is missing (required %s)", [spec.label, attribute, limit])
 } else := [concat(".", ["fairness", metric]), message] if {
-	out_of_bounds(value, spec.bound, threshold)
 	limit := sprintf("%s %s", [bound_word[spec.bound], lib.number_text(threshold)])
 	message := sprintf("%s for '%s' is %s, %s", [spec.label, attribute, lib.number_text(value), limit])
 }
@@ -67,7 +68,3 @@ problem(attribute, metric, spec, value, threshold) := ["fairness.metric_missing"
 bound_text := {"min": "at least", "max": "at most"}
 
 bound_word := {"min": "below", "max": "above"}
-
-out_of_bounds(value, "min", threshold) if value < threshold
-
-out_of_bounds(value, "max", threshold) if value > threshold

@@ -26,23 +26,20 @@ violations contains v if {
 	some metric, bounds in lib.as_object(object.get(ctx.requirements, "performance", {}))
 	some bound, threshold in lib.as_object(bounds)
 	bound_words[bound]
-	message := problem(object.get(metrics, metric, null), metric, bound, threshold)
-	v := lib.violation(ctx, "performance.metric", message, object.get(metrics, metric, null), threshold)
+	value := object.get(metrics, metric, null)
+	lib.misses_bound(value, bound, threshold)
+	v := lib.violation(ctx, "performance.metric", problem(value, metric, bound, threshold), value, threshold)
 }
 
 metrics_of(evidence) := lib.as_object(object.get(evidence, ["performance", "metrics"], {}))
 
+# the message for a value that misses the threshold (lib.misses_bound)
 problem(value, metric, bound, threshold) := sprintf("metric '%s' is missing (required %s)", [metric, limit]) if {
 	not is_number(value)
 	limit := sprintf("%s %s", [requirement_words(bound), lib.number_text(threshold)])
 } else := sprintf("metric '%s' is %s, %s", [metric, lib.number_text(value), limit]) if {
-	out_of_bounds(value, bound, threshold)
 	limit := sprintf("%s %s", [bound_words[bound], lib.number_text(threshold)])
 }
-
-out_of_bounds(value, "min", threshold) if value < threshold
-
-out_of_bounds(value, "max", threshold) if value > threshold
 
 requirement_words("min") := "at least"
 
