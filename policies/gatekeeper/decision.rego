@@ -18,7 +18,9 @@ decision := {
 	"operation": operation,
 	"enforcement": lib.enforcement,
 	"allowed": allowed,
-	"models": [summary(ctx) | some ctx in lib.models],
+	"models": [{"ref": ctx.ref, "name": ctx.name, "version": ctx.version, "risk_class": ctx.risk_class} |
+		some ctx in lib.models
+	],
 	"violations": sorted(open_violations),
 	"waived": sorted(waived_violations),
 	"warnings": array.flatten([violation_lines, waived_lines, expired_lines]),
@@ -78,12 +80,11 @@ waived_violations contains object.union(v, {
 	waiver := lib.waiver_for(v)
 }
 
-# violations in a stable order: model, version, requirement, message
-sorted(violations) := [row[4] | some row in sort([sort_key(v) | some v in violations])]
-
-sort_key(v) := [v.model, v.version, v.requirement, v.message, v]
-
-summary(ctx) := {"ref": ctx.ref, "name": ctx.name, "version": ctx.version, "risk_class": ctx.risk_class}
+# Violations in a stable order: model, version, requirement, message (then the rest).
+# The sort keys are built inline: a key function would be one memoised call per violation.
+sorted(violations) := [key[4] | some key in sort(keys)] if {
+	keys := [[v.model, v.version, v.requirement, v.message, v] | some v in violations]
+}
 
 default violation_lines := []
 

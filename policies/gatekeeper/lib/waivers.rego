@@ -42,4 +42,10 @@ expired_waivers contains review if {
 # description: |
 #   The waiver that turns violation v into a warning (the one lasting longest when
 #   several apply); undefined when v is not waivable or no active waiver covers it.
-waiver_for(v) := max(active_waivers[[v.model, v.version, v.requirement]]) if waivable(v.requirement)
+#   The lookup comes first: most violations have no waiver, and then waivable (the
+#   matrix's never-waivable prefixes) need not be evaluated.
+waiver_for(v) := max(active_waivers[key]) if {
+	key := [v.model, v.version, v.requirement]
+	active_waivers[key]
+	waivable(v.requirement)
+}
