@@ -55,9 +55,9 @@ model_context(entry) := ctx if {
 
 # METADATA
 # description: |
-#   Why the model's evidence cannot be used ({"kind", "message"}), or null. An entry
-#   without evidence_error and without an evidence object counts as missing evidence.
-#   The usual case, evidence and no error, is tested first.
+#   Why the model's evidence cannot be used ({"kind", "message"}), or null. The usual
+#   case, an evidence object and no evidence_error, is tested first; an entry without
+#   either counts as missing evidence.
 evidence_problem(model) := null if {
 	object.get(model, "evidence_error", null) == null
 	is_object(model.evidence)
@@ -65,9 +65,7 @@ evidence_problem(model) := null if {
 	is_object(model.evidence_error)
 } else := {"kind": "unreadable", "message": text(model.evidence_error)} if {
 	model.evidence_error != null
-} else := {"kind": "missing", "message": sprintf("no evidence bundle for %s", [ref_text(model)])} if {
-	not is_object(object.get(model, "evidence", null))
-} else := null
+} else := {"kind": "missing", "message": sprintf("no evidence bundle for %s", [ref_text(model)])}
 
 ref_text(model) := model.ref if {
 	filled(model.ref)
