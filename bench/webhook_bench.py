@@ -111,11 +111,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--audit-dir", default=None,
+                        help="folder for the gate's audit log and the durable-commit floor (default: a new temp folder); "
+                             "a tmpfs here shows what the disk's fsync costs")
     args = parser.parse_args()
 
     objects = example_objects()  # compliant, non-compliant and not-gated, in a fixed mix
     reviews = [admission_review(obj, f"bench-{i}") for i, obj in enumerate(objects)]
-    workdir = Path(tempfile.mkdtemp(prefix="gk-webhook-bench-"))
+    workdir = Path(tempfile.mkdtemp(prefix="gk-webhook-bench-", dir=args.audit_dir))
     with OpaServer(ROOT / "policies") as floor_opa:
         inputs = asyncio.run(captured_inputs(Settings(opa_url=floor_opa.url), objects))
         opa_bodies = [json.dumps({"input": doc}).encode() for doc in inputs]
@@ -134,7 +137,7 @@ def main() -> None:
     finally:
         gate.stop()
     report = {
-        "rate_per_s": args.rate, "duration_s": args.duration,
+        "rate_per_s": args.rate, "duration_s": args.duration, "audit_dir": str(workdir),
         "mix": {"reviews": len(reviews), "opa_inputs": len(inputs), "not_gated": len(reviews) - len(inputs)},
         "gate_validate_production": result, "floor_opa_alone": floor, "floor_durable_commit": disk,
         "gate_p50_ratio_to_floor_p50": result["latency_ms"]["median"] / floor["latency_ms"]["median"],
