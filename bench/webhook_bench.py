@@ -71,7 +71,10 @@ async def load(url: str, bodies: list[bytes], rate: float, duration: float) -> d
 def durable_commit_floor(path: Path, rate: float, duration: float, body: str) -> dict:
     """The disk's share: one durable SQLite commit (the audit schema, WAL, synchronous=FULL)
     per review-sized record at the same rate, from a plain loop. No gate can record a
-    decision durably faster than this disk commits it."""
+    decision durably faster than this disk commits it.
+
+    Open loop, like the load: each commit's latency counts from when it was due, so a
+    commit stuck behind a slow fsync shows the wait, as a review arriving then would."""
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA journal_mode = WAL")
     con.executescript(SCHEMA)
@@ -79,15 +82,15 @@ def durable_commit_floor(path: Path, rate: float, duration: float, body: str) ->
     latencies = []
     begin = time.perf_counter()
     for seq in range(1, int(rate * duration) + 1):
-        delay = begin + seq / rate - time.perf_counter()
+        due = begin + seq / rate
+        delay = due - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        started = time.perf_counter()
         con.execute("BEGIN IMMEDIATE")
         con.execute(INSERT, (seq, f"d{seq}", f"2026-01-01T00:00:00.{seq % 1000000:06d}Z", "admitted", "[]", "p", "h", body))
         con.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, "h"))
         con.execute("COMMIT")
-        latencies.append((time.perf_counter() - started) * 1000)
+        latencies.append((time.perf_counter() - due) * 1000)
     con.close()
     stats = summary(latencies)
     return {"commits": len(latencies), "latency_ms": {k: stats[k] for k in ("median", "p95", "p99", "max")}}
