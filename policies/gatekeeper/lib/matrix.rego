@@ -43,17 +43,11 @@ enforcement := action if {
 }
 
 # METADATA
-# description: requirements per risk class for the environment being evaluated (see requirements_of)
-class_requirements[class] := requirements_of(class) if {
-	some class, _ in as_object(object.get(matrix, "risk_classes", {}))
-}
-
-# METADATA
 # description: |
 #   The requirements of one class in the environment being evaluated ({} for none):
 #   the class's entry in risk_classes, deep-merged with overrides[environment][class].
 #   A function, so only the classes of the models at hand are merged, each once per
-#   evaluation (a lookup in the partial rule above would evaluate it key by key).
+#   evaluation (a lookup in a per-class partial rule would evaluate it key by key).
 requirements_of(class) := object.union(as_object(base), as_object(override)) if {
 	base := matrix.risk_classes[class]
 	override := object.get(matrix, ["overrides", requirements_environment, class], {})

@@ -29,8 +29,10 @@ test_unknown_enforcement_word_means_deny if {
 }
 
 test_class_requirements_from_the_matrix if {
-	requirements := lib.class_requirements with input as {"environment": "production"}
-	object.keys(requirements) == {"prohibited", "high", "limited", "minimal"}
+	requirements := {class: lib.requirements_of(class) |
+		some class in {"prohibited", "high", "limited", "minimal", "unclassified"}
+	} with input as {"environment": "production"}
+	requirements.unclassified == {}
 	requirements.high.fairness.demographic_parity_ratio_min == 0.8
 	requirements.limited.signoffs == {"roles": ["owner"], "min_distinct_signers": 1}
 	requirements.minimal == {"model_card": {"sections": ["intended_use"]}, "lineage": {"run_id": true}}
@@ -42,18 +44,21 @@ test_overrides_are_deep_merged_per_environment if {
 		"development": {"high": {"fairness": {"min_group_size": 30}, "signoffs": null}},
 		"production": {"minimal": {"monitoring": {"required": true}}},
 	}})
-	development := lib.class_requirements with input as {"environment": "development"}
+	development_high := lib.requirements_of("high") with input as {"environment": "development"}
 		with data.gatekeeper.matrix as matrix
-	development.high.fairness == {
+	development_high.fairness == {
 		"demographic_parity_ratio_min": 0.8, "demographic_parity_difference_max": 0.1,
 		"equalized_odds_difference_max": 0.1, "min_group_size": 30,
 	}
-	development.high.signoffs == null
-	development.minimal == data.gatekeeper.matrix.risk_classes.minimal
+	development_high.signoffs == null
+	development_minimal := lib.requirements_of("minimal") with input as {"environment": "development"}
+		with data.gatekeeper.matrix as matrix
+	development_minimal == data.gatekeeper.matrix.risk_classes.minimal
 
 	# an unknown environment gets the production overrides
-	unknown := lib.class_requirements with input as {"environment": "qa"} with data.gatekeeper.matrix as matrix
-	unknown.minimal.monitoring == {"required": true}
+	unknown_minimal := lib.requirements_of("minimal") with input as {"environment": "qa"}
+		with data.gatekeeper.matrix as matrix
+	unknown_minimal.monitoring == {"required": true}
 }
 
 test_requirements_of_one_class if {
@@ -67,7 +72,7 @@ test_requirements_of_one_class if {
 }
 
 test_no_matrix_means_no_requirements_and_deny if {
-	lib.class_requirements == {} with data.gatekeeper.matrix as "broken" with input as td.input_for("high")
+	lib.requirements_of("high") == {} with data.gatekeeper.matrix as "broken" with input as td.input_for("high")
 	lib.enforcement == "deny" with data.gatekeeper.matrix as "broken" with input as {"environment": "development"}
 }
 
