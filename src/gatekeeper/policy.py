@@ -43,14 +43,11 @@ class PolicyEngine:
         self.timeout = timeout
         self.batch_size = batch_size
         self.concurrency = concurrency
+        tls = parts.scheme == "https"
+        port = parts.port or (443 if tls else 80)
         # Retries would blow the admission budget; the gate fails closed instead.
-        self._client = AsyncOpaClient(
-            host=parts.hostname, port=parts.port or (443 if parts.scheme == "https" else 80),
-            ssl=parts.scheme == "https", retries=0, timeout=timeout,
-        )
-        self._connections = OpaConnections(
-            parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), use_tls=parts.scheme == "https"
-        )
+        self._client = AsyncOpaClient(host=parts.hostname, port=port, ssl=tls, retries=0, timeout=timeout)
+        self._connections = OpaConnections(parts.hostname, port, use_tls=tls)
         self._opened = False
 
     async def open(self) -> None:
