@@ -1,11 +1,18 @@
 """Load run on loopback: the gate's /validate/production vs OPA alone, at a fixed rate.
 
-Open loop: requests leave on schedule (RATE per second for DURATION seconds) whether or
-not earlier ones have been answered, so a slow server shows up as latency, not as a
-politely lower rate. The mix: compliant, non-compliant and not-gated reviews. The floors:
-the same OPA input documents the gate builds for those reviews, posted straight to
-`data.gatekeeper.decision` of a separate, identical OPA at the same rate; and one durable
-SQLite commit per review at the same rate, on the same disk as the gate's audit log.
+Open loop: requests leave on schedule (RATE per second) whether or not earlier ones have
+been answered, so a slow server shows up as latency, not as a politely lower rate. The
+mix: compliant, non-compliant and not-gated reviews. The floors: the same OPA input
+documents the gate builds for those reviews, posted straight to `data.gatekeeper.decision`
+of a separate, identical OPA at the same rate; and one durable SQLite commit per review
+at the same rate, on the same disk as the gate's audit log.
+
+Interleaved: this machine is a VM whose CPU and disk speed drift by tens of percent from
+minute to minute, so one long floor run followed by one long gate run compares two
+different machines. Instead the time is cut into rounds, and in each round the gate and
+both floors run back to back (in ABBA order, so neither always goes first). Each round
+yields its own gate/floor ratio; the report gives the pooled figures and the per-round
+ratios.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import argparse
 import asyncio
 import json
 import sqlite3
+import statistics
 import tempfile
 import time
 import urllib.request
@@ -38,6 +46,7 @@ def admission_review(obj: dict, uid: str) -> bytes:
 
 
 async def load(url: str, bodies: list[bytes], rate: float, duration: float) -> dict:
+    """One open-loop run; returns the raw latencies (ms) with its statuses and throughput."""
     total = int(rate * duration)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -63,26 +72,22 @@ async def load(url: str, bodies: list[bytes], rate: float, duration: float) -> d
             tasks.append(asyncio.create_task(one(bodies[i % len(bodies)])))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - begin
-    stats = summary([x * 1000 for x in latencies])
     return {"requests": total, "throughput_per_s": total / elapsed, "statuses": statuses,
-            "latency_ms": {k: stats[k] for k in ("median", "p95", "p99", "max")}}
+            "latencies_ms": [x * 1000 for x in latencies]}
 
 
-def durable_commit_floor(path: Path, rate: float, duration: float, body: str) -> dict:
+def durable_commit_floor(con: sqlite3.Connection, first_seq: int, rate: float, duration: float, body: str) -> dict:
     """The disk's share: one durable SQLite commit (the audit schema, WAL, synchronous=FULL)
     per review-sized record at the same rate, from a plain loop. No gate can record a
     decision durably faster than this disk commits it.
 
     Open loop, like the load: each commit's latency counts from when it was due, so a
     commit stuck behind a slow fsync shows the wait, as a review arriving then would."""
-    con = sqlite3.connect(path, isolation_level=None)
-    con.execute("PRAGMA journal_mode = WAL")
-    con.executescript(SCHEMA)
-    con.execute("PRAGMA synchronous = FULL")
     latencies = []
     begin = time.perf_counter()
-    for seq in range(1, int(rate * duration) + 1):
-        due = begin + seq / rate
+    for n in range(1, int(rate * duration) + 1):
+        seq = first_seq + n
+        due = begin + n / rate
         delay = due - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
@@ -91,9 +96,30 @@ def durable_commit_floor(path: Path, rate: float, duration: float, body: str) ->
         con.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, "h"))
         con.execute("COMMIT")
         latencies.append((time.perf_counter() - due) * 1000)
-    con.close()
+    return {"requests": len(latencies), "latencies_ms": latencies}
+
+
+def open_floor_db(path: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.executescript(SCHEMA)
+    con.execute("PRAGMA synchronous = FULL")
+    return con
+
+
+def pooled(runs: list[dict]) -> dict:
+    """One target's rounds together: throughput over all its requests, latency over all."""
+    latencies = [x for run in runs for x in run["latencies_ms"]]
     stats = summary(latencies)
-    return {"commits": len(latencies), "latency_ms": {k: stats[k] for k in ("median", "p95", "p99", "max")}}
+    out = {"requests": len(latencies), "latency_ms": {k: stats[k] for k in ("median", "p95", "p99", "max")}}
+    if "throughput_per_s" in runs[0]:
+        out["throughput_per_s"] = statistics.mean(run["throughput_per_s"] for run in runs)
+        statuses: dict[int, int] = {}
+        for run in runs:
+            for status, count in run["statuses"].items():
+                statuses[status] = statuses.get(status, 0) + count
+        out["statuses"] = statuses
+    return out
 
 
 def stage_means(metrics_text: str) -> dict[str, float]:
@@ -113,38 +139,59 @@ def stage_means(metrics_text: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=200.0)
-    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per target, over all rounds")
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--audit-dir", default=None,
                         help="folder for the gate's audit log and the durable-commit floor (default: a new temp folder); "
                              "a tmpfs here shows what the disk's fsync costs")
     args = parser.parse_args()
+    slice_s = args.duration / args.rounds
 
     objects = example_objects()  # compliant, non-compliant and not-gated, in a fixed mix
     reviews = [admission_review(obj, f"bench-{i}") for i, obj in enumerate(objects)]
     workdir = Path(tempfile.mkdtemp(prefix="gk-webhook-bench-", dir=args.audit_dir))
-    with OpaServer(ROOT / "policies") as floor_opa:
-        inputs = asyncio.run(captured_inputs(Settings(opa_url=floor_opa.url), objects))
-        opa_bodies = [json.dumps({"input": doc}).encode() for doc in inputs]
-        floor = asyncio.run(load(f"{floor_opa.url}/v1/data/gatekeeper/decision", opa_bodies, args.rate, args.duration))
-
     # A record the size the gate writes for a denied review with a few violations.
     record_body = json.dumps({"record": "x" * 2000})
-    disk = durable_commit_floor(workdir / "floor.db", args.rate, args.duration, record_body)
+    floor_db = open_floor_db(workdir / "floor.db")
 
     from tests.webhook.server import GateProcess  # the same real server process the tests start
 
-    gate = GateProcess(workdir).start()
-    try:
-        result = asyncio.run(load(f"{gate.url}/validate/production", reviews, args.rate, args.duration))
-        result["inside_gate_mean_ms"] = stage_means(urllib.request.urlopen(f"{gate.url}/metrics").read().decode())
-    finally:
-        gate.stop()
+    runs: dict[str, list[dict]] = {"gate": [], "opa": [], "disk": []}
+    with OpaServer(ROOT / "policies") as floor_opa:
+        inputs = asyncio.run(captured_inputs(Settings(opa_url=floor_opa.url), objects))
+        opa_bodies = [json.dumps({"input": doc}).encode() for doc in inputs]
+        gate = GateProcess(workdir).start()
+        try:
+            targets = {
+                "opa": lambda: asyncio.run(load(f"{floor_opa.url}/v1/data/gatekeeper/decision", opa_bodies, args.rate, slice_s)),
+                "gate": lambda: asyncio.run(load(f"{gate.url}/validate/production", reviews, args.rate, slice_s)),
+                "disk": lambda: durable_commit_floor(floor_db, sum(r["requests"] for r in runs["disk"]), args.rate, slice_s, record_body),
+            }
+            for round_no in range(args.rounds):
+                order = ["opa", "gate", "disk"] if round_no % 2 == 0 else ["disk", "gate", "opa"]
+                for name in order:
+                    runs[name].append(targets[name]())
+            inside = stage_means(urllib.request.urlopen(f"{gate.url}/metrics").read().decode())
+        finally:
+            gate.stop()
+            floor_db.close()
+
+    result, floor, disk = pooled(runs["gate"]), pooled(runs["opa"]), pooled(runs["disk"])
+    result["inside_gate_mean_ms"] = inside
+    per_round = [
+        {"gate_p50_ms": statistics.median(g["latencies_ms"]), "opa_p50_ms": statistics.median(o["latencies_ms"]),
+         "p50_ratio": statistics.median(g["latencies_ms"]) / statistics.median(o["latencies_ms"]),
+         "gate_p99_ms": summary(g["latencies_ms"])["p99"], "opa_p99_ms": summary(o["latencies_ms"])["p99"],
+         "disk_p99_ms": summary(d["latencies_ms"])["p99"]}
+        for g, o, d in zip(runs["gate"], runs["opa"], runs["disk"], strict=True)
+    ]
     report = {
-        "rate_per_s": args.rate, "duration_s": args.duration, "audit_dir": str(workdir),
+        "rate_per_s": args.rate, "duration_s": args.duration, "rounds": args.rounds, "audit_dir": str(workdir),
         "mix": {"reviews": len(reviews), "opa_inputs": len(inputs), "not_gated": len(reviews) - len(inputs)},
         "gate_validate_production": result, "floor_opa_alone": floor, "floor_durable_commit": disk,
         "gate_p50_ratio_to_floor_p50": result["latency_ms"]["median"] / floor["latency_ms"]["median"],
         "gate_p99_ratio_to_floor_p99": result["latency_ms"]["p99"] / floor["latency_ms"]["p99"],
+        "per_round": per_round,
     }
     path = write_result("webhook", report)
     print(json.dumps(report, indent=2))
