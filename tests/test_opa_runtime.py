@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from gatekeeper.opa import OpaServer, OpaStartError
+from gatekeeper.opa import OpaServer, OpaStartError, free_port
 from gatekeeper.policy import PolicyEngine, PolicyError
 
 from .conftest import POLICIES, ROOT, require_tool
@@ -86,6 +86,27 @@ def test_policy_revision_follows_the_loaded_data(tmp_path):
     assert after != before
 
 
+def test_policy_revision_follows_the_rego_and_not_where_it_was_loaded_from(tmp_path):
+    copies = []
+    for name in ("a", "b"):
+        copies.append(tmp_path / name / "policies")
+        shutil.copytree(POLICIES, copies[-1])
+    with OpaServer(copies[0]) as first, OpaServer(copies[1]) as second:
+        here, there = asyncio.run(_revision(first.url)), asyncio.run(_revision(second.url))
+    rule = copies[1] / "gatekeeper" / "decision.rego"
+    rule.write_text(rule.read_text() + "\n# a comment is a change to the reviewed text\n")
+    with OpaServer(copies[1]) as changed:
+        after = asyncio.run(_revision(changed.url))
+    assert here == there  # the same modules and data from another folder
+    assert after != there
+
+
+def test_policy_revision_of_an_unreachable_opa_names_opa():
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(PolicyError, match=f"OPA at {url} is unreachable"):
+        asyncio.run(_revision(url))
+
+
 async def _revision(url: str) -> str:
     engine = PolicyEngine(url)
     try:
@@ -95,8 +116,6 @@ async def _revision(url: str) -> str:
 
 
 def test_unreachable_opa_is_a_policy_error_naming_opa():
-    from gatekeeper.opa import free_port
-
     url = f"http://127.0.0.1:{free_port()}"
 
     async def ask():

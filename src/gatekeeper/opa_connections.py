@@ -109,6 +109,14 @@ class OpaConnections:
             f"POST {path} HTTP/1.1\r\nHost: {self._host_header}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode("ascii") + body
+        return await self._exchange(request)
+
+    async def get(self, path: str) -> HttpAnswer:
+        """GET a document; the caller bounds the time (asyncio.timeout)."""
+        return await self._exchange(f"GET {path} HTTP/1.1\r\nHost: {self._host_header}\r\n\r\n".encode("ascii"))
+
+    async def _exchange(self, request: bytes) -> HttpAnswer:
+        # Both methods are idempotent reads of OPA, which is what makes the one retry below safe.
         async with self._slots:
             connection, reused = await self._connection()
             try:
