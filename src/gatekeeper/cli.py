@@ -268,6 +268,8 @@ def serve(
     try:
         uvicorn.run(
             create_app(settings), host=settings.host, port=settings.port, log_level="warning", access_log=False,
+            # The API server calls the webhook directly: no proxy's X-Forwarded-* to honour.
+            proxy_headers=False,
             ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
             ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
         )

@@ -20,6 +20,7 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.routing import Route
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 
@@ -248,8 +249,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     # The kube-apiserver's endpoints are plain routes: they read the raw body themselves,
     # so FastAPI's per-request parameter resolution would be pure overhead on every review.
-    app.add_route("/validate/{environment}", validate_environment, methods=["POST"])
-    app.add_route("/validate", validate, methods=["POST"])
+    # They go first, ahead of the docs routes FastAPI adds, as routes are matched in order.
+    app.router.routes[:0] = [Route("/validate/{environment}", validate_environment, methods=["POST"]),
+                             Route("/validate", validate, methods=["POST"])]
 
     @app.post("/v1/evaluate")
     async def evaluate(request: Request) -> Response:
