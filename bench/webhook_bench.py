@@ -149,8 +149,8 @@ def stage_means(metrics_text: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=200.0)
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per target, over all rounds")
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--duration", type=float, default=40.0, help="seconds of load per target, over all rounds")
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--audit-dir", default=None,
                         help="folder for the gate's audit log and the durable-commit floor (default: a new temp folder); "
                              "a tmpfs here shows what the disk's fsync costs")
