@@ -33,7 +33,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gatekeeper.audit.sqlite_backend import INSERT, SCHEMA
 from gatekeeper.config import Settings
-from gatekeeper.opa import OpaServer
+from gatekeeper.opa import SERVING_OPA_PROCESSORS, OpaServer
 from gatekeeper.opa_connections import OpaConnections
 
 from .common import ROOT, captured_inputs, example_objects, summary, write_result
@@ -167,7 +167,8 @@ def main() -> None:
     from tests.webhook.server import GateProcess  # the same real server process the tests start
 
     runs: dict[str, list[dict]] = {"gate": [], "opa": [], "disk": []}
-    with OpaServer(ROOT / "policies") as floor_opa:
+    # Configured as the gate's own OPA, so that the floor differs from it only by the gate.
+    with OpaServer(ROOT / "policies", processors=SERVING_OPA_PROCESSORS) as floor_opa:
         inputs = asyncio.run(captured_inputs(Settings(opa_url=floor_opa.url), objects))
         opa_bodies = [json.dumps({"input": doc}).encode() for doc in inputs]
         gate = GateProcess(workdir).start()

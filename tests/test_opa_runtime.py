@@ -67,6 +67,16 @@ def test_invalid_policies_fail_start_with_the_reason(tmp_path):
         OpaServer(policies).start()
 
 
+def test_go_processors_are_set_only_when_asked_and_the_environment_wins(monkeypatch):
+    from gatekeeper.opa import opa_environment
+
+    monkeypatch.delenv("GOMAXPROCS", raising=False)
+    assert "GOMAXPROCS" not in opa_environment()  # gatekeeper check: Go's default
+    assert opa_environment(1)["GOMAXPROCS"] == "1"  # beside a serving webhook
+    monkeypatch.setenv("GOMAXPROCS", "3")
+    assert opa_environment(1)["GOMAXPROCS"] == "3"
+
+
 def test_missing_binary_is_a_clear_error(tmp_path):
     with pytest.raises(OpaStartError, match="OPA binary not found"):
         OpaServer(POLICIES, binary=str(tmp_path / "no-opa")).start()

@@ -46,22 +46,32 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 # after every few hundred decisions; 400 trades ~30 MB of memory for ~10 % less CPU per
 # decision (`make bench`). deploy/ sets the same for the sidecar. An explicit GOGC wins.
 OPA_GOGC = "400"
-# One decision is evaluated on one goroutine; a second Go processor mostly spins looking for
-# work, on the cores the gate needs. One cut OPA's CPU per decision by ~20 % at 200
-# decisions/s without raising its latency (`make bench`). deploy/ sets the same, which
-# also keeps the sidecar (limit 500m) from being CFS-throttled. An explicit value wins.
-OPA_GOMAXPROCS = "1"
+# The OPA beside a serving webhook gets one Go processor: one decision evaluates on one
+# goroutine, and a second processor mostly spins looking for work on the cores the gate
+# needs. That cut OPA's CPU per decision by ~20 % at 200 decisions/s without raising its
+# latency (`make bench`); deploy/ sets the same, which also keeps the sidecar (limit 500m)
+# from being CFS-throttled. `gatekeeper check` keeps Go's default: its batches run
+# concurrently, and one processor doubled the time OPA took for 1,000 manifests.
+SERVING_OPA_PROCESSORS = 1
 
 
-def opa_environment() -> dict[str, str]:
-    return {"GOGC": OPA_GOGC, "GOMAXPROCS": OPA_GOMAXPROCS, **os.environ}
+def opa_environment(processors: int | None = None) -> dict[str, str]:
+    """OPA's environment; an explicit GOGC or GOMAXPROCS in ours wins."""
+    defaults = {"GOGC": OPA_GOGC}
+    if processors is not None:
+        defaults["GOMAXPROCS"] = str(processors)
+    return {**defaults, **os.environ}
 
 
 class OpaServer:
     """`opa run --server` on loopback with a policy folder; use as a context manager."""
 
-    def __init__(self, policy_dir: str | Path, *, binary: str | None = None, log_file: str | Path | None = None) -> None:
+    def __init__(
+        self, policy_dir: str | Path, *, binary: str | None = None, log_file: str | Path | None = None,
+        processors: int | None = None,
+    ) -> None:
         self.policy_dir = Path(policy_dir)
+        self.processors = processors  # GOMAXPROCS; None leaves it to Go
         self.binary = binary or find_tool("opa")
         self.log_file = Path(log_file) if log_file else None
         self.port = 0
@@ -85,7 +95,7 @@ class OpaServer:
             "--disable-telemetry", "--optimize-store-for-read-speed", "--ignore", "*_test.rego", str(self.policy_dir),
         ]
         try:
-            self._process = subprocess.Popen(command, stdout=log, stderr=log, env=opa_environment(),
+            self._process = subprocess.Popen(command, stdout=log, stderr=log, env=opa_environment(self.processors),
                                              preexec_fn=_die_with_parent)
         except OSError as exc:
             log.close()

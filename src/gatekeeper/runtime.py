@@ -22,14 +22,15 @@ def evidence_source(settings: Settings) -> EvidenceSource:
 
 
 @asynccontextmanager
-async def open_gate(settings: Settings) -> AsyncIterator[Gate]:
-    """A Gate with its OPA (started here unless settings.opa_url names one) and evidence source."""
+async def open_gate(settings: Settings, *, opa_processors: int | None = None) -> AsyncIterator[Gate]:
+    """A Gate with its OPA (started here unless settings.opa_url names one, with
+    `opa_processors` as its GOMAXPROCS) and evidence source."""
     source = evidence_source(settings)  # fails fast on a missing evidence folder
     async with AsyncExitStack() as stack:
         url = settings.opa_url
         server = None
         if not url:
-            server = OpaServer(settings.policy_dir)
+            server = OpaServer(settings.policy_dir, processors=opa_processors)
             url = server.start()
             stack.callback(server.stop)
         engine = PolicyEngine(url, timeout=settings.opa_timeout)

@@ -32,6 +32,7 @@ from .config import Settings
 from .gate import Gate, Manifest, ReviewContext, UnknownEnvironment
 from .models import RISK_CLASSES, Decision
 from .namespaces import NamespaceEnvironments
+from .opa import SERVING_OPA_PROCESSORS
 from .runtime import open_gate
 
 log = structlog.get_logger("gatekeeper")
@@ -196,7 +197,7 @@ def create_app(settings: Settings) -> FastAPI:
         configure_logging()
         store = await open_store(settings.audit_db)
         try:
-            async with open_gate(settings) as gate:
+            async with open_gate(settings, opa_processors=SERVING_OPA_PROCESSORS) as gate:
                 gate.audit = store
                 hook.gate = gate
                 watcher = asyncio.create_task(hook.watch())

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import os
 
 import httpx
 import pytest
@@ -149,3 +150,12 @@ def test_one_json_log_line_per_decision_with_its_id(gate):
     lines = [json.loads(line) for line in gate.log.read_text().splitlines() if line.startswith("{")]
     [entry] = [line for line in lines if line.get("decision_id") == decision_id]
     assert entry["uid"] == "uid-log" and entry["outcome"] == "admitted"
+
+
+def test_the_serving_gates_own_opa_gets_one_go_processor(gate):
+    # A second one only spins on the cores the gate needs (gatekeeper.opa.SERVING_OPA_PROCESSORS);
+    # an operator's own GOMAXPROCS still wins.
+    [opa] = gate.opa_pids()
+    with open(f"/proc/{opa}/environ", "rb") as environ:
+        variables = dict(item.split(b"=", 1) for item in environ.read().split(b"\0") if b"=" in item)
+    assert variables[b"GOMAXPROCS"] == os.environ.get("GOMAXPROCS", "1").encode()
