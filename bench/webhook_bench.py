@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import sqlite3
 import statistics
 import tempfile
@@ -109,6 +111,20 @@ def durable_commit_floor(con: sqlite3.Connection, first_seq: int, rate: float, d
     return {"requests": len(latencies), "latencies_ms": latencies}
 
 
+def machine_noise() -> dict[str, float]:
+    """What the rest of the world took from this VM so far (Linux): CPU time stolen by the
+    hypervisor, and time some task here stalled on CPU or on I/O (pressure stall info).
+    Differences over a run explain a run whose floors moved too."""
+    noise = {"steal_ms": 0.0, "cpu_pressure_ms": 0.0, "io_pressure_ms": 0.0}
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open("/proc/stat") as stat:
+            noise["steal_ms"] = int(stat.readline().split()[8]) * 1000 / os.sysconf("SC_CLK_TCK")
+        for resource in ("cpu", "io"):
+            with open(f"/proc/pressure/{resource}") as pressure:
+                noise[f"{resource}_pressure_ms"] = int(pressure.readline().rsplit("total=", 1)[1]) / 1000
+    return noise
+
+
 def open_floor_db(path: Path) -> sqlite3.Connection:
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA journal_mode = WAL")
@@ -181,7 +197,10 @@ def main() -> None:
             for round_no in range(args.rounds):
                 order = ["opa", "gate", "disk"] if round_no % 2 == 0 else ["disk", "gate", "opa"]
                 for name in order:
-                    runs[name].append(targets[name]())
+                    before = machine_noise()
+                    run = targets[name]()
+                    run["noise"] = {k: v - before[k] for k, v in machine_noise().items()}
+                    runs[name].append(run)
             inside = stage_means(urllib.request.urlopen(f"{gate.url}/metrics").read().decode())
         finally:
             gate.stop()
@@ -193,7 +212,8 @@ def main() -> None:
         {"gate_p50_ms": statistics.median(g["latencies_ms"]), "opa_p50_ms": statistics.median(o["latencies_ms"]),
          "p50_ratio": statistics.median(g["latencies_ms"]) / statistics.median(o["latencies_ms"]),
          "gate_p99_ms": summary(g["latencies_ms"])["p99"], "opa_p99_ms": summary(o["latencies_ms"])["p99"],
-         "disk_p99_ms": summary(d["latencies_ms"])["p99"]}
+         "disk_p99_ms": summary(d["latencies_ms"])["p99"],
+         "gate_run_noise": g["noise"], "opa_run_noise": o["noise"], "disk_run_noise": d["noise"]}
         for g, o, d in zip(runs["gate"], runs["opa"], runs["disk"], strict=True)
     ]
     report = {
