@@ -20,9 +20,9 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.routing import Route
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
+from starlette.routing import Route
 
 from . import admission, metrics
 from .admission import AdmissionReview, AdmissionReviewResponse
@@ -38,7 +38,7 @@ from .runtime import open_gate
 log = structlog.get_logger("gatekeeper")
 GIL_SWITCH_INTERVAL_S = 0.0005
 # FastAPI's built-in OpenTelemetry asks, on every request, whether a provider is set up
-# (~0.07 ms of a review's CPU). The gate's metrics are Prometheus (/metrics) and its
+# (~0.05 ms of a review's CPU). The gate's metrics are Prometheus (/metrics) and its
 # decision log is structlog, so it is off.
 NO_OTEL = {"tracing": False, "metrics": False, "logs": False}
 
