@@ -5,8 +5,8 @@ wraps) that query cost ~0.6 ms of CPU and ~1 ms of latency more than the request
 on the 2-core machines the gate is sized for (`make bench`): a general client's cookie,
 redirect, tracing and header machinery, and headers and body sent as separate writes.
 Here a request is one pre-built buffer, one write, and the answer is parsed by httptools
-(the parser uvicorn uses). Management calls (policy list, data documents) stay on
-opa-python-client; they are rare.
+(the parser uvicorn uses). The policy list for the revision check uses them too; data
+documents stay on opa-python-client.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Asking OPA: the query, the policy revision, the trust data, and how OPA fails.
 
-Decision queries go over the gate's own keep-alive connections (`opa_connections`, the
-hot path); the policy list and data documents over opa-python-client. Single reviews
+Decision queries and the policy list go over the gate's own keep-alive connections
+(`opa_connections`; decisions are the hot path); data documents over opa-python-client. Single reviews
 query `data.gatekeeper.decision`; batches (CLI, CI) query `data.gatekeeper.batch.decisions`,
 so 1,000 manifests cost a few round trips, not 1,000.
 """
@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import os
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +21,7 @@ import orjson
 from opa_client import AsyncOpaClient
 from opa_client.errors import PolicyNotFoundError
 
-from .opa_connections import ConnectionFailed, OpaConnections
+from .opa_connections import ConnectionFailed, HttpAnswer, OpaConnections
 
 DECISION_PACKAGE = "gatekeeper"
 BATCH_PACKAGE = "gatekeeper.batch"
@@ -99,17 +100,9 @@ class PolicyEngine:
         reviews, and a module-by-module walk through the stdlib parser held its event loop
         for ~20 ms.
         """
-        try:
-            async with asyncio.timeout(self.timeout):
-                answer = await self._connections.get("/v1/policies")
-        except (ConnectionFailed, TimeoutError, OSError) as exc:
-            raise PolicyError(_describe(exc, self.url)) from None
-        try:
-            document = orjson.loads(answer.body)
-        except orjson.JSONDecodeError:
-            document = None
-        if answer.status != 200 or not isinstance(document, dict) or not isinstance(document.get("result"), list):
-            raise PolicyError(f"OPA at {self.url}: cannot list policies (HTTP {answer.status}: {_error_text(document)})")
+        status, document = await self._ask(self._connections.get("/v1/policies"))
+        if status != 200 or not isinstance(document, dict) or not isinstance(document.get("result"), list):
+            raise PolicyError(f"OPA at {self.url}: cannot list policies (HTTP {status}: {_error_text(document)})")
         modules = {m["id"]: m.get("raw", "") for m in document["result"] if isinstance(m, dict) and m.get("id")}
         # Module ids are the paths OPA loaded them from: hash them relative to their common
         # folder, so the same policies loaded from two places agree.
@@ -124,22 +117,28 @@ class PolicyEngine:
 
     async def _query(self, package: str, rule: str, input_doc: dict[str, Any]) -> Any:
         path = f"/v1/data/{package.replace('.', '/')}/{rule}"
-        try:
-            async with asyncio.timeout(self.timeout):
-                answer = await self._connections.post_json(path, orjson.dumps({"input": input_doc}))
-        except (ConnectionFailed, TimeoutError, OSError) as exc:
-            raise PolicyError(_describe(exc, self.url)) from None
-        try:
-            document = orjson.loads(answer.body)
-        except orjson.JSONDecodeError:
-            document = None
-        if answer.status != 200:
-            raise PolicyError(f"OPA at {self.url} answered HTTP {answer.status}: {_error_text(document)}")
+        status, document = await self._ask(self._connections.post_json(path, orjson.dumps({"input": input_doc})))
+        if status != 200:
+            raise PolicyError(f"OPA at {self.url} answered HTTP {status}: {_error_text(document)}")
         if not isinstance(document, dict):
             raise PolicyError(f"OPA at {self.url} answered with something that is not a JSON object")
         if "result" not in document:
             raise PolicyError(f"OPA at {self.url}: data.{package}.{rule} is undefined (policies not loaded?)")
         return document["result"]
+
+    async def _ask(self, exchange: Awaitable[HttpAnswer]) -> tuple[int, Any]:
+        """One exchange over the engine's own connections, within its timeout: the HTTP
+        status and the JSON document (None when the body is not JSON). A broken, refused or
+        slow connection is a PolicyError naming OPA."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                answer = await exchange
+        except (ConnectionFailed, TimeoutError, OSError) as exc:
+            raise PolicyError(_describe(exc, self.url)) from None
+        try:
+            return answer.status, orjson.loads(answer.body)
+        except orjson.JSONDecodeError:
+            return answer.status, None
 
 
 def _error_text(document: Any) -> str:
