@@ -7,7 +7,7 @@ TOOLS := .tools/bin
 OPA := $(TOOLS)/opa
 REGAL := $(TOOLS)/regal
 
-.PHONY: run test install tools venv policy-test python-test bench e2e kube clean deploy
+.PHONY: run test install tools venv policy-test layers python-test bench e2e kube clean deploy
 
 PORT ?= 8443
 
@@ -19,7 +19,7 @@ run: install
 	@echo "  $(VENV)/bin/gatekeeper audit list    # the decision log"
 	$(VENV)/bin/gatekeeper serve --port $(PORT)
 
-test: install policy-test python-test
+test: install policy-test layers python-test
 
 install: venv tools
 
@@ -45,6 +45,10 @@ policy-test: tools
 	$(OPA) test policies --coverage --format=json > .tools/coverage.json || $(OPA) test policies -v
 	$(PY) scripts/coverage-gate.py .tools/coverage.json 90
 	$(REGAL) lint policies
+
+# The import layers of pyproject.toml's [tool.importlinter]: front doors -> pipeline -> components -> types.
+layers: venv
+	$(VENV)/bin/lint-imports
 
 # The e2e tests (tests/e2e) are part of the suite: a fresh machine builds kube-apiserver
 # and kine first (~15 min cold on 2 cores, well inside CI's 90; a no-op when cached).

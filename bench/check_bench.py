@@ -18,8 +18,8 @@ from pathlib import Path
 import aiohttp
 
 from gatekeeper.config import Settings
-from gatekeeper.opa import OpaServer
-from gatekeeper.policy import PolicyEngine
+from gatekeeper.opa.server import OpaServer
+from gatekeeper.opa.client import PolicyEngine
 
 from .common import ROOT, captured_inputs, generate_manifests, run, summary, timed, write_result
 

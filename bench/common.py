@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 from gatekeeper.config import Settings
-from gatekeeper.gate import Gate, Manifest
-from gatekeeper.runtime import open_gate
+from gatekeeper.pipeline.gate import Gate, Manifest
+from gatekeeper.pipeline.assemble import open_gate
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "examples" / "manifests"

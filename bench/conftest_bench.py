@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper.config import Settings
-from gatekeeper.opa import OpaServer
+from gatekeeper.opa.server import OpaServer
 from gatekeeper.paths import find_tool
-from gatekeeper.policy import PolicyEngine
+from gatekeeper.opa.client import PolicyEngine
 
 from .check_bench import opa_alone
 from .common import ROOT, captured_inputs, generate_manifests, run, summary, timed, write_result

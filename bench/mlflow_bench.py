@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 from mlflow import MlflowClient
 
-from gatekeeper.evidence.publish import publish_bundle
+from gatekeeper.evidence.mlflow.publish import publish_bundle
 
 from .common import ROOT, summary, write_result
 

@@ -33,10 +33,10 @@ from urllib.parse import urlsplit
 import uvloop
 from prometheus_client.parser import text_string_to_metric_families
 
-from gatekeeper.audit.sqlite_backend import INSERT, SCHEMA
+from gatekeeper.audit.sqlite import INSERT, SCHEMA
 from gatekeeper.config import Settings
-from gatekeeper.opa import SERVING_OPA_PROCESSORS, OpaServer
-from gatekeeper.opa_connections import OpaConnections
+from gatekeeper.opa.server import SERVING_OPA_PROCESSORS, OpaServer
+from gatekeeper.opa.transport import OpaConnections
 
 from .common import ROOT, captured_inputs, example_objects, summary, write_result
 

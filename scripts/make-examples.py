@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 from securesystemslib.signer import CryptoSigner
 
-from gatekeeper.evidence.signatures import (
+from gatekeeper.evidence.signing.statements import (
     SIGNOFF_PREDICATE,
     WAIVER_PREDICATE,
     rfc3339,

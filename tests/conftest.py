@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gatekeeper.opa import OpaServer
+from gatekeeper.opa.server import OpaServer
 from gatekeeper.paths import find_tool
 
 ROOT = Path(__file__).resolve().parents[1]

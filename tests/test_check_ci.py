@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gatekeeper.opa import free_port
+from gatekeeper.opa.server import free_port
 
 from .conftest import MANIFESTS, ROOT, run_cli
 from .webhook.server import GateProcess

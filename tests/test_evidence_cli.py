@@ -114,7 +114,7 @@ def test_fairness_bad_input_exits_2_with_one_line(tmp_path, args, words):
 
 
 def test_fairlearn_stays_off_the_webhooks_import_path():
-    code = ("import sys, gatekeeper.cli, gatekeeper.webhook, gatekeeper.evidence.mlflow; "
+    code = ("import sys, gatekeeper.cli.app, gatekeeper.webhook.app, gatekeeper.evidence.mlflow.source; "
             "print(sorted(m for m in ('fairlearn', 'pandas', 'sklearn', 'mlflow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"

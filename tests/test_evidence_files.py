@@ -8,7 +8,7 @@ import yaml
 
 from gatekeeper.evidence.files import EvidenceRootError, FileEvidenceSource
 from gatekeeper.evidence.source import EvidenceError
-from gatekeeper.models import ModelRef
+from gatekeeper.types.decision import ModelRef
 
 from .conftest import EVIDENCE
 

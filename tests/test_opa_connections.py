@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from gatekeeper.opa import OpaServer, free_port
-from gatekeeper.policy import PolicyEngine, PolicyError
+from gatekeeper.opa.server import OpaServer, free_port
+from gatekeeper.opa.client import PolicyEngine, PolicyError
 
 from .conftest import POLICIES
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from gatekeeper.opa import OpaServer, OpaStartError, free_port
-from gatekeeper.policy import PolicyEngine, PolicyError
+from gatekeeper.opa.server import OpaServer, OpaStartError, free_port
+from gatekeeper.opa.client import PolicyEngine, PolicyError
 
 from .conftest import POLICIES, ROOT, require_tool
 
@@ -45,7 +45,7 @@ async def _environments(url: str):
 
 def test_opa_dies_with_a_crashed_parent(tmp_path):
     script = (
-        "import sys, time; from gatekeeper.opa import OpaServer; "
+        "import sys, time; from gatekeeper.opa.server import OpaServer; "
         f"s = OpaServer({str(POLICIES)!r}); s.start(); print(s._process.pid, flush=True); time.sleep(60)"
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
@@ -68,7 +68,7 @@ def test_invalid_policies_fail_start_with_the_reason(tmp_path):
 
 
 def test_go_processors_are_set_only_when_asked_and_the_environment_wins(monkeypatch):
-    from gatekeeper.opa import opa_environment
+    from gatekeeper.opa.server import opa_environment
 
     monkeypatch.delenv("GOMAXPROCS", raising=False)
     assert "GOMAXPROCS" not in opa_environment()  # gatekeeper check: Go's default

@@ -1,4 +1,4 @@
-"""Renderers (gatekeeper.reports) on reports the real gate produced.
+"""Renderers (gatekeeper.reports.render) on reports the real gate produced.
 
 One module fixture asks the real CLI (real OPA) for the reports; the tests then check
 what each renderer makes of them, including edges that examples do not reach (waivers,
@@ -13,8 +13,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from gatekeeper import reports
-from gatekeeper.models import DecidedModel, Report, SourceLocation, Violation, WaivedViolation
+from gatekeeper.reports import render as reports
+from gatekeeper.types.decision import DecidedModel, Report, SourceLocation, Violation, WaivedViolation
 
 from .conftest import MANIFESTS, ROOT
 

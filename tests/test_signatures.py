@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from securesystemslib.signer import CryptoSigner
 
-from gatekeeper.evidence.signatures import (
+from gatekeeper.evidence.signing.statements import (
     SIGNOFF_PREDICATE,
     SigningError,
     TrustStore,

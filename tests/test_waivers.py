@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gatekeeper.opa import OpaServer
+from gatekeeper.opa.server import OpaServer
 
 from .conftest import EVIDENCE, MANIFESTS, CliResult, require_tool, run_cli
 from .mlflow.trust import Trust, make_trust, tamper

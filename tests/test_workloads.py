@@ -2,7 +2,7 @@
 
 import pytest
 
-from gatekeeper.workloads import ModelReferenceError, parse_model_uri, served_models
+from gatekeeper.pipeline.workloads import ModelReferenceError, parse_model_uri, served_models
 
 
 def deployment(template_annotations=None, annotations=None, kind="Deployment"):

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .paths import default_evidence_dir, default_policy_dir
+from gatekeeper.paths import default_evidence_dir, default_policy_dir
 
 
 class Settings(BaseSettings):

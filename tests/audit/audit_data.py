@@ -7,7 +7,7 @@ import sqlite3
 import psycopg
 
 from gatekeeper.audit import AuditRecord
-from gatekeeper.models import DecidedModel, Decision, ObjectRef, Violation
+from gatekeeper.types.decision import DecidedModel, Decision, ObjectRef, Violation
 
 
 def decision(

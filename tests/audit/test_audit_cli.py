@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gatekeeper.audit import open_store
-from gatekeeper.audit.cli import app
+from gatekeeper.cli.audit import app
 
 from .audit_data import raw_sql, record
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gatekeeper.opa import OpaServer
+from gatekeeper.opa.server import OpaServer
 
 from ..conftest import CliResult, require_tool, run_cli
 from .registry import DataScientist

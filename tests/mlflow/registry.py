@@ -17,7 +17,7 @@ import yaml
 from mlflow import MlflowClient
 from mlflow.entities import DatasetInput, InputTag, Metric, RunTag
 
-from gatekeeper.evidence.digest import model_digest
+from gatekeeper.evidence.signing.digest import model_digest
 
 from .trust import Trust
 

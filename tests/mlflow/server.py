@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from gatekeeper.opa import free_port
+from gatekeeper.opa.server import free_port
 
 MLFLOW_PIN = "3.17.2"  # the `mlflow` extra of pyproject.toml pins this version
 

@@ -13,10 +13,10 @@ import yaml
 from mlflow import MlflowClient
 
 from gatekeeper.evidence.files import FileEvidenceSource
-from gatekeeper.evidence.mlflow import MlflowEvidenceSource
-from gatekeeper.evidence.publish import publish_bundle
-from gatekeeper.models import ModelRef
-from gatekeeper.opa import free_port
+from gatekeeper.evidence.mlflow.source import MlflowEvidenceSource
+from gatekeeper.evidence.mlflow.publish import publish_bundle
+from gatekeeper.types.decision import ModelRef
+from gatekeeper.opa.server import free_port
 
 from ..conftest import EVIDENCE, MANIFESTS, run_cli
 from .registry import DataScientist, inference_service, only_decision, violations, write_manifest

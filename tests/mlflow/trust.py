@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 from securesystemslib.signer import CryptoSigner
 
-from gatekeeper.evidence.signatures import SIGNOFF_PREDICATE, rfc3339, sign_statement, signoff_predicate
-from gatekeeper.signing_cli import sign_waiver
+from gatekeeper.evidence.signing.statements import SIGNOFF_PREDICATE, rfc3339, sign_statement, signoff_predicate
+from gatekeeper.cli.signing import sign_waiver
 
 from ..conftest import POLICIES
 

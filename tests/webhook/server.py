@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import yaml
 
-from gatekeeper.opa import free_port
+from gatekeeper.opa.server import free_port
 
 from ..conftest import MANIFESTS, ROOT
 

@@ -153,7 +153,7 @@ def test_one_json_log_line_per_decision_with_its_id(gate):
 
 
 def test_the_serving_gates_own_opa_gets_one_go_processor(gate):
-    # A second one only spins on the cores the gate needs (gatekeeper.opa.SERVING_OPA_PROCESSORS);
+    # A second one only spins on the cores the gate needs (gatekeeper.opa.server.SERVING_OPA_PROCESSORS);
     # an operator's own GOMAXPROCS still wins.
     [opa] = gate.opa_pids()
     with open(f"/proc/{opa}/environ", "rb") as environ:

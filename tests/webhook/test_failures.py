@@ -55,7 +55,7 @@ def test_opa_killed_denies_naming_opa_then_recovers(own_gate):
 
 
 def test_external_opa_down_denies_and_readyz_reports_it(tmp_path):
-    from gatekeeper.opa import OpaServer
+    from gatekeeper.opa.server import OpaServer
 
     from ..conftest import POLICIES
 

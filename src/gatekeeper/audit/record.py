@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gatekeeper.models import DecidedModel, Decision, ObjectRef, Violation, WaivedViolation
+from gatekeeper.types.decision import DecidedModel, Decision, ObjectRef, Violation, WaivedViolation
 
 Outcome = Literal["admitted", "denied", "warned", "error"]
 OUTCOMES: tuple[str, ...] = ("admitted", "denied", "warned", "error")

@@ -34,14 +34,14 @@ async def open_store(url: str, *, create: bool = True) -> AuditStore:
     try:
         if url.startswith(("postgresql://", "postgres://")):
             # Imported here: a SQLite-only gate does not load the PostgreSQL driver.
-            from gatekeeper.audit.postgres_backend import PostgresBackend
+            from gatekeeper.audit.postgres import PostgresBackend
 
             backend: Backend = await PostgresBackend.open(name, url, create=create)
         else:
             path, read_only = _sqlite_path(url)
             if not url.startswith("sqlite:"):
                 name = f"sqlite:///{path}"
-            from gatekeeper.audit.sqlite_backend import SqliteBackend
+            from gatekeeper.audit.sqlite import SqliteBackend
 
             backend = await SqliteBackend.open(name, path, create=create, read_only=read_only)
     except AuditStoreError:

@@ -11,8 +11,8 @@ import json
 import re
 from typing import Any
 
-from .signatures import TrustStore, verify_statement
-from .source import LoadedEvidence
+from gatekeeper.evidence.signing.statements import TrustStore, verify_statement
+from gatekeeper.evidence.source import LoadedEvidence
 
 # Model Cards (Mitchell et al., 2019) headings -> the section names the matrix uses.
 _SECTION_ALIASES = {

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .bundle import BundleFileError, bundle_path, read_bundle_yaml, validate_bundle
+from gatekeeper.types.bundle import BundleFileError, bundle_path, read_bundle_yaml, validate_bundle
 
 
 class FairnessError(ValueError):

@@ -12,9 +12,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from ..models import ModelRef
-from .bundle import EvidenceBundle, describe_validation_error
-from .source import EvidenceError, LoadedEvidence
+from gatekeeper.types.decision import ModelRef
+from gatekeeper.types.bundle import EvidenceBundle, describe_validation_error
+from gatekeeper.evidence.source import EvidenceError, LoadedEvidence
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

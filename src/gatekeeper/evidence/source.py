@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from ..models import ModelRef
-from .bundle import EvidenceBundle
+from gatekeeper.types.decision import ModelRef
+from gatekeeper.types.bundle import EvidenceBundle
 
 EvidenceErrorKind = Literal["missing", "unreadable", "unavailable", "mismatch"]
 

@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import ValidationError
 
-from .gate import Evaluation, Manifest
-from .models import ObjectRef, Report
-from .reports import merge
-from .workloads import object_ref
+from gatekeeper.pipeline.gate import Evaluation, Manifest
+from gatekeeper.types.decision import ObjectRef, Report
+from gatekeeper.reports.render import merge
+from gatekeeper.pipeline.workloads import object_ref
 
 EVALUATE_PATH = "/v1/evaluate"
 CHUNK_OBJECTS = 500

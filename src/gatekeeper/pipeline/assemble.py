@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from .config import Settings
-from .evidence.files import FileEvidenceSource
-from .evidence.source import EvidenceSource
-from .gate import Gate
-from .opa import OpaServer
-from .policy import PolicyEngine
+from gatekeeper.config import Settings
+from gatekeeper.evidence.files import FileEvidenceSource
+from gatekeeper.evidence.source import EvidenceSource
+from gatekeeper.pipeline.gate import Gate
+from gatekeeper.opa.server import OpaServer
+from gatekeeper.opa.client import PolicyEngine
 
 
 def evidence_source(settings: Settings) -> EvidenceSource:
     if settings.mlflow_url:
-        from .evidence.mlflow import MlflowEvidenceSource  # optional dependency, loaded on demand
+        from gatekeeper.evidence.mlflow.source import MlflowEvidenceSource  # optional dependency, loaded on demand
 
         return MlflowEvidenceSource(settings.mlflow_url, timeout=settings.evidence_timeout)
     return FileEvidenceSource(settings.evidence_root())

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .models import SourceLocation
+from gatekeeper.types.decision import SourceLocation
 
 if TYPE_CHECKING:
-    from .gate import Manifest
+    from gatekeeper.pipeline.gate import Manifest
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MANIFEST_SUFFIXES = {".yaml", ".yml", ".json"}
@@ -89,7 +89,7 @@ def _read_into(result: LoadResult, path: Path) -> None:
 
 
 def _parse_into(result: LoadResult, text: str, name: str, *, is_json: bool = False) -> None:
-    from .gate import Manifest  # imported on first use: `check` reads while OPA starts
+    from gatekeeper.pipeline.gate import Manifest  # imported on first use: `check` reads while OPA starts
     if len(text) > MAX_FILE_BYTES:
         result.errors.append(f"{name}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; not read")
         return

@@ -36,7 +36,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _tool(name: str) -> str:
-    from .paths import find_tool
+    from gatekeeper.paths import find_tool
 
     path = find_tool(name)
     if not path:
@@ -45,7 +45,7 @@ def _tool(name: str) -> str:
 
 
 def _policy_dir(policy_dir: Path | None) -> Path:
-    from .paths import default_policy_dir
+    from gatekeeper.paths import default_policy_dir
 
     folder = (policy_dir or default_policy_dir()).resolve()
     if not folder.is_dir():
@@ -294,9 +294,9 @@ def impact(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the --format report here; the terminal shows the table.")] = None,
 ) -> None:
     """Which decisions would a policy change flip? Exit 0 none, 1 some, 2 could not evaluate."""
-    from .config import Settings
-    from .manifests import load_manifests
-    from .paths import PROJECT_ROOT
+    from gatekeeper.config import Settings
+    from gatekeeper.cli.manifests import load_manifests
+    from gatekeeper.paths import PROJECT_ROOT
 
     if output_format not in IMPACT_FORMATS:
         raise _fail(f"unknown format '{output_format}' (choose one of: {', '.join(IMPACT_FORMATS)})")
@@ -347,11 +347,11 @@ def impact(
 
 def _evaluate_both(settings: Any, base: Side, head: Side, manifests: list, environments: list[str]
                    ) -> tuple[list[Change], list[str], int]:
-    from .evidence.files import EvidenceRootError
-    from .gate import Gate, UnknownEnvironment
-    from .opa import OpaServer, OpaStartError
-    from .policy import PolicyEngine, PolicyError
-    from .runtime import evidence_source
+    from gatekeeper.evidence.files import EvidenceRootError
+    from gatekeeper.pipeline.gate import Gate, UnknownEnvironment
+    from gatekeeper.opa.server import OpaServer, OpaStartError
+    from gatekeeper.opa.client import PolicyEngine, PolicyError
+    from gatekeeper.pipeline.assemble import evidence_source
 
     async def run() -> tuple[list[Change], list[str], int]:
         source = evidence_source(settings)  # one source for both: only the policies differ

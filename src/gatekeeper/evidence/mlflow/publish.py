@@ -25,8 +25,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 
-from .bundle import BundleFileError, EvidenceBundle, bundle_path, read_bundle_yaml, validate_bundle
-from .mlflow import (
+from gatekeeper.types.bundle import BundleFileError, EvidenceBundle, bundle_path, read_bundle_yaml, validate_bundle
+from gatekeeper.evidence.mlflow.source import (
     DATASET_CONTEXT_TAG,
     DATASET_DIGEST_TAG,
     EVIDENCE_FOLDER,
@@ -41,7 +41,7 @@ from .mlflow import (
     RegistryVersion,
     read_version,
 )
-from .source import EvidenceError
+from gatekeeper.evidence.source import EvidenceError
 
 _MAX_DATASET_DIGEST = 36  # MLflow's limit on a dataset's own digest field
 
@@ -244,7 +244,7 @@ def dataset_input(name: str, digest: str | None, context: str | None) -> dict[st
 
 
 def _new_datasets(bundle: EvidenceBundle, registry: RegistryVersion) -> list[dict[str, Any]]:
-    from .mlflow import lineage
+    from gatekeeper.evidence.mlflow.source import lineage
 
     if not bundle.lineage or not bundle.lineage.datasets:
         return []

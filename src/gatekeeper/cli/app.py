@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from rich.console import Console
 
-from . import evidence_cli, policy_cli, signing_cli
-from .audit import cli as audit_cli
-from .config import Settings
+from gatekeeper.cli import evidence as evidence_cli, policy as policy_cli, signing as signing_cli
+from gatekeeper.cli import audit as audit_cli
+from gatekeeper.config import Settings
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-    from .gate import Evaluation, Manifest
-    from .manifests import LoadResult
+    from gatekeeper.pipeline.gate import Evaluation, Manifest
+    from gatekeeper.cli.manifests import LoadResult
 
 app = typer.Typer(
     help="Model Gatekeeper: policy-as-code admission gate for ML model deployments.",
@@ -77,8 +77,8 @@ def check(
     on stderr. Without --output the report goes to stdout in --format; with --output it
     goes to the file and stdout shows the table.
     """
-    from . import reports
-    from .manifests import LoadResult, load_manifests, manifest_inputs
+    from gatekeeper.reports import render as reports
+    from gatekeeper.cli.manifests import LoadResult, load_manifests, manifest_inputs
 
     if output_format not in reports.FORMATS:
         raise fail(f"unknown format '{output_format}' (choose one of: {', '.join(reports.FORMATS)})")
@@ -153,12 +153,12 @@ def _check_local(settings: Settings, read: Callable[[], LoadResult], environment
 
 def _evaluate_local(settings: Settings, reading: Future[LoadResult], environments: list[str],
                     progress: _Progress) -> dict[str, Evaluation]:
-    from .evidence.files import EvidenceRootError
-    from .gate import UnknownEnvironment
-    from .opa import OpaStartError
-    from .policy import PolicyError
-    from .reports import merge
-    from .runtime import open_gate
+    from gatekeeper.evidence.files import EvidenceRootError
+    from gatekeeper.pipeline.gate import UnknownEnvironment
+    from gatekeeper.opa.server import OpaStartError
+    from gatekeeper.opa.client import PolicyError
+    from gatekeeper.reports.render import merge
+    from gatekeeper.pipeline.assemble import open_gate
 
     async def run() -> dict[str, Evaluation]:
         async with open_gate(settings) as gate:  # asks OPA for its policy while the manifests are still read
@@ -190,7 +190,7 @@ def _evaluate_local(settings: Settings, reading: Future[LoadResult], environment
 
 def _check_remote(url: str, token: str | None, manifests: list[Manifest], environments: list[str],
                   progress: _Progress) -> dict[str, Evaluation]:
-    from .remote import RemoteError, evaluate_all
+    from gatekeeper.cli.remote import RemoteError, evaluate_all
 
     progress.start(f"asking {url}", len(manifests) * len(environments))
     try:
@@ -256,7 +256,7 @@ def serve(
     """Run the admission webhook."""
     import uvicorn
 
-    from .webhook import create_app
+    from gatekeeper.webhook.app import create_app
 
     if bool(tls_cert) != bool(tls_key):
         raise fail("--tls-cert and --tls-key go together")
@@ -286,7 +286,7 @@ def keygen(
     """Generate an Ed25519 signing key; print the signers.yaml entry for its public half."""
     import yaml
 
-    from .evidence.signatures import generate_key
+    from gatekeeper.evidence.signing.statements import generate_key
 
     if out.exists():
         raise fail(f"{out} exists; refusing to overwrite a private key")

@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from . import metrics
-from .audit import AuditRecord, AuditStore, AuditStoreError
-from .evidence.cache import TTLCache
-from .evidence.facts import evidence_facts
-from .evidence.signatures import TrustStore, rfc3339
-from .evidence.source import EvidenceError, EvidenceSource
-from .models import Decision, DecidedModel, ModelRef, ObjectRef, Report, Skipped, SourceLocation
-from .opa import OpaServer
-from .policy import PolicyEngine, PolicyError
-from .workloads import ServedModels, served_models
+from gatekeeper import metrics
+from gatekeeper.audit import AuditRecord, AuditStore, AuditStoreError
+from gatekeeper.evidence.lookup import TTLCache
+from gatekeeper.evidence.facts import evidence_facts
+from gatekeeper.evidence.signing.statements import TrustStore, rfc3339
+from gatekeeper.evidence.source import EvidenceError, EvidenceSource
+from gatekeeper.types.decision import Decision, DecidedModel, ModelRef, ObjectRef, Report, Skipped, SourceLocation
+from gatekeeper.opa.server import OpaServer
+from gatekeeper.opa.client import PolicyEngine, PolicyError
+from gatekeeper.pipeline.workloads import ServedModels, served_models
 
 
 T = TypeVar("T")

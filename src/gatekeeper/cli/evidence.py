@@ -37,7 +37,7 @@ def publish(
     """
     from dataclasses import asdict
 
-    from .evidence.publish import PublishError, publish_bundle
+    from gatekeeper.evidence.mlflow.publish import PublishError, publish_bundle
 
     if output_format not in ("text", "json"):
         raise _fail(f"unknown format '{output_format}' (choose one of: text, json)")
@@ -67,7 +67,7 @@ def fairness(
     bundle: Annotated[Optional[Path], typer.Option(help="Write the block into this evidence.yaml (or folder).")] = None,
 ) -> None:
     """Compute the fairness block per sensitive attribute with Fairlearn (optional extra `fairness`)."""
-    from .evidence.fairness import FairnessError, compute_fairness, read_predictions, write_fairness
+    from gatekeeper.evidence.fairness import FairnessError, compute_fairness, read_predictions, write_fairness
 
     columns = [c.strip() for c in sensitive.split(",") if c.strip()]
     if not columns:
@@ -90,7 +90,7 @@ def digest(
     show_manifest: Annotated[bool, typer.Option("--manifest", help="Print every file's digest as JSON too.")] = False,
 ) -> None:
     """The artifact digest of a local model, computed as a model-signing manifest does."""
-    from .evidence.digest import DigestError, manifest, manifest_digest
+    from gatekeeper.evidence.signing.digest import DigestError, manifest, manifest_digest
 
     try:
         entries = manifest(path)
@@ -109,7 +109,7 @@ def digest(
 def _set_bundle_digest(bundle: Path, value: str) -> None:
     from pydantic import ValidationError
 
-    from .evidence.bundle import EvidenceBundle, describe_validation_error
+    from gatekeeper.types.bundle import EvidenceBundle, describe_validation_error
 
     target = bundle / "evidence.yaml" if bundle.is_dir() else bundle
     try:

@@ -23,8 +23,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from . import __version__
-from .models import Decision, DecidedModel, Report, SourceLocation, Violation
+from gatekeeper import __version__
+from gatekeeper.types.decision import Decision, DecidedModel, Report, SourceLocation, Violation
 
 FORMATS = ("table", "json", "junit", "sarif", "github")
 Reports = Mapping[str, Report]

@@ -21,7 +21,7 @@ import orjson
 from opa_client import AsyncOpaClient
 from opa_client.errors import PolicyNotFoundError
 
-from .opa_connections import ConnectionFailed, HttpAnswer, OpaConnections
+from gatekeeper.opa.transport import ConnectionFailed, HttpAnswer, OpaConnections
 
 DECISION_PACKAGE = "gatekeeper"
 BATCH_PACKAGE = "gatekeeper.batch"

@@ -13,7 +13,7 @@ import typer
 import yaml
 from securesystemslib import dsse
 
-from .evidence.signatures import (
+from gatekeeper.evidence.signing.statements import (
     PAYLOAD_TYPE,
     SIGNOFF_PREDICATE,
     WAIVER_PREDICATE,
@@ -28,7 +28,7 @@ from .evidence.signatures import (
     signoff_predicate,
     verify_statement,
 )
-from .paths import default_policy_dir
+from gatekeeper.paths import default_policy_dir
 
 app = typer.Typer(help="Create and verify signed sign-offs (DSSE envelopes of in-toto Statement v1).", no_args_is_help=True)
 
@@ -54,9 +54,9 @@ def _signer_name(keyid: str, path: Path) -> str | None:
 
 
 def _artifact_digest(evidence: Path, model: str, version: str) -> str:
-    from .evidence.files import FileEvidenceSource
-    from .evidence.source import EvidenceError
-    from .models import ModelRef
+    from gatekeeper.evidence.files import FileEvidenceSource
+    from gatekeeper.evidence.source import EvidenceError
+    from gatekeeper.types.decision import ModelRef
 
     try:
         loaded = asyncio.run(FileEvidenceSource(evidence).load(ModelRef(ref=f"models:/{model}/{version}", name=model, version=version)))
@@ -93,7 +93,7 @@ def create(
     out: Annotated[Optional[Path], typer.Option(help="Write the envelope here instead of stdout.")] = None,
 ) -> None:
     """Sign off MODEL VERSION in ROLE: a DSSE envelope whose subject is the artifact digest."""
-    from .paths import default_evidence_dir
+    from gatekeeper.paths import default_evidence_dir
 
     try:
         private = load_signer(key)
@@ -201,20 +201,20 @@ def _signer_roles(name: str, path: Path) -> list[str]:
 def _version_digests(model: str, versions: list[str], given: dict[str, str], evidence: Path | None,
                      mlflow: str | None) -> tuple[dict[str, str], list[str]]:
     """The artifact digest of each version that has one (given, MLflow, or the evidence folder)."""
-    from .evidence.source import EvidenceError
-    from .models import ModelRef
-    from .paths import default_evidence_dir
+    from gatekeeper.evidence.source import EvidenceError
+    from gatekeeper.types.decision import ModelRef
+    from gatekeeper.paths import default_evidence_dir
 
     found = {v: given[v] for v in versions if v in given}
     notes: list[str] = []
     wanted = [v for v in versions if v not in found]
     if wanted:
         if mlflow:
-            from .evidence.mlflow import MlflowEvidenceSource
+            from gatekeeper.evidence.mlflow.source import MlflowEvidenceSource
 
             source = MlflowEvidenceSource(mlflow, timeout=10.0)
         else:
-            from .evidence.files import EvidenceRootError, FileEvidenceSource
+            from gatekeeper.evidence.files import EvidenceRootError, FileEvidenceSource
 
             try:
                 source = FileEvidenceSource(evidence or default_evidence_dir())

@@ -10,7 +10,7 @@ import asyncio
 import os
 import time
 
-from .workloads import ENVIRONMENT_LABEL
+from gatekeeper.pipeline.workloads import ENVIRONMENT_LABEL
 
 DEFAULT_ENVIRONMENT = "production"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from .paths import find_tool
+from gatekeeper.paths import find_tool
 
 _PR_SET_PDEATHSIG = 1
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .models import Decision
+from gatekeeper.types.decision import Decision
 
 API_VERSION = "admission.k8s.io/v1"
 DECISION_ID_ANNOTATION = "model-gatekeeper.io/decision-id"

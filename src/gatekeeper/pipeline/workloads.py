@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import ModelRef, ObjectRef
+from gatekeeper.types.decision import ModelRef, ObjectRef
 
 ANNOTATION_PREFIX = "model-gatekeeper.io/"
 MODEL_ANNOTATION = ANNOTATION_PREFIX + "model"

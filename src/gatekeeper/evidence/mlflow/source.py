@@ -37,10 +37,10 @@ from typing import Any
 import aiohttp
 from pydantic import ValidationError
 
-from ..models import ModelRef
-from .bundle import API_VERSION, KIND, EvidenceBundle, PiiScan, describe_validation_error
-from .files import referenced_files
-from .source import EvidenceError, LoadedEvidence, SourceUnavailable
+from gatekeeper.types.decision import ModelRef
+from gatekeeper.types.bundle import API_VERSION, KIND, EvidenceBundle, PiiScan, describe_validation_error
+from gatekeeper.evidence.files import referenced_files
+from gatekeeper.evidence.source import EvidenceError, LoadedEvidence, SourceUnavailable
 
 TAG_PREFIX = "gatekeeper."
 EVIDENCE_FOLDER = "gatekeeper"

@@ -1,0 +1,130 @@
+"""One AdmissionReview, read, checked and answered through the pipeline (DESIGN §7, §8).
+
+Follow a review: `read_body` and `parse_review` check the wire input, `Reviewer.review`
+hands the object to `Gate.evaluate` (served models -> evidence -> OPA -> audit), the same
+call the CLI makes, and `admission.from_decision` answers. Every path answers within the
+budget; nothing here returns a 5xx to Kubernetes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from gatekeeper import metrics
+from gatekeeper.audit.record import outcome_of
+from gatekeeper.config import Settings
+from gatekeeper.pipeline.gate import Gate, Manifest, ReviewContext, UnknownEnvironment
+from gatekeeper.types import admission
+from gatekeeper.types.admission import AdmissionReview, AdmissionReviewResponse
+from gatekeeper.types.decision import RISK_CLASSES, Decision
+from gatekeeper.webhook.namespaces import NamespaceEnvironments
+
+log = structlog.get_logger("gatekeeper")
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class EvaluateRequest(BaseModel):
+    environment: str = "production"
+    objects: list[dict[str, Any]]
+
+
+def bad_request(status: int, reason: str, metric: str) -> JSONResponse:
+    metrics.BAD_REQUESTS.labels(metric).inc()
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it passes the limit: never buffered whole."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BadRequest(413, f"request body of {declared} bytes is over the {limit}-byte limit")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BadRequest(413, f"request body is over the {limit}-byte limit")
+    return bytes(body)
+
+
+def parse_review(body: bytes) -> AdmissionReview:
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(400, f"body is not JSON: {exc}") from None
+    if not isinstance(raw, dict) or raw.get("kind") != "AdmissionReview":
+        raise BadRequest(400, "body is not an AdmissionReview (kind must be AdmissionReview)")
+    if raw.get("apiVersion") != admission.API_VERSION:
+        raise BadRequest(400, f"unsupported apiVersion {raw.get('apiVersion')!r}: this webhook speaks {admission.API_VERSION}")
+    try:
+        return AdmissionReview.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise BadRequest(400, f"invalid AdmissionReview: {where}: {first['msg']}") from None
+
+
+class Webhook:
+    """The running gate and what the endpoints need besides it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.gate: Gate | None = None
+        self.namespaces = NamespaceEnvironments()
+        self.ready: dict[str, str | None] = {"opa": "starting", "audit": "starting"}
+
+    async def review(self, review: AdmissionReview, environment: str) -> AdmissionReviewResponse:
+        request = review.request
+        if request.operation in ("DELETE", "CONNECT") or request.object is None:
+            return admission.allow(request.uid)
+        obj = dict(request.object)
+        if request.namespace and not (obj.get("metadata") or {}).get("namespace"):
+            obj["metadata"] = {**(obj.get("metadata") or {}), "namespace": request.namespace}
+        context = ReviewContext(operation=request.operation, request_uid=request.uid,
+                                user=request.user_info.username, dry_run=request.dry_run, source="webhook")
+        assert self.gate is not None
+        try:
+            async with asyncio.timeout(self.settings.response_budget):
+                evaluation = await self.gate.evaluate([Manifest(obj)], environment, context)
+        except UnknownEnvironment as exc:
+            return admission.deny(request.uid, f"model-gatekeeper: {exc}; denied (fail closed)")
+        except asyncio.TimeoutError:
+            metrics.ERRORS.labels("budget").inc()
+            log.warning("review over budget", uid=request.uid, budget=self.settings.response_budget)
+            return self._over_budget(request.uid, environment)
+        if not evaluation.report.results:
+            return admission.allow(request.uid)  # not model-serving: OPA was not asked
+        decision = evaluation.report.results[0]
+        self._observe(decision, context)
+        return admission.from_decision(request.uid, decision)
+
+    def _over_budget(self, uid: str, environment: str) -> AdmissionReviewResponse:
+        message = (f"model-gatekeeper did not decide within its {self.settings.response_budget:g}s budget "
+                   "(OPA or the evidence source is too slow)")
+        assert self.gate is not None
+        if self.gate.enforcement.get(environment, "deny") == "deny":
+            return admission.deny(uid, message + "; denied (fail closed)")
+        return admission.allow(uid, [message])
+
+    @staticmethod
+    def _observe(decision: Decision, context: ReviewContext) -> None:
+        outcome = outcome_of(decision)  # the same word the decision log records
+        classes = [m.risk_class for m in decision.models if m.risk_class in RISK_CLASSES]
+        metrics.REVIEWS.labels(outcome, decision.environment, max(classes, key=RISK_CLASSES.index, default="none")).inc()
+        log.info("decision", decision_id=decision.decision_id, uid=context.request_uid, user=context.user,
+                 operation=context.operation, object=decision.object.display(), environment=decision.environment,
+                 outcome=outcome, dry_run=context.dry_run, models=[f"{m.name}@{m.version}" for m in decision.models],
+                 violations=[v.requirement for v in decision.violations], error=decision.error,
+                 policy_revision=decision.policy_revision)
