@@ -1,0 +1,32 @@
+"""What Python needs to know of the loaded policy, as OPA evaluated it (one snapshot per
+policy revision). Python never re-reads the matrix YAML: the failure paths, the CLI and
+the webhook's metrics take these facts from `data.gatekeeper.facts`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Enforcement = Literal["deny", "warn", "dryrun"]
+
+
+class PolicyFacts(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    revision: str = ""
+    # environment -> enforcement as Rego validated it: anything but exactly `warn` or
+    # `dryrun` is `deny` (a mistyped word fails closed).
+    environments: dict[str, Enforcement] = Field(default_factory=dict)
+    # Least to most severe; the order the matrix and the metrics use.
+    risk_classes: list[str] = Field(default_factory=list)
+    # Requirement ID prefixes no waiver may cover.
+    never_waivable_prefixes: list[str] = Field(default_factory=list)
+    # Roles whose sign-off approves a waiver.
+    approver_roles: list[str] = Field(default_factory=list)
+    # The trusted signers document (keys and roles), as the compliance team wrote it.
+    signers: dict[str, Any] = Field(default_factory=dict)
+
+    def enforcement(self, environment: str) -> Enforcement:
+        """Fail closed: an environment the policy does not define is enforced."""
+        return self.environments.get(environment, "deny")
