@@ -22,6 +22,7 @@ from gatekeeper.evidence.facts import evidence_facts
 from gatekeeper.evidence.signing.statements import TrustStore, rfc3339
 from gatekeeper.evidence.source import EvidenceError, EvidenceSource
 from gatekeeper.types.decision import Decision, DecidedModel, ModelRef, ObjectRef, Report, Skipped, SourceLocation
+from gatekeeper.types.policy_facts import PolicyFacts
 from gatekeeper.opa.server import OpaServer
 from gatekeeper.opa.client import PolicyEngine, PolicyError
 from gatekeeper.pipeline.workloads import ServedModels, served_models
@@ -86,7 +87,7 @@ class Gate:
         self.evidence_timeout = evidence_timeout
         self.trust = TrustStore({})
         self.policy_revision = ""
-        self.enforcement: dict[str, str] = {}
+        self.facts = PolicyFacts()  # as OPA evaluated them; the failure paths read enforcement here
         # A source whose aliases move often (a registry) asks for a shorter alias TTL;
         # 0 resolves on every lookup, concurrent lookups still sharing one request.
         alias_ttl = min(cache_ttl, float(getattr(source, "alias_ttl", cache_ttl)))
@@ -97,20 +98,16 @@ class Gate:
 
     async def refresh_policy(self) -> None:
         """Read what OPA has loaded: the revision, the environments, the trusted keys."""
-        revision = await self.engine.revision()
-        if revision != self.policy_revision:
+        facts = await self.engine.facts()
+        if facts.revision != self.policy_revision:
             self._evidence.clear()  # facts embed trust decisions made under the old data
-        self.policy_revision = revision
-        matrix = await self.engine.data("gatekeeper/matrix") or {}
-        self.enforcement = {
-            name: str((settings or {}).get("enforcement", "deny"))
-            for name, settings in (matrix.get("environments") or {}).items()
-        }
-        self.trust = TrustStore.from_data(await self.engine.data("gatekeeper/signers") or {})
+        self.facts = facts
+        self.policy_revision = facts.revision
+        self.trust = TrustStore.from_data(facts.signers)
 
     def check_environment(self, environment: str) -> None:
-        if environment not in self.enforcement:
-            known = ", ".join(sorted(self.enforcement)) or "none"
+        if environment not in self.facts.environments:
+            known = ", ".join(sorted(self.facts.environments)) or "none"
             raise UnknownEnvironment(f"unknown environment '{environment}' (the requirement matrix defines: {known})")
 
     async def evaluate(
@@ -270,7 +267,7 @@ class Gate:
         failure: str, source: SourceLocation | None, decision_id: str | None = None,
     ) -> Decision:
         """A component failed: deny where the environment enforces, admit with a warning elsewhere."""
-        enforcement = self.enforcement.get(environment, "deny")
+        enforcement = self.facts.enforcement(environment)
         return Decision(
             object=obj, environment=environment, operation=context.operation,
             allowed=enforcement != "deny", enforcement=enforcement,  # type: ignore[arg-type]

@@ -11,7 +11,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 RiskClass = Literal["prohibited", "high", "limited", "minimal"]
-RISK_CLASSES: tuple[str, ...] = ("minimal", "limited", "high", "prohibited")
 Enforcement = Literal["deny", "warn", "dryrun"]
 
 
