@@ -52,10 +52,9 @@ class Violation(BaseModel):
     observed: Any = None
     threshold: Any = None
     remediation: str = ""
-
-    def line(self) -> str:
-        """The one-line form Kubernetes users see (DESIGN §6)."""
-        return f"[{self.requirement}] {self.model}@{self.version}: {self.message}"
+    # The one-line form Kubernetes users see (DESIGN §6), as the policy formatted it:
+    # decision.rego's `line` is the one place that format is written.
+    line: str = ""
 
 
 class WaivedViolation(Violation):
