@@ -114,7 +114,7 @@ class Webhook:
         message = (f"model-gatekeeper did not decide within its {self.settings.response_budget:g}s budget "
                    "(OPA or the evidence source is too slow)")
         assert self.gate is not None
-        if self.gate.facts.enforcement(environment) == "deny":
+        if self.gate.enforcement_of(environment) == "deny":
             return admission.deny(uid, message + "; denied (fail closed)")
         return admission.allow(uid, [message])
 
