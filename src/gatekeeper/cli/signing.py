@@ -11,10 +11,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 import yaml
-from securesystemslib import dsse
 
 from gatekeeper.evidence.signing.statements import (
-    PAYLOAD_TYPE,
     SIGNOFF_PREDICATE,
     WAIVER_PREDICATE,
     SigningError,
@@ -24,6 +22,7 @@ from gatekeeper.evidence.signing.statements import (
     load_signer,
     parse_duration,
     rfc3339,
+    sign_envelope,
     sign_statement,
     signoff_predicate,
     verify_statement,
@@ -249,11 +248,7 @@ def sign_waiver(*, model: str, digests: dict[str, str], predicate: dict[str, Any
         if algorithm != "sha256" or not re.fullmatch(r"[0-9a-f]{64}", value):
             raise SigningError(f"version {version}: '{digest}' is not an artifact digest of the form sha256:<64 hex>")
         subjects.append(Subject(name=f"models:/{model}/{version}", digest={"sha256": value}))
-    statement = Statement(subject=subjects, predicateType=WAIVER_PREDICATE, predicate=predicate)
-    payload = json.dumps(statement.model_dump(by_alias=True), sort_keys=True, separators=(",", ":")).encode()
-    envelope = dsse.Envelope(payload, PAYLOAD_TYPE, {})
-    envelope.sign(signer)
-    return envelope.to_dict()
+    return sign_envelope(Statement(subject=subjects, predicateType=WAIVER_PREDICATE, predicate=predicate), signer)
 
 
 def waiver_predicate(*, model: str, versions: list[str], requirement: str, reason: str, approver: str,

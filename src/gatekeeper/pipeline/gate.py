@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from gatekeeper.evidence.lookup import TTLCache
 from gatekeeper.evidence.facts import evidence_facts
 from gatekeeper.evidence.signing.statements import TrustStore, rfc3339
 from gatekeeper.evidence.source import EvidenceError, EvidenceSource
+from gatekeeper.types.canonical import sha256_of
 from gatekeeper.types.decision import Decision, DecidedModel, ModelRef, ObjectRef, Report, Skipped, SourceLocation
 from gatekeeper.opa.server import OpaServer
 from gatekeeper.opa.client import PolicyEngine, PolicyError
@@ -296,8 +296,7 @@ def _entry_key(model: ModelRef) -> tuple[str, str | None, str | None]:
 def _combined_digest(facts: list[_ModelFacts]) -> str:
     if len(facts) == 1:
         return facts[0].digest
-    digest = hashlib.sha256("".join(f.digest for f in facts).encode())
-    return "sha256:" + digest.hexdigest()
+    return sha256_of(*(f.digest.encode() for f in facts))
 
 
 def _where(manifest: Manifest) -> str:

@@ -14,7 +14,6 @@ Writes: model version tags `gatekeeper.*` (stale ones removed), run metrics
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import tempfile
 import time
@@ -42,6 +41,7 @@ from gatekeeper.evidence.mlflow.source import (
     read_version,
 )
 from gatekeeper.evidence.source import EvidenceError
+from gatekeeper.types.canonical import SPACED, sha256_digest
 
 _MAX_DATASET_DIGEST = 36  # MLflow's limit on a dataset's own digest field
 
@@ -183,10 +183,9 @@ def bundle_tags(bundle: EvidenceBundle) -> dict[str, str]:
 
 
 def publication_digest(tags: dict[str, str], metrics: dict[str, float], files: dict[str, bytes]) -> str:
-    digest = hashlib.sha256(json.dumps({"tags": tags, "metrics": metrics}, sort_keys=True).encode())
-    for path in sorted(files):
-        digest.update(f"\0{path}\0".encode() + hashlib.sha256(files[path]).digest())
-    return "sha256:" + digest.hexdigest()
+    # Spaced separators: registries already hold tags computed this way, and the same
+    # publication must keep its value (a new value makes every gate read the version again).
+    return sha256_digest({"tags": tags, "metrics": metrics}, files=files, separators=SPACED)
 
 
 def bundle_metrics(bundle: EvidenceBundle) -> dict[str, float]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import hashlib
 import json
 import math
 import os
@@ -41,6 +40,7 @@ from gatekeeper.types.decision import ModelRef
 from gatekeeper.types.bundle import API_VERSION, KIND, EvidenceBundle, PiiScan, describe_validation_error
 from gatekeeper.evidence.files import referenced_files
 from gatekeeper.evidence.source import EvidenceError, LoadedEvidence, SourceUnavailable
+from gatekeeper.types.canonical import sha256_digest
 
 TAG_PREFIX = "gatekeeper."
 EVIDENCE_FOLDER = "gatekeeper"
@@ -252,11 +252,12 @@ def version_revision(version: dict[str, Any]) -> str:
 
     MLflow does not bump `last_updated_timestamp` when a tag is set, so the tags are
     part of the marker; aliases are not (an alias moving changes another version).
+    The marker only lives in the gate's memory, never in a record.
     """
     marker = {key: version.get(key) for key in ("name", "version", "source", "run_id", "status",
                                                  "last_updated_timestamp", "current_stage")}
     marker["tags"] = sorted((t.get("key"), t.get("value")) for t in version.get("tags") or [])
-    return "sha256:" + hashlib.sha256(json.dumps(marker, sort_keys=True).encode()).hexdigest()
+    return sha256_digest(marker)
 
 
 async def read_version(client: MlflowRest, name: str, version: str) -> RegistryVersion:

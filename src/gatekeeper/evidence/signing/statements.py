@@ -20,6 +20,8 @@ from securesystemslib import dsse
 from securesystemslib.exceptions import VerificationError
 from securesystemslib.signer import CryptoSigner, Key, SSlibKey
 
+from gatekeeper.types.canonical import canonical_json
+
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 SIGNOFF_PREDICATE = "https://model-gatekeeper.io/signoff/v1"
@@ -116,8 +118,12 @@ def sign_statement(
         predicateType=predicate_type,
         predicate=predicate,
     )
-    payload = json.dumps(statement.model_dump(by_alias=True), sort_keys=True, separators=(",", ":")).encode()
-    envelope = dsse.Envelope(payload, PAYLOAD_TYPE, {})
+    return sign_envelope(statement, signer)
+
+
+def sign_envelope(statement: Statement, signer: CryptoSigner) -> dict[str, Any]:
+    """The statement as canonical JSON, signed into a DSSE envelope (a dict ready for JSON)."""
+    envelope = dsse.Envelope(canonical_json(statement.model_dump(by_alias=True)), PAYLOAD_TYPE, {})
     envelope.sign(signer)
     return envelope.to_dict()
 
