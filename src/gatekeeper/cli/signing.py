@@ -18,7 +18,6 @@ from gatekeeper.evidence.signing.statements import (
     SigningError,
     Statement,
     Subject,
-    TrustStore,
     load_signer,
     parse_duration,
     rfc3339,
@@ -27,6 +26,7 @@ from gatekeeper.evidence.signing.statements import (
     signoff_predicate,
     verify_statement,
 )
+from gatekeeper.evidence.signing.trust import TrustStore
 from gatekeeper.paths import default_policy_dir
 
 app = typer.Typer(help="Create and verify signed sign-offs (DSSE envelopes of in-toto Statement v1).", no_args_is_help=True)

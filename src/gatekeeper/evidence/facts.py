@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gatekeeper.evidence.signing.statements import TrustStore, verify_statement
+from gatekeeper.evidence.signing.statements import verify_statement
+from gatekeeper.evidence.signing.trust import TrustStore
 from gatekeeper.evidence.source import LoadedEvidence
 from gatekeeper.types.canonical import sha256_digest
 

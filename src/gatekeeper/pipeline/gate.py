@@ -18,7 +18,8 @@ from gatekeeper import metrics
 from gatekeeper.audit import AuditRecord, AuditStore, AuditStoreError
 from gatekeeper.evidence.lookup import TTLCache
 from gatekeeper.evidence.facts import evidence_facts
-from gatekeeper.evidence.signing.statements import TrustStore, rfc3339
+from gatekeeper.evidence.signing.statements import rfc3339
+from gatekeeper.evidence.signing.trust import TrustStore
 from gatekeeper.evidence.source import EvidenceError, EvidenceSource
 from gatekeeper.types.canonical import sha256_of
 from gatekeeper.types.decision import Decision, DecidedModel, ModelRef, ObjectRef, Report, Skipped, SourceLocation
