@@ -229,7 +229,10 @@ def _version_digests(model: str, versions: list[str], given: dict[str, str], evi
             return version, digest, None if digest else f"{loaded.location} has no artifact.digest"
 
         async def lookup_all():
-            return await asyncio.gather(*(lookup(v) for v in wanted))
+            try:
+                return await asyncio.gather(*(lookup(v) for v in wanted))
+            finally:
+                await source.close()
 
         for version, digest, problem in asyncio.run(lookup_all()):
             if digest:

@@ -46,3 +46,6 @@ class EvidenceSource(Protocol):
 
     async def load(self, model: ModelRef) -> LoadedEvidence:
         """The evidence of one resolved model version, or EvidenceError."""
+
+    async def close(self) -> None:
+        """Release what the source holds open (connections); whoever made the source closes it."""

@@ -27,6 +27,7 @@ async def open_gate(settings: Settings, *, opa_processors: int | None = None) ->
     `opa_processors` as its GOMAXPROCS) and evidence source."""
     source = evidence_source(settings)  # fails fast on a missing evidence folder
     async with AsyncExitStack() as stack:
+        stack.push_async_callback(source.close)
         url = settings.opa_url
         server = None
         if not url:
