@@ -14,6 +14,7 @@ import yaml
 
 from gatekeeper.opa.client import PolicyEngine, PolicyError
 from gatekeeper.opa.server import OpaServer
+from gatekeeper.types.decision import RISK_CLASSES
 
 from .conftest import EVIDENCE, POLICIES, require_tool, run_cli
 from .mlflow.trust import make_trust
@@ -38,7 +39,7 @@ async def test_facts_are_the_matrix_and_signers_as_opa_reads_them(opa_url):
     finally:
         await engine.close()
     assert facts.environments == {"production": "deny", "staging": "warn", "development": "dryrun"}
-    assert facts.risk_classes == ["minimal", "limited", "high", "prohibited"]
+    assert facts.risk_classes == ["minimal", "limited", "high", "prohibited"] == list(RISK_CLASSES)
     assert facts.never_waivable_prefixes == ["classification.", "classification.prohibited"]
     assert facts.approver_roles == ["compliance"]
     signers = yaml.safe_load((POLICIES / "gatekeeper" / "signers" / "signers.yaml").read_text())

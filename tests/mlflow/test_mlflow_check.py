@@ -43,6 +43,11 @@ def credit_scoring(mlflow_server) -> MlflowClient:
     return client
 
 
+async def read_back_from(url: str, ref: ModelRef):
+    async with MlflowEvidenceSource(url) as source:
+        return await source.load(ref)
+
+
 def comparable(decision: dict) -> dict:
     keep = ("object", "environment", "allowed", "enforcement", "models", "violations", "waived", "warnings", "error")
     return {key: decision.get(key) for key in keep}
@@ -81,7 +86,7 @@ def test_publish_command_round_trips_the_bundle(credit_scoring, mlflow_server):
     assert "lineage.run_id cb20bb32e5816342fa25f820f16e8142 is not kept" in result.stderr
 
     ref = ModelRef(ref="models:/credit-scoring/3", name="credit-scoring", version="3")
-    from_mlflow = asyncio.run(MlflowEvidenceSource(mlflow_server.url).load(ref))
+    from_mlflow = asyncio.run(read_back_from(mlflow_server.url, ref))
     from_files = asyncio.run(FileEvidenceSource(EVIDENCE).load(ref))
     read_back = from_mlflow.bundle.model_dump(mode="json", exclude_none=True)
     original = from_files.bundle.model_dump(mode="json", exclude_none=True)

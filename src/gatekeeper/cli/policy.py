@@ -356,6 +356,7 @@ def _evaluate_both(settings: Any, base: Side, head: Side, manifests: list, envir
     async def run() -> tuple[list[Change], list[str], int]:
         source = evidence_source(settings)  # one source for both: only the policies differ
         async with AsyncExitStack() as stack:
+            stack.push_async_callback(source.close)
             servers = [OpaServer(side.folder) for side in (base, head)]
             for server in servers:
                 stack.callback(server.stop)

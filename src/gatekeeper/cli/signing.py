@@ -11,23 +11,22 @@ from typing import Annotated, Any, Optional
 
 import typer
 import yaml
-from securesystemslib import dsse
 
 from gatekeeper.evidence.signing.statements import (
-    PAYLOAD_TYPE,
     SIGNOFF_PREDICATE,
     WAIVER_PREDICATE,
     SigningError,
     Statement,
     Subject,
-    TrustStore,
     load_signer,
     parse_duration,
     rfc3339,
+    sign_envelope,
     sign_statement,
     signoff_predicate,
     verify_statement,
 )
+from gatekeeper.evidence.signing.trust import TrustStore
 from gatekeeper.paths import default_policy_dir
 from gatekeeper.types.policy_facts import PolicyFacts
 
@@ -253,7 +252,10 @@ def _version_digests(model: str, versions: list[str], given: dict[str, str], evi
             return version, digest, None if digest else f"{loaded.location} has no artifact.digest"
 
         async def lookup_all():
-            return await asyncio.gather(*(lookup(v) for v in wanted))
+            try:
+                return await asyncio.gather(*(lookup(v) for v in wanted))
+            finally:
+                await source.close()
 
         for version, digest, problem in asyncio.run(lookup_all()):
             if digest:
@@ -272,11 +274,7 @@ def sign_waiver(*, model: str, digests: dict[str, str], predicate: dict[str, Any
         if algorithm != "sha256" or not re.fullmatch(r"[0-9a-f]{64}", value):
             raise SigningError(f"version {version}: '{digest}' is not an artifact digest of the form sha256:<64 hex>")
         subjects.append(Subject(name=f"models:/{model}/{version}", digest={"sha256": value}))
-    statement = Statement(subject=subjects, predicateType=WAIVER_PREDICATE, predicate=predicate)
-    payload = json.dumps(statement.model_dump(by_alias=True), sort_keys=True, separators=(",", ":")).encode()
-    envelope = dsse.Envelope(payload, PAYLOAD_TYPE, {})
-    envelope.sign(signer)
-    return envelope.to_dict()
+    return sign_envelope(Statement(subject=subjects, predicateType=WAIVER_PREDICATE, predicate=predicate), signer)
 
 
 def waiver_predicate(*, model: str, versions: list[str], requirement: str, reason: str, approver: str,

@@ -39,6 +39,9 @@ class FileEvidenceSource(EvidenceSource):
     async def load(self, model: ModelRef) -> LoadedEvidence:
         return await asyncio.to_thread(self._load, model)
 
+    async def close(self) -> None:
+        """Nothing to release: every load opens and closes its own files."""
+
     def _resolve_alias(self, model: ModelRef) -> ModelRef:
         path = self.root / model.name / "aliases.yaml"
         try:

@@ -69,3 +69,7 @@ class EvidenceSource(abc.ABC):
         registry's alias lookup returns it), or None. A cached load of another revision is
         then read again at once, not at the end of its TTL."""
         return None
+
+    async def close(self) -> None:
+        """Release what the source holds open (connections); whoever made the source closes it."""
+        return None

@@ -13,8 +13,6 @@ query of `data.gatekeeper.facts`.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import os
 from collections.abc import Awaitable
 from typing import Any
@@ -24,6 +22,7 @@ import orjson
 from pydantic import ValidationError
 
 from gatekeeper.opa.transport import ConnectionFailed, HttpAnswer, OpaConnections
+from gatekeeper.types.canonical import canonical_json, sha256_of
 from gatekeeper.types.policy_facts import PolicyFacts
 
 DECISION_PACKAGE = "gatekeeper"
@@ -116,13 +115,13 @@ class PolicyEngine:
         # Module ids are the paths OPA loaded them from: hash them relative to their common
         # folder, so the same policies loaded from two places agree.
         root = os.path.commonpath(list(modules)) if len(modules) > 1 else ""
-        digest = hashlib.sha256()
+        chunks = []
         for module_id in sorted(modules):
             relative = os.path.relpath(module_id, root) if root else module_id
-            digest.update(f"{relative}\0{modules[module_id]}\0".encode())
+            chunks.append(f"{relative}\0{modules[module_id]}\0".encode())
         for path in POLICY_DATA:
-            digest.update(json.dumps(await self.data(path), sort_keys=True, separators=(",", ":")).encode())
-        return "sha256:" + digest.hexdigest()
+            chunks.append(canonical_json(await self.data(path)))
+        return sha256_of(*chunks)
 
     async def _query(self, package: str, rule: str, input_doc: dict[str, Any]) -> Any:
         path = f"/v1/data/{package.replace('.', '/')}/{rule}"

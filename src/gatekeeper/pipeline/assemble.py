@@ -38,6 +38,7 @@ async def open_gate(
     the clock its decisions are made at. The policy is read before it is yielded."""
     source = source or evidence_source(settings)  # fails fast on a missing evidence folder
     async with AsyncExitStack() as stack:
+        stack.push_async_callback(source.close)
         url = settings.opa_url
         server = None
         if not url:

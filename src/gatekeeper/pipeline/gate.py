@@ -10,7 +10,6 @@ one of them failed. `assemble.open_gate` builds a Gate from Settings.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,7 +19,9 @@ from typing import Any, TypeVar
 from gatekeeper import metrics
 from gatekeeper.audit import AuditRecord, AuditStore, AuditStoreError
 from gatekeeper.evidence.lookup import EvidenceLookup, Found
-from gatekeeper.evidence.signing.statements import TrustStore, rfc3339
+from gatekeeper.evidence.signing.statements import rfc3339
+from gatekeeper.evidence.signing.trust import TrustStore
+from gatekeeper.types.canonical import sha256_of
 from gatekeeper.opa.client import PolicyEngine, PolicyError
 from gatekeeper.opa.server import OpaServer
 from gatekeeper.pipeline.fail_closed import fail_closed, unrecorded
@@ -229,8 +230,7 @@ def _entry_key(model: ModelRef) -> tuple[str, str | None, str | None]:
 def _combined_digest(found: list[Found]) -> str:
     if len(found) == 1:
         return found[0].digest
-    digest = hashlib.sha256("".join(f.digest for f in found).encode())
-    return "sha256:" + digest.hexdigest()
+    return sha256_of(*(f.digest.encode() for f in found))
 
 
 def _where(manifest: Manifest) -> str:

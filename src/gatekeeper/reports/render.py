@@ -11,7 +11,6 @@ DESIGN §6 report itself; with several it is
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -24,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from gatekeeper import __version__
+from gatekeeper.types.canonical import sha256_hex
 from gatekeeper.types.decision import Decision, DecidedModel, Report, SourceLocation, Violation
 
 FORMATS = ("table", "json", "junit", "sarif", "github")
@@ -286,7 +286,7 @@ def _location(source: SourceLocation | None, base: Path | None) -> list[dict[str
 
 
 def _fingerprint(*parts: object) -> str:
-    return hashlib.sha256("\0".join(str(p) for p in parts).encode()).hexdigest()
+    return sha256_hex("\0".join(str(p) for p in parts).encode())
 
 
 def render_sarif(reports: Reports, *, base: Path | None = None) -> str:

@@ -6,11 +6,15 @@ The decision shape is DESIGN §6; OPA produces it, the gate adds `policy_revisio
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RiskClass = Literal["prohibited", "high", "limited", "minimal"]
+# Least to most severe. The policy's order (`lib.risk_classes`, served in
+# `data.gatekeeper.facts`) is the authority; tests/test_opa_facts.py holds the two equal.
+# Python needs it only where a source merges layers before OPA is asked (MLflow tags).
+RiskClass = Literal["minimal", "limited", "high", "prohibited"]
+RISK_CLASSES: tuple[str, ...] = get_args(RiskClass)
 Enforcement = Literal["deny", "warn", "dryrun"]
 
 
