@@ -77,7 +77,8 @@ def check(
     on stderr. Without --output the report goes to stdout in --format; with --output it
     goes to the file and stdout shows the table.
     """
-    from gatekeeper.reports import render as reports
+    from gatekeeper import reports
+    from gatekeeper.reports.table import render_tables
     from gatekeeper.cli.manifests import LoadResult, load_manifests, manifest_inputs
 
     if output_format not in reports.FORMATS:
@@ -122,7 +123,7 @@ def check(
         except OSError as exc:
             raise fail(f"cannot write {output}: {exc.strerror}") from None
     if output is not None or output_format == "table":
-        reports.render_tables(results, Console(soft_wrap=True), verbose=verbose)
+        render_tables(results, Console(soft_wrap=True), verbose=verbose)
     else:
         sys.stdout.write(reports.render(output_format, results, verbose=verbose))
         sys.stdout.flush()
@@ -157,7 +158,7 @@ def _evaluate_local(settings: Settings, reading: Future[LoadResult], environment
     from gatekeeper.pipeline.gate import UnknownEnvironment
     from gatekeeper.opa.server import OpaStartError
     from gatekeeper.opa.client import PolicyError
-    from gatekeeper.reports.render import merge
+    from gatekeeper.types.decision import Report
     from gatekeeper.pipeline.assemble import open_gate
 
     async def run() -> dict[str, Evaluation]:
@@ -177,7 +178,7 @@ def _evaluate_local(settings: Settings, reading: Future[LoadResult], environment
                     progress.advance(len(chunk))
                 evaluation = parts[0]
                 if len(parts) > 1:
-                    evaluation.report = merge(p.report for p in parts)
+                    evaluation.report = Report.merge(p.report for p in parts)
                     evaluation.problems = list(dict.fromkeys(x for p in parts for x in p.problems))
                 evaluations[environment] = evaluation
             return evaluations
