@@ -13,13 +13,10 @@ from typing import Annotated, Optional
 import typer
 import yaml
 
+from gatekeeper.cli.common import fail
+
 app = typer.Typer(help="Produce evidence (fairness, artifact digest) and publish bundles to MLflow.",
                   no_args_is_help=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"gatekeeper: {message}", err=True)
-    return typer.Exit(2)
 
 
 @app.command("publish")
@@ -40,11 +37,11 @@ def publish(
     from gatekeeper.evidence.mlflow.publish import PublishError, publish_bundle
 
     if output_format not in ("text", "json"):
-        raise _fail(f"unknown format '{output_format}' (choose one of: text, json)")
+        raise fail(f"unknown format '{output_format}' (choose one of: text, json)")
     try:
         result = publish_bundle(bundle_dir, mlflow, model=model, version=version, timeout=timeout)
     except (PublishError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if output_format == "json":
         typer.echo(json.dumps(asdict(result), indent=2))
     else:
@@ -71,7 +68,7 @@ def fairness(
 
     columns = [c.strip() for c in sensitive.split(",") if c.strip()]
     if not columns:
-        raise _fail("--sensitive names no column")
+        raise fail("--sensitive names no column")
     try:
         frame = read_predictions(predictions)
         block = compute_fairness(frame, label=label, prediction=prediction, sensitive=columns, pos_label=pos_label)
@@ -79,7 +76,7 @@ def fairness(
             written = write_fairness(bundle, block)
             typer.echo(f"wrote fairness for {', '.join(block)} into {written}", err=True)
     except FairnessError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(yaml.safe_dump({"fairness": block}, sort_keys=False), nl=False)
 
 
@@ -95,7 +92,7 @@ def digest(
     try:
         entries = manifest(path)
     except (DigestError, OSError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     value = manifest_digest(entries)
     if show_manifest:
         typer.echo(json.dumps({"digest": value, "files": [{"path": e.path, "sha256": e.sha256} for e in entries]},
@@ -115,14 +112,14 @@ def _set_bundle_digest(bundle: Path, value: str) -> None:
     try:
         raw = yaml.safe_load(target.read_text())
     except (OSError, yaml.YAMLError) as exc:
-        raise _fail(f"{target}: {exc}") from None
+        raise fail(f"{target}: {exc}") from None
     if not isinstance(raw, dict):
-        raise _fail(f"{target}: expected an EvidenceBundle mapping")
+        raise fail(f"{target}: expected an EvidenceBundle mapping")
     raw["artifact"] = {**(raw.get("artifact") or {}), "digest": value}
     try:
         EvidenceBundle.model_validate(raw)
     except ValidationError as exc:
-        raise _fail(f"{target}: {describe_validation_error(exc)}") from None
+        raise fail(f"{target}: {describe_validation_error(exc)}") from None
     target.write_text(yaml.safe_dump(raw, sort_keys=False))
     typer.echo(f"set artifact.digest in {target}; existing sign-offs bound to another digest no longer count",
                err=True)

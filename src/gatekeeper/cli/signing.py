@@ -27,19 +27,15 @@ from gatekeeper.evidence.signing.statements import (
     verify_statement,
 )
 from gatekeeper.evidence.signing.trust import TrustStore
-from gatekeeper.paths import default_policy_dir
+from gatekeeper.cli.common import evidence_folder, fail, policy_folder
 from gatekeeper.types.policy_facts import PolicyFacts
 
 app = typer.Typer(help="Create and verify signed sign-offs (DSSE envelopes of in-toto Statement v1).", no_args_is_help=True)
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"gatekeeper: {message}", err=True)
-    return typer.Exit(2)
-
-
 def signers_file(policy_dir: Path | None) -> Path:
-    return (policy_dir or default_policy_dir()) / "gatekeeper" / "signers" / "signers.yaml"
+    """The trust data in POLICY_DIR; None: the folder --policy-dir would default to (said on stderr)."""
+    return policy_folder(policy_dir) / "gatekeeper" / "signers" / "signers.yaml"
 
 
 def _signer_name(keyid: str, path: Path) -> str | None:
@@ -74,10 +70,10 @@ def _policy_facts(policy_dir: Path | None, opa_url: str | None) -> PolicyFacts:
     try:
         if opa_url:
             return asyncio.run(ask(opa_url))
-        with OpaServer(policy_dir or default_policy_dir()) as server:
+        with OpaServer(policy_folder(policy_dir)) as server:
             return asyncio.run(ask(server.url))
     except (OpaStartError, PolicyError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _artifact_digest(evidence: Path, model: str, version: str) -> str:
@@ -88,10 +84,10 @@ def _artifact_digest(evidence: Path, model: str, version: str) -> str:
     try:
         loaded = asyncio.run(FileEvidenceSource(evidence).load(ModelRef(ref=f"models:/{model}/{version}", name=model, version=version)))
     except (EvidenceError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     digest = loaded.bundle.artifact.digest if loaded.bundle.artifact else None
     if not digest:
-        raise _fail(f"{loaded.location}: artifact.digest is not set; sign-offs bind to it")
+        raise fail(f"{loaded.location}: artifact.digest is not set; sign-offs bind to it")
     return digest
 
 
@@ -120,17 +116,16 @@ def create(
     out: Annotated[Optional[Path], typer.Option(help="Write the envelope here instead of stdout.")] = None,
 ) -> None:
     """Sign off MODEL VERSION in ROLE: a DSSE envelope whose subject is the artifact digest."""
-    from gatekeeper.paths import default_evidence_dir
-
     try:
         private = load_signer(key)
         lifetime = parse_duration(expires)
     except SigningError as exc:
-        raise _fail(str(exc)) from None
-    artifact_digest = digest or _artifact_digest(evidence or default_evidence_dir(), model, version)
-    who = signer or _signer_name(private.public_key.keyid, signers_file(policy_dir))
+        raise fail(str(exc)) from None
+    artifact_digest = digest or _artifact_digest(evidence_folder(evidence), model, version)
+    signers = None if signer else signers_file(policy_dir)
+    who = signer or _signer_name(private.public_key.keyid, signers)
     if not who:
-        raise _fail(f"key {private.public_key.keyid[:12]}… is not in {signers_file(policy_dir)}; pass --signer or add the key")
+        raise fail(f"key {private.public_key.keyid[:12]}… is not in {signers}; pass --signer or add the key")
     predicate = signoff_predicate(model=model, version=version, role=role, signer=who, expires=lifetime, comment=comment)
     try:
         envelope = sign_statement(
@@ -138,7 +133,7 @@ def create(
             digest=artifact_digest, predicate=predicate, signer=private,
         )
     except SigningError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     write_envelope(envelope, out)
 
 
@@ -157,14 +152,14 @@ def statement_facts(envelope: Path, policy_dir: Path | None) -> dict[str, Any]:
     try:
         raw = envelope.read_bytes()
     except OSError as exc:
-        raise _fail(f"{envelope}: {exc.strerror}") from None
+        raise fail(f"{envelope}: {exc.strerror}") from None
     try:
         trust = TrustStore.from_file(signers_file(policy_dir))
     except SigningError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     facts = verify_statement(raw, str(envelope), trust)
     if facts["predicate_type"] is None:
-        raise _fail(f"{envelope}: {facts['error']}")
+        raise fail(f"{envelope}: {facts['error']}")
     return facts
 
 
@@ -225,7 +220,6 @@ def _version_digests(model: str, versions: list[str], given: dict[str, str], evi
     """The artifact digest of each version that has one (given, MLflow, or the evidence folder)."""
     from gatekeeper.evidence.source import EvidenceError
     from gatekeeper.types.decision import ModelRef
-    from gatekeeper.paths import default_evidence_dir
 
     found = {v: given[v] for v in versions if v in given}
     notes: list[str] = []
@@ -239,9 +233,9 @@ def _version_digests(model: str, versions: list[str], given: dict[str, str], evi
             from gatekeeper.evidence.files import EvidenceRootError, FileEvidenceSource
 
             try:
-                source = FileEvidenceSource(evidence or default_evidence_dir())
+                source = FileEvidenceSource(evidence_folder(evidence))
             except EvidenceRootError as exc:
-                raise _fail(str(exc)) from None
+                raise fail(str(exc)) from None
 
         async def lookup(version: str) -> tuple[str, str | None, str | None]:
             try:
@@ -303,16 +297,16 @@ def waiver_create(
 ) -> None:
     """Sign a waiver: REQUIREMENT's violation becomes a warning for MODEL VERSIONS until it expires."""
     if not _REQUIREMENT.match(requirement):
-        raise _fail(f"'{requirement}' is not a requirement ID like fairness.demographic_parity_ratio")
+        raise fail(f"'{requirement}' is not a requirement ID like fairness.demographic_parity_ratio")
     # The waiver settings and signers as the policy reads them, never re-read from the YAML.
     facts = _policy_facts(policy_dir, opa_url)
     refusal = _never_waivable(requirement, facts)
     if refusal:
-        raise _fail(f"{requirement}: {refusal}")
+        raise fail(f"{requirement}: {refusal}")
     if not reason.strip():
-        raise _fail("--reason must say why the violation is accepted")
+        raise fail("--reason must say why the violation is accepted")
     if evidence and mlflow:
-        raise _fail("--evidence and --mlflow are alternatives; give one")
+        raise fail("--evidence and --mlflow are alternatives; give one")
     try:
         version_list = parse_versions(versions)
         lifetime = parse_duration(expires)
@@ -324,23 +318,23 @@ def waiver_create(
                 raise SigningError(f"--digest '{item}' is not VERSION=sha256:<hex>")
             given[version.strip()] = value.strip()
     except SigningError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if lifetime <= timedelta(0):
-        raise _fail("--expires must be a positive duration")
+        raise fail("--expires must be a positive duration")
     who = approver or _name_for_key(private.public_key.keyid, facts.signers)
     if not who:
         where = opa_url or signers_file(policy_dir)
-        raise _fail(f"key {private.public_key.keyid[:12]}… is not in {where}; pass --approver or add the key")
+        raise fail(f"key {private.public_key.keyid[:12]}… is not in {where}; pass --approver or add the key")
     digests, notes = _version_digests(model, version_list, given, evidence, mlflow)
     if not digests:
-        raise _fail(f"no artifact digest found for {model} versions {', '.join(version_list)}; pass --evidence DIR, "
+        raise fail(f"no artifact digest found for {model} versions {', '.join(version_list)}; pass --evidence DIR, "
                     "--mlflow URL or --digest VERSION=sha256:<hex> (a waiver is bound to the artifacts it covers)")
     predicate = waiver_predicate(model=model, versions=version_list, requirement=requirement, reason=reason.strip(),
                                  approver=who, expires=lifetime)
     try:
         envelope = sign_waiver(model=model, digests=digests, predicate=predicate, signer=private)
     except SigningError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     for note in notes:
         typer.echo(f"gatekeeper: note: {note}", err=True)
     roles = facts.approver_roles

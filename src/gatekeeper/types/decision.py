@@ -6,6 +6,7 @@ The decision shape is DESIGN §6; OPA produces it, the gate adds `policy_revisio
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -118,3 +119,13 @@ class Report(BaseModel):
     allowed: bool
     results: list[Decision]
     skipped: list[Skipped] = []
+
+    @classmethod
+    def merge(cls, reports: Iterable[Report]) -> Report:
+        """One report from several (chunks of one run, in order)."""
+        merged = cls(allowed=True, results=[], skipped=[])
+        for report in reports:
+            merged.results.extend(report.results)
+            merged.skipped.extend(report.skipped)
+        merged.allowed = all(d.allowed for d in merged.results)
+        return merged
