@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from gatekeeper.evidence.files import FileEvidenceSource
 from gatekeeper.evidence.lookup import EvidenceLookup
-from gatekeeper.evidence.signing.statements import TrustStore
+from gatekeeper.evidence.signing.trust import TrustStore
 from gatekeeper.opa.client import PolicyEngine
 from gatekeeper.types.decision import ModelRef, ObjectRef
 from gatekeeper.types.policy_input import PolicyInput, model_entry, policy_input

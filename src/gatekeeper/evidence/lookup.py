@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 
 from gatekeeper import metrics
 from gatekeeper.evidence.facts import evidence_facts
-from gatekeeper.evidence.signing.statements import TrustStore
+from gatekeeper.evidence.signing.trust import TrustStore
 from gatekeeper.evidence.source import EvidenceError, EvidenceSource
 from gatekeeper.types.decision import ModelRef
 from gatekeeper.types.policy_input import EvidenceErrorFact, EvidenceFacts
