@@ -24,6 +24,7 @@ from gatekeeper.evidence.source import EvidenceError, EvidenceSource
 from gatekeeper.types.decision import Decision, DecidedModel, ModelRef, ObjectRef, Report, Skipped, SourceLocation
 from gatekeeper.opa.server import OpaServer
 from gatekeeper.opa.client import PolicyEngine, PolicyError
+from gatekeeper.pipeline.serving import ServingKinds
 from gatekeeper.pipeline.workloads import ServedModels, served_models
 
 
@@ -43,6 +44,8 @@ class ReviewContext:
     user: str | None = None
     dry_run: bool = False
     source: str = "cli"
+    groups: list[str] = field(default_factory=list)
+    old_object: dict[str, Any] | None = None  # UPDATE: the object before the change
 
 
 @dataclass
@@ -87,6 +90,7 @@ class Gate:
         self.trust = TrustStore({})
         self.policy_revision = ""
         self.enforcement: dict[str, str] = {}
+        self.kinds: ServingKinds | None = None  # the serving-kinds table, from OPA
         # A source whose aliases move often (a registry) asks for a shorter alias TTL;
         # 0 resolves on every lookup, concurrent lookups still sharing one request.
         alias_ttl = min(cache_ttl, float(getattr(source, "alias_ttl", cache_ttl)))
@@ -107,6 +111,7 @@ class Gate:
             for name, settings in (matrix.get("environments") or {}).items()
         }
         self.trust = TrustStore.from_data(await self.engine.data("gatekeeper/signers") or {})
+        self.kinds = ServingKinds.from_data(await self.engine.data("gatekeeper/serving"))
 
     def check_environment(self, environment: str) -> None:
         if environment not in self.enforcement:
@@ -118,18 +123,22 @@ class Gate:
     ) -> Evaluation:
         context = context or ReviewContext()
         self.check_environment(environment)
-        now = rfc3339(datetime.now(timezone.utc))
+        if self.kinds is None:
+            await self.refresh_policy()
+        assert self.kinds is not None
         evaluation = Evaluation(report=Report(allowed=True, results=[]))
         gated: list[tuple[Manifest, ServedModels, list[_ModelFacts]]] = []
         for manifest in manifests:
-            served = served_models(manifest.object)
+            served = served_models(manifest.object, self.kinds, old=context.old_object,
+                                   admission=context.source == "webhook")
             if not served.gated:
-                reason = "kind is not gated" if served.object.kind else "not a Kubernetes object"
-                if served.object.kind in ("Deployment", "StatefulSet"):
-                    reason = "no model-gatekeeper.io/model annotation"
+                reason = served.skip_reason or ("kind is not gated" if served.object.kind else "not a Kubernetes object")
                 evaluation.report.skipped.append(Skipped(object=served.object, reason=reason, source=manifest.source))
                 continue
             gated.append((manifest, served, []))
+        if not gated:
+            return evaluation  # nothing serves a model: no evidence, no OPA call, no record
+        now = rfc3339(datetime.now(timezone.utc))
 
         # Evidence for every distinct model reference, concurrently; the cache collapses repeats.
         # Keyed by everything a model entry holds: two workloads naming one version with
@@ -255,6 +264,9 @@ class Gate:
             "object": served.object.model_dump(by_alias=True),
             "models": [f.entry for f in facts],
             "reference_errors": [{"message": message} for message in served.reference_errors],
+            "artifacts": [location.as_input() for location in served.locations],
+            **({"namespace_label": {**served.label_change, "user": context.user, "groups": context.groups}}
+               if served.label_change else {}),
         }
 
     def _decision(self, result: dict[str, Any], facts: list[_ModelFacts], manifest: Manifest) -> Decision:
