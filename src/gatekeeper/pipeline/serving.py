@@ -139,6 +139,10 @@ class ServingKinds:
                    found: Inspection, add: Any) -> None:
         image = container.get("image")
         image = image if isinstance(image, str) else ""
+        if not image and row.serves != "always":
+            # A pod's container always names its image; without one this is a fragment
+            # (a kustomize patch) the gate cannot tell the server of.
+            found.shape_errors.append(f"{where}.image: missing (every container of a {row.kind} names its image)")
         env = _env(container)
         words = _command_words(container, env)
         server = next((s for s in self.servers if s.runs_in(image, " ".join(words))), None)

@@ -141,7 +141,8 @@ def served_models(obj: dict[str, Any], kinds: ServingKinds, *, old: dict[str, An
         # The pod template's annotation counts too; the object's own wins when both exist.
         annotations = {**_annotations(_at(obj, row.template)), **annotations}
     inspection = kinds.inspect(obj, row)
-    if row.serves != "always" and MODEL_ANNOTATION not in annotations and not inspection.servers:
+    if (row.serves != "always" and MODEL_ANNOTATION not in annotations and not inspection.servers
+            and not inspection.shape_errors):
         return ServedModels(object=ref, gated=False,
                             skip_reason=f"no {MODEL_ANNOTATION} annotation and no known model server")
 
