@@ -26,7 +26,7 @@ from gatekeeper.opa.transport import ConnectionFailed, HttpAnswer, OpaConnection
 DECISION_PACKAGE = "gatekeeper"
 BATCH_PACKAGE = "gatekeeper.batch"
 # The data documents the compliance team owns; part of the policy revision.
-POLICY_DATA = ("gatekeeper/matrix", "gatekeeper/signers")
+POLICY_DATA = ("gatekeeper/matrix", "gatekeeper/signers", "gatekeeper/serving")
 
 
 class PolicyError(RuntimeError):
