@@ -205,6 +205,25 @@ CASES: dict[str, tuple[dict, set[str], dict]] = {
         obj("batch/v1", "Job", "ts", template(pod_spec(
             {"name": "ts", "image": "pytorch/torchserve:0.12.0", "args": ["torchserve", "--model-store", GOOD]})), ANNOTATED),
     ),
+    "isvc-storage-uri-from-a-secret": (
+        isvc({"containers": [{"name": "kserve-container", "image": "registry.example.com/scorer:3", "env": [
+            {"name": "STORAGE_URI", "valueFrom": {"secretKeyRef": {"name": "model", "key": "uri"}}}]}]}),
+        {"artifact.unverifiable"},
+        isvc({"containers": [{"name": "kserve-container", "image": "registry.example.com/scorer:3",
+                              "env": [{"name": "STORAGE_URI", "value": GOOD}]}]}),
+    ),
+    "seldon-v2-storage-uri-is-a-list": (
+        obj("mlops.seldon.io/v1alpha1", "Model", "scorer", {"storageUri": [BAD]}),
+        {"evidence.model_reference"},
+        obj("mlops.seldon.io/v1alpha1", "Model", "scorer", {"storageUri": GOOD}),
+    ),
+    "pod-ephemeral-vllm-unannotated": (
+        obj("v1", "Pod", "debug", {"containers": [{"name": "web", "image": "nginx:1.27"}],
+                                   "ephemeralContainers": [vllm(GOOD)]}, None),
+        {"evidence.model_reference"},
+        obj("v1", "Pod", "debug", {"containers": [{"name": "web", "image": "nginx:1.27"}],
+                                   "ephemeralContainers": [vllm(GOOD)]}),
+    ),
     "isvc-predictor-is-a-list": (
         isvc([sklearn(GOOD)]), {"evidence.model_reference"}, isvc(sklearn(GOOD)),
     ),
@@ -293,6 +312,7 @@ def test_messages_name_the_location_component_and_image(runs):
     assert messages("isvc-predictor-is-a-list") == ["spec.predictor: expected a map, found a list"]
     assert messages("isvc-predictor-is-null") == ["spec.predictor: expected a map, found null"]
     assert "the bucket of storage key minio is in a Secret" in messages("isvc-storage-block-secret")[0]
+    assert messages("seldon-v2-storage-uri-is-a-list") == ["spec.storageUri: expected a string, found a list"]
 
 
 def test_ordinary_and_owned_workloads_are_skipped_with_their_reason(opa_url, evidence, tmp_path):

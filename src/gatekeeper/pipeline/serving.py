@@ -152,10 +152,15 @@ class ServingKinds:
             for where, value in _walk(obj, pattern, found.shape_errors):
                 if isinstance(value, str) and value.strip():
                     add(Location(where, _component(where), "uri", value.strip()))
+                elif value is not None and not isinstance(value, str):
+                    # a URI field the gate cannot read must not go uncompared
+                    found.shape_errors.append(f"{where}: expected a string, found {_type(value)}")
         for pattern in row.storage:
             for where, value in _walk(obj, pattern, found.shape_errors):
                 if isinstance(value, dict):
                     add(_storage_location(where, value))
+                elif value is not None:
+                    found.shape_errors.append(f"{where}: expected a map, found {_type(value)}")
         image_paths = {where for pattern in row.model_images for where, _ in _walk(obj, pattern, None)}
         for pattern in row.containers:
             for where, container in _walk(obj, pattern, found.shape_errors):
@@ -180,6 +185,10 @@ class ServingKinds:
         for name in (*self.storage_env, *(server.env if server else ())):
             if env.get(name):
                 add(Location(f"{where}.env.{name}", component, "uri", env[name]))
+                own += 1
+            elif name in _env_from_elsewhere(container):
+                add(Location(f"{where}.env.{name}", component, "opaque", f"{name} from a ConfigMap or Secret",
+                             reason=f"{name} is read from a ConfigMap or Secret the gate does not read"))
                 own += 1
         if server is not None:
             found.servers.append((server.name, image or "(no image)"))
@@ -285,6 +294,13 @@ def _env(container: dict[str, Any]) -> dict[str, str]:
             if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("value"), str):
                 out[item["name"]] = item["value"]
     return out
+
+
+def _env_from_elsewhere(container: dict[str, Any]) -> set[str]:
+    """Variables set through valueFrom (a ConfigMap or Secret key): present, value unknown."""
+    env = container.get("env")
+    return {item["name"] for item in env if isinstance(item, dict) and isinstance(item.get("name"), str)
+            and item.get("valueFrom") is not None} if isinstance(env, list) else set()
 
 
 def _command_words(container: dict[str, Any], env: dict[str, str]) -> list[str]:
