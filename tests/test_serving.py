@@ -320,12 +320,22 @@ def test_ordinary_and_owned_workloads_are_skipped_with_their_reason(opa_url, evi
         {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "llm-7d9", "uid": "u1", "controller": True}])
     plain = obj("apps/v1", "Deployment", "web", template(pod_spec({"name": "web", "image": "nginx:1.27"})), None)
     config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}}
-    folder = _write(tmp_path, {"owned": owned, "web": plain, "settings": config})
+    by_isvc = obj("apps/v1", "Deployment", "by-isvc", template(pod_spec(
+        {"name": "kserve-container", "image": "kserve/sklearnserver:v0.14"})), None, ownerReferences=[
+        {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "name": "scorer", "uid": "u2",
+         "controller": True}])
+    # a Deployment is not excused by any owner: only by a serving kind the gate judged
+    by_rs = {**by_isvc, "metadata": {**by_isvc["metadata"], "ownerReferences": [
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "x", "uid": "u3", "controller": True}]}}
+    folder = _write(tmp_path, {"owned": owned, "web": plain, "settings": config, "by-isvc": by_isvc, "by-rs": by_rs})
     result = run_cli("check", "--opa-url", opa_url, "--evidence", str(evidence), "--format", "json", str(folder))
-    assert result.code == 0, result.stderr
-    reasons = {s["object"]["name"]: s["reason"] for s in result.json()["skipped"]}
+    assert result.code == 1, result.stderr
+    report = result.json()
+    assert [(d["object"]["name"], d["allowed"]) for d in report["results"]] == [("by-rs", False)]
+    reasons = {s["object"]["name"]: s["reason"] for s in report["skipped"]}
     assert reasons == {
         "owned": "created by ReplicaSet/llm-7d9, judged there",
+        "by-isvc": "created by InferenceService/scorer, judged there",
         "web": "no model-gatekeeper.io/model annotation and no known model server",
         "settings": "kind is not gated",
     }

@@ -90,14 +90,16 @@ def _at(node: Any, path: tuple[str, ...]) -> Any:
     return node
 
 
-def _judged_through_owner(obj: dict[str, Any], kinds: ServingKinds) -> str | None:
+def _judged_through_owner(obj: dict[str, Any], kinds: ServingKinds, *, serving_owner_only: bool) -> str | None:
     """The controller (of a kind the table names) that owns this object, if any: the gate
-    judged that controller's object, so its ReplicaSets, Pods and Jobs are not judged again."""
+    judged that controller's object, so its ReplicaSets, Pods and Jobs are not judged again.
+    A Deployment or StatefulSet is only skipped when a serving kind (InferenceService,
+    SeldonDeployment, ...) controls it: that object, artifacts included, was judged."""
     owners = (obj.get("metadata") or {}).get("ownerReferences")
     for owner in owners if isinstance(owners, list) else []:
         if isinstance(owner, dict) and owner.get("controller") is True:
-            group = _group(str(owner.get("apiVersion", "")))
-            if kinds.kind_of(group, str(owner.get("kind", ""))) is not None:
+            row = kinds.kind_of(_group(str(owner.get("apiVersion", ""))), str(owner.get("kind", "")))
+            if row is not None and (row.serves == "always" or not serving_owner_only):
                 return f"{owner.get('kind')}/{owner.get('name')}"
     return None
 
@@ -131,8 +133,8 @@ def served_models(obj: dict[str, Any], kinds: ServingKinds, *, old: dict[str, An
         if ref.kind == "Namespace" and ref.api_version == "v1":
             return _namespace(obj, ref, kinds, old, admission)
         return ServedModels(object=ref, gated=False)
-    if row.direct_only:
-        owner = _judged_through_owner(obj, kinds)
+    if row.serves != "always":
+        owner = _judged_through_owner(obj, kinds, serving_owner_only=not row.direct_only)
         if owner:
             return ServedModels(object=ref, gated=False, skip_reason=f"created by {owner}, judged there")
 
