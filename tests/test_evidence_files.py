@@ -120,3 +120,16 @@ def test_symlinks_out_of_the_evidence_folder_are_not_followed(tmp_path, evidence
     with pytest.raises(EvidenceError) as mismatch:
         asyncio.run(source.load(ref("credit-scoring", "current")))
     assert mismatch.value.kind == "mismatch"
+
+
+@pytest.mark.parametrize("model", [ModelRef(ref="models:/../3", name="..", version="3"),
+                                   ModelRef(ref="models:/m@..", name="m", alias="..")])
+def test_the_registry_source_refuses_the_same_names_before_asking(model):
+    # Port 9 (discard) on loopback: were it asked, the error would be "unavailable".
+    from gatekeeper.evidence.mlflow.source import MlflowEvidenceSource
+
+    source = MlflowEvidenceSource("http://127.0.0.1:9")
+    for call in (source.resolve, source.load):
+        with pytest.raises(EvidenceError) as caught:
+            asyncio.run(call(model))
+        assert caught.value.kind == "missing" and "is not a plain name" in caught.value.message

@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from gatekeeper.types.decision import ModelRef
-from gatekeeper.types.names import plain_name_problem
+from gatekeeper.types.names import model_ref_problem
 from gatekeeper.types.bundle import EvidenceBundle, describe_validation_error
 from gatekeeper.evidence.source import EvidenceError, LoadedEvidence
 
@@ -36,11 +36,9 @@ class FileEvidenceSource:
     def _inside(self, model: ModelRef, *parts: str) -> Path:
         """`<root>/<parts>` when every name is plain and the path, symlinks resolved, stays
         inside the evidence folder; otherwise the reference is refused (nothing is read)."""
-        for what, value in (("name", model.name), ("version", model.version), ("alias", model.alias)):
-            if value is not None or what == "name":
-                problem = plain_name_problem(value, what)
-                if problem:
-                    raise EvidenceError("missing", f"{model.ref}: {problem}; no evidence is read for it")
+        problem = model_ref_problem(model.name, model.version, model.alias)
+        if problem:
+            raise EvidenceError("missing", f"{model.ref}: {problem}; no evidence is read for it")
         path = self.root.joinpath(*parts)
         for candidate in (path.parent, path):
             if not candidate.resolve().is_relative_to(self._real_root):

@@ -14,7 +14,7 @@ from typing import Any
 
 from gatekeeper.pipeline.serving import Location, ServingKinds
 from gatekeeper.types.decision import ModelRef, ObjectRef
-from gatekeeper.types.names import plain_name_problem
+from gatekeeper.types.names import model_ref_problem
 
 ANNOTATION_PREFIX = "model-gatekeeper.io/"
 MODEL_ANNOTATION = ANNOTATION_PREFIX + "model"
@@ -56,11 +56,9 @@ def parse_model_uri(uri: str) -> ModelRef:
         raise ModelReferenceError(
             f"'{uri}' is not a model URI: expected models:/<name>/<version> or models:/<name>@<alias>"
         )
-    for what in ("name", "version", "alias"):
-        if match[what] is not None or what == "name":
-            problem = plain_name_problem(match[what], what)
-            if problem:
-                raise ModelReferenceError(f"'{uri}': {problem}")
+    problem = model_ref_problem(match["name"], match["version"], match["alias"])
+    if problem:
+        raise ModelReferenceError(f"'{uri}': {problem}")
     return ModelRef(ref=uri.strip(), name=match["name"], version=match["version"], alias=match["alias"])
 
 

@@ -35,3 +35,13 @@ def check_plain_name(value: str | None, what: str) -> str:
     if problem:
         raise NotAPlainName(problem)
     return value  # type: ignore[return-value]
+
+
+def model_ref_problem(name: str | None, version: str | None, alias: str | None) -> str | None:
+    """The first of name, version and alias (when given) that is not a plain name."""
+    for what, value in (("name", name), ("version", version), ("alias", alias)):
+        if value is not None or what == "name":
+            problem = plain_name_problem(value, what)
+            if problem:
+                return problem
+    return None

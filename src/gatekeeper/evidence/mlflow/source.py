@@ -38,6 +38,7 @@ import aiohttp
 from pydantic import ValidationError
 
 from gatekeeper.types.decision import ModelRef
+from gatekeeper.types.names import model_ref_problem
 from gatekeeper.types.bundle import API_VERSION, KIND, EvidenceBundle, PiiScan, describe_validation_error
 from gatekeeper.evidence.files import referenced_files
 from gatekeeper.evidence.source import EvidenceError, LoadedEvidence, SourceUnavailable
@@ -336,6 +337,7 @@ class MlflowEvidenceSource:
         self._revisions[(name, version)] = revision
 
     async def resolve(self, model: ModelRef) -> ModelRef:
+        _refuse_unplain(model)
         if model.version is not None:
             return model
         async with self.client.open() as client:
@@ -355,6 +357,7 @@ class MlflowEvidenceSource:
         return model.model_copy(update={"version": version})
 
     async def load(self, model: ModelRef) -> LoadedEvidence:
+        _refuse_unplain(model)
         name, version = model.name, str(model.version)
         async with self.client.open() as client:
             registry, listing = await self._registry_and_listing(client, name, version)
@@ -595,3 +598,10 @@ def _inside(path: str) -> bool:
     # Evidence may only refer to its own folder, as with the file source.
     clean = normpath(path)
     return not (clean.startswith("/") or clean == ".." or clean.startswith("../"))
+
+
+def _refuse_unplain(model: ModelRef) -> None:
+    """The check every evidence source shares: plain names only, nothing asked for otherwise."""
+    problem = model_ref_problem(model.name, model.version, model.alias)
+    if problem:
+        raise EvidenceError("missing", f"{model.ref}: {problem}; no evidence is read for it")
