@@ -29,7 +29,7 @@ violations contains v if {
 	where := place(location)
 	documented := concat(", ", sort(registered))
 	message := sprintf("%s loads %s but the evidence registers %s", [where, location.value, documented])
-	v := lib.violation(ctx, "artifact.storage_uri_mismatch", message, location.value, sort(registered))
+	v := lib.violation(ctx, "artifact.storage_uri_mismatch", message, location.value, one_or_all(registered))
 }
 
 # METADATA
@@ -58,6 +58,12 @@ violations contains v if {
 	message := sprintf("%s loads %s, which cannot be compared with the evidence: %s", [where, location.value, reason])
 	v := lib.violation(ctx, "artifact.unverifiable", message, location.value, null)
 }
+
+# The threshold of a mismatch: the registered URI, or all of them when there are several.
+one_or_all(registered) := only if {
+	count(registered) == 1
+	some only in registered
+} else := sort(registered)
 
 place(location) := sprintf("%s (component %s)", [location.path, location.component])
 

@@ -49,7 +49,7 @@ test_storage_uri_message if {
 	{[v.message, v.observed, v.threshold] | some v in violations} == {[
 		"storageUri (component model) loads gs://elsewhere/model but the evidence registers s3://models/credit-scoring/3",
 		"gs://elsewhere/model",
-		["s3://models/credit-scoring/3"],
+		"s3://models/credit-scoring/3",
 	]}
 }
 
@@ -94,6 +94,12 @@ test_mismatch_names_location_and_component if {
 		"spec.transformer.containers[0].env.STORAGE_URI (component transformer) loads s3://elsewhere/model ",
 		"but the evidence registers s3://models/credit-scoring/3",
 	])]
+}
+
+test_mismatch_threshold_lists_every_registered_uri if {
+	two := td.model_with("minimal", {"evidence": {"artifacts": [{"uri": "s3://models/credit-scoring/3-explainer"}]}})
+	both := ["s3://models/credit-scoring/3", "s3://models/credit-scoring/3-explainer"]
+	[v.threshold | some v in judged(two, [loc("spec.model.uri", "uri", "s3://x")])] == [both]
 }
 
 test_further_registered_artifacts if {
