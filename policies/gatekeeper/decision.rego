@@ -61,6 +61,7 @@ raised := union({
 	data.gatekeeper.requirements.fairness.violations,
 	data.gatekeeper.requirements.lineage.violations,
 	data.gatekeeper.requirements.monitoring.violations,
+	data.gatekeeper.requirements.namespace.violations,
 	data.gatekeeper.requirements.performance.violations,
 	data.gatekeeper.requirements.pii.violations,
 	data.gatekeeper.requirements.signoff.violations,

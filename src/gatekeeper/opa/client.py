@@ -29,7 +29,7 @@ DECISION_PACKAGE = "gatekeeper"
 BATCH_PACKAGE = "gatekeeper.batch"
 FACTS_PATH = "gatekeeper/facts"
 # The data documents the compliance team owns; part of the policy revision.
-POLICY_DATA = ("gatekeeper/matrix", "gatekeeper/signers")
+POLICY_DATA = ("gatekeeper/matrix", "gatekeeper/signers", "gatekeeper/serving")
 
 
 class PolicyError(RuntimeError):

@@ -25,6 +25,7 @@ from gatekeeper.types.canonical import sha256_of
 from gatekeeper.opa.client import PolicyEngine, PolicyError
 from gatekeeper.opa.server import OpaServer
 from gatekeeper.pipeline.fail_closed import fail_closed, unrecorded
+from gatekeeper.pipeline.serving import ServingKinds
 from gatekeeper.pipeline.workloads import ServedModels, served_models
 from gatekeeper.types.decision import Decision, DecidedModel, ModelRef, Report, Skipped, SourceLocation
 from gatekeeper.types.policy_facts import Enforcement, PolicyFacts
@@ -51,6 +52,8 @@ class ReviewContext:
     user: str | None = None
     dry_run: bool = False
     source: str = "cli"
+    groups: list[str] = field(default_factory=list)
+    old_object: dict[str, Any] | None = None  # UPDATE: the object before the change
 
 
 @dataclass
@@ -100,6 +103,7 @@ class Gate:
         self.clock = clock
         self.policy_revision = ""
         self.facts = PolicyFacts()  # one snapshot per policy revision, as OPA evaluated it
+        self.kinds: ServingKinds | None = None  # the serving-kinds table of those facts
 
     async def refresh_policy(self) -> None:
         """Read what OPA has loaded: the policy facts (revision, environments, trusted keys)."""
@@ -107,6 +111,7 @@ class Gate:
         if facts.revision != self.policy_revision:
             # facts embed trust decisions made under the old data
             self.lookup.trust(TrustStore.from_data(facts.signers))
+        self.kinds = ServingKinds.from_data(facts.serving)
         self.facts = facts
         self.policy_revision = facts.revision
 
@@ -124,9 +129,13 @@ class Gate:
     ) -> Evaluation:
         context = context or ReviewContext()
         self.check_environment(environment)
-        now = rfc3339(self.clock())
+        if self.kinds is None:
+            await self.refresh_policy()
         evaluation = Evaluation(report=Report(allowed=True, results=[]))
-        gated = self._served(manifests, evaluation.report)
+        gated = self._served(manifests, evaluation.report, context)
+        if not gated:
+            return evaluation  # nothing serves a model: no evidence, no OPA call, no record
+        now = rfc3339(self.clock())
 
         # Evidence for every distinct model reference, concurrently; the lookup collapses repeats.
         # Keyed by everything a model entry holds: two workloads naming one version with
@@ -138,7 +147,8 @@ class Gate:
             item.found.extend(found[_entry_key(model)] for model in item.served.models)
             entries = [model_entry(model, f.version, f.facts, f.error) for model, f in zip(item.served.models, item.found)]
             inputs.append(policy_input(now, environment, context.operation, item.served.object, entries,
-                                       item.served.reference_errors))
+                                       item.served.reference_errors, item.served.locations,
+                                       self._label_change(item.served, context)))
             evaluation.problems.extend(f"{_where(item.manifest)}{f.problem}" for f in item.found if f.problem)
             if item.served.malformed_reference:
                 evaluation.problems.extend(f"{_where(item.manifest)}{error}" for error in item.served.reference_errors)
@@ -154,20 +164,27 @@ class Gate:
         evaluation.report.allowed = all(decision.allowed for decision in evaluation.report.results)
         return evaluation
 
-    @staticmethod
-    def _served(manifests: list[Manifest], report: Report) -> list[_Gated]:
-        """The model-serving objects; the others are reported as skipped, with why."""
+    def _served(self, manifests: list[Manifest], report: Report, context: ReviewContext) -> list[_Gated]:
+        """The objects that serve or add a model (the serving-kinds table of the policy);
+        the others are reported as skipped, with why."""
+        assert self.kinds is not None
         gated = []
         for manifest in manifests:
-            served = served_models(manifest.object)
+            served = served_models(manifest.object, self.kinds, old=context.old_object,
+                                   admission=context.source == "webhook")
             if served.gated:
                 gated.append(_Gated(manifest, served, []))
                 continue
-            reason = "kind is not gated" if served.object.kind else "not a Kubernetes object"
-            if served.object.kind in ("Deployment", "StatefulSet"):
-                reason = "no model-gatekeeper.io/model annotation"
+            reason = served.skip_reason or ("kind is not gated" if served.object.kind else "not a Kubernetes object")
             report.skipped.append(Skipped(object=served.object, reason=reason, source=manifest.source))
         return gated
+
+    @staticmethod
+    def _label_change(served: ServedModels, context: ReviewContext) -> dict[str, Any] | None:
+        """A Namespace's environment label change, with who asks for it (the label guard)."""
+        if not served.label_change:
+            return None
+        return {**served.label_change, "user": context.user, "groups": context.groups}
 
     async def _decide(self, inputs: list[PolicyInput]) -> tuple[list[dict[str, Any] | None], str]:
         """OPA's decision documents, in order; or, when OPA failed, no result and why."""

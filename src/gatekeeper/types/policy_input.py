@@ -8,10 +8,11 @@ builds against these types (`pydantic.TypeAdapter(PolicyInput)`, extra keys forb
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Any, Literal, Protocol
 
 from pydantic import ConfigDict, with_config
-from typing_extensions import TypedDict  # pydantic validates typing_extensions' TypedDict on 3.11
+from typing_extensions import NotRequired, TypedDict  # pydantic validates typing_extensions' TypedDict on 3.11
 
 from gatekeeper.types.decision import ModelRef, ObjectRef
 
@@ -19,6 +20,12 @@ from gatekeeper.types.decision import ModelRef, ObjectRef
 EvidenceErrorKind = Literal["missing", "unreadable", "unavailable", "mismatch"]
 
 _STRICT = ConfigDict(extra="forbid")
+
+
+class ArtifactLocation(Protocol):
+    """A place an object loads a model from (pipeline.serving.Location)."""
+
+    def as_input(self) -> dict[str, Any]: ...
 
 
 @with_config(_STRICT)
@@ -94,6 +101,10 @@ class PolicyInput(TypedDict):
     object: ObjectFacts
     models: list[ModelEntry]
     reference_errors: list[ReferenceErrorFact]
+    # Every place the object loads a model from (pipeline.serving.Location.as_input).
+    artifacts: list[dict[str, Any]]
+    # Namespace CREATE/UPDATE changing the environment label: key, old, new, user, groups.
+    namespace_label: NotRequired[dict[str, Any]]
 
 
 def model_entry(model: ModelRef, version: str | None, facts: EvidenceFacts | None = None,
@@ -111,12 +122,17 @@ def model_entry(model: ModelRef, version: str | None, facts: EvidenceFacts | Non
 
 
 def policy_input(now: str, environment: str, operation: str, obj: ObjectRef, models: list[ModelEntry],
-                 reference_errors: list[str]) -> PolicyInput:
-    return {
+                 reference_errors: list[str], locations: Iterable[ArtifactLocation] = (),
+                 namespace_label: dict[str, Any] | None = None) -> PolicyInput:
+    document: PolicyInput = {
         "now": now,
         "environment": environment,
         "operation": operation,
         "object": obj.model_dump(by_alias=True),  # type: ignore[typeddict-item]
         "models": models,
         "reference_errors": [{"message": message} for message in reference_errors],
+        "artifacts": [location.as_input() for location in locations],
     }
+    if namespace_label:
+        document["namespace_label"] = namespace_label
+    return document

@@ -93,7 +93,8 @@ class Webhook:
         if request.namespace and not (obj.get("metadata") or {}).get("namespace"):
             obj["metadata"] = {**(obj.get("metadata") or {}), "namespace": request.namespace}
         context = ReviewContext(operation=request.operation, request_uid=request.uid,
-                                user=request.user_info.username, dry_run=request.dry_run, source="webhook")
+                                user=request.user_info.username, dry_run=request.dry_run, source="webhook",
+                                groups=list(request.user_info.groups), old_object=request.old_object)
         assert self.gate is not None
         try:
             async with asyncio.timeout(self.settings.response_budget):

@@ -38,6 +38,7 @@ from gatekeeper.evidence.mlflow.registry import (
 )
 from gatekeeper.evidence.source import EvidenceError, EvidenceSource, LoadedEvidence
 from gatekeeper.types.decision import ModelRef
+from gatekeeper.types.names import model_ref_problem
 
 
 class MlflowEvidenceSource(EvidenceSource):
@@ -82,6 +83,7 @@ class MlflowEvidenceSource(EvidenceSource):
         self._revisions[(name, version)] = revision
 
     async def resolve(self, model: ModelRef) -> ModelRef:
+        _refuse_unplain(model)
         if model.version is not None:
             return model
         mv = await get_alias(self.client, model.name, str(model.alias))
@@ -93,6 +95,7 @@ class MlflowEvidenceSource(EvidenceSource):
         return model.model_copy(update={"version": version})
 
     async def load(self, model: ModelRef) -> LoadedEvidence:
+        _refuse_unplain(model)
         name, version = model.name, str(model.version)
         registry, listing = await self._registry_and_listing(name, version)
         revision = version_revision(registry.version)
@@ -131,3 +134,10 @@ class MlflowEvidenceSource(EvidenceSource):
         if not run_id or where is None:
             return None
         return await self.client.artifact(run_id, where)
+
+
+def _refuse_unplain(model: ModelRef) -> None:
+    """The check every evidence source shares: plain names only, nothing asked for otherwise."""
+    problem = model_ref_problem(model.name, model.version, model.alias)
+    if problem:
+        raise EvidenceError("missing", f"{model.ref}: {problem}; no evidence is read for it")
