@@ -21,5 +21,11 @@ facts := {
 	"never_waivable_prefixes": sort(lib.never_waivable_prefixes),
 	"approver_roles": sort(lib.approver_roles),
 	"signers": {"signers": lib.signers},
-	"serving": object.get(data.gatekeeper, "serving", {}),
+	"serving": serving_table,
 }
+
+# The serving-kinds table (policies/gatekeeper/serving/), or none when a policy
+# folder ships without one: then no kind is gated by table.
+default serving_table := {}
+
+serving_table := data.gatekeeper.serving

@@ -8,6 +8,12 @@ test_facts_of_the_default_policy if {
 	gatekeeper.facts.never_waivable_prefixes == ["classification.", "classification.prohibited"]
 	gatekeeper.facts.approver_roles == ["compliance"]
 	gatekeeper.facts.signers == {"signers": gatekeeper.signers.signers}
+	gatekeeper.facts.serving == gatekeeper.serving
+}
+
+test_facts_carry_the_serving_table_as_written if {
+	table := {"kinds": [{"group": "example.com", "kind": "Server"}]}
+	gatekeeper.facts.serving == table with gatekeeper.serving as table
 }
 
 test_mistyped_enforcement_is_deny_in_facts_and_decision if {
@@ -30,7 +36,8 @@ test_facts_follow_the_waiver_settings if {
 }
 
 test_facts_without_matrix_or_signers if {
-	got := gatekeeper.facts with gatekeeper.matrix as "broken" with gatekeeper.signers as ["broken"]
+	facts := gatekeeper.facts with gatekeeper.matrix as "broken" with gatekeeper.signers as ["broken"]
+	got := object.remove(facts, ["serving"])
 	got == {
 		"environments": {},
 		"risk_classes": ["minimal", "limited", "high", "prohibited"],
