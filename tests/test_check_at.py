@@ -1,20 +1,50 @@
 """`gatekeeper check --at`: evaluate as of another time (CI: does this promotion survive next month?)."""
 
-from .conftest import MANIFESTS, run_cli
+import shutil
+
+import yaml
+
+from .conftest import EVIDENCE, MANIFESTS, run_cli
 
 COMPLIANT = str(MANIFESTS / "compliant" / "credit-scoring-inferenceservice.yaml")
-# The example sign-offs of credit-scoring 3 expire on 2031-11-21T08:25:38Z.
+# The example sign-offs of credit-scoring 3 expire on 2031-11-21T08:25:38Z; its PII scan
+# is of 2026-10-01 (high risk: at most 365 days old).
 
 
-def test_admitted_now_denied_once_its_signoffs_have_expired(cli):
+def rescanned(tmp_path, at: str) -> str:
+    """The example evidence with credit-scoring 3's PII scan redone at `at`."""
+    root = tmp_path / "evidence"
+    shutil.copytree(EVIDENCE, root)
+    path = root / "credit-scoring" / "3" / "evidence.yaml"
+    bundle = yaml.safe_load(path.read_text())
+    bundle["pii_scan"]["scanned_at"] = at
+    path.write_text(yaml.safe_dump(bundle))
+    return str(root)
+
+
+def test_admitted_now_denied_once_its_signoffs_have_expired(cli, tmp_path):
     assert cli("check", COMPLIANT).code == 0
-    before = cli("check", "--at", "2031-11-21T08:25:37Z", "--format", "json", COMPLIANT)
+    evidence = rescanned(tmp_path, "2031-06-01T00:00:00Z")
+    before = cli("check", "--at", "2031-11-21T08:25:37Z", "--format", "json", "--evidence", evidence, COMPLIANT)
     assert before.code == 0, before.stdout + before.stderr
-    after = cli("check", "--at", "2031-11-21T10:25:39+02:00", "--format", "json", COMPLIANT)
+    after = cli("check", "--at", "2031-11-21T10:25:39+02:00", "--format", "json", "--evidence", evidence, COMPLIANT)
     assert after.code == 1, after.stderr
     [decision] = after.json()["results"]
     assert {v["requirement"] for v in decision["violations"]} == {"signoff.role"}
     assert all("expired on 2031-11-21T08:25:38Z" in v["message"] for v in decision["violations"])
+
+
+def test_denied_once_its_pii_scan_is_older_than_a_year(cli):
+    fresh = cli("check", "--at", "2027-10-01T00:00:00Z", COMPLIANT)
+    assert fresh.code == 0, fresh.stdout + fresh.stderr
+    stale = cli("check", "--at", "2027-10-02T00:00:00Z", "--format", "json", COMPLIANT)
+    assert stale.code == 1, stale.stderr
+    [decision] = stale.json()["results"]
+    assert [(v["requirement"], v["message"], v["observed"], v["threshold"]) for v in decision["violations"]] == [(
+        "evidence.stale",
+        "pii_scan.scanned_at is 366 days old (2026-10-01T00:00:00Z), above the 365 days the class allows",
+        366, 365,
+    )]
 
 
 def test_a_time_that_is_not_rfc3339_exits_2_with_one_line(cli):

@@ -65,6 +65,7 @@ raised := union({
 	data.gatekeeper.requirements.performance.violations,
 	data.gatekeeper.requirements.pii.violations,
 	data.gatekeeper.requirements.signoff.violations,
+	data.gatekeeper.requirements.staleness.violations,
 })
 
 open_violations contains v if {

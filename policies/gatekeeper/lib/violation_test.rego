@@ -6,7 +6,7 @@ import data.gatekeeper.lib
 requirement_ids := {
 	"classification.prohibited", "classification.unclassified", "classification.risk_class_invalid",
 	"evidence.model_reference", "evidence.missing", "evidence.unreadable", "evidence.unavailable",
-	"evidence.mismatch",
+	"evidence.mismatch", "evidence.stale",
 	"documentation.model_card_missing", "documentation.model_card_section",
 	"lineage.run_id", "lineage.code_commit", "lineage.training_dataset_digest",
 	"performance.metric",

@@ -1,0 +1,71 @@
+# Staleness: time-stamped evidence is no older than the risk class allows
+# (max_evidence_age_days in the matrix, per evidence section). A scan or evaluation
+# from long ago says little about the data the model serves today.
+package gatekeeper.requirements.staleness
+
+import data.gatekeeper.lib
+
+day_ns := ((24 * 60) * 60) * 1000000000
+
+# METADATA
+# description: |
+#   evidence section -> the field holding when it was produced. Fairness results are
+#   keyed by attribute: each attribute's evaluated_at, where present, is dated.
+timestamp_fields := {
+	"pii_scan": "scanned_at",
+	"data_quality": "evaluated_at",
+	"drift": "evaluated_at",
+}
+
+# METADATA
+# scope: document
+# description: |
+#   Per model, the time-stamped evidence the class limits: [path, stamp, max days].
+#   A section the class limits but whose stamp is missing is kept (stamp null): its age
+#   cannot be known, so it cannot be shown to be fresh (fail closed). Fairness results
+#   are limited only where they carry evaluated_at.
+dated[i] contains [path, stamp, days] if {
+	some i, ctx in lib.assessed
+	some section, days in limits(ctx)
+	field := timestamp_fields[section]
+	is_object(ctx.evidence[section])
+	path := concat(".", [section, field])
+	stamp := object.get(ctx.evidence[section], field, null)
+}
+
+dated[i] contains [path, stamp, days] if {
+	some i, ctx in lib.assessed
+	days := limits(ctx).fairness
+	some attribute, results in lib.as_object(object.get(ctx.evidence, "fairness", {}))
+	stamp := lib.as_object(results).evaluated_at
+	path := sprintf("fairness.%s.evaluated_at", [attribute])
+}
+
+# Only numbers limit an age: null (as an override sets it) or a missing section is off.
+limits(ctx) := {section: days |
+	some section, days in lib.as_object(object.get(ctx.requirements, "max_evidence_age_days", {}))
+	is_number(days)
+}
+
+# METADATA
+# description: evidence older than the class allows, or whose age cannot be told
+violations contains v if {
+	some i, entries in dated
+	some [path, stamp, days] in entries
+	[message, age] := problem(path, stamp, days)
+	v := lib.violation(lib.assessed[i], "evidence.stale", message, age, days)
+}
+
+problem(path, stamp, days) := [sprintf("%s is missing, so its age cannot be checked", [path]), null] if {
+	not lib.filled(stamp)
+} else := [sprintf("%s %s is not an RFC3339 time", [path, lib.text(stamp)]), null] if {
+	not time.parse_rfc3339_ns(stamp)
+} else := [sprintf("cannot check the age of %s: input.now is missing or not an RFC3339 time", [path]), null] if {
+	not lib.now_ns
+} else := [message, age] if {
+	age_ns := lib.now_ns - time.parse_rfc3339_ns(stamp)
+	age_ns > days * day_ns
+	age := floor(age_ns / day_ns)
+	allowed := lib.number_text(days)
+	message := sprintf("%s is %d days old (%s), above the %s days the class allows", [path, age, stamp, allowed])
+}

@@ -1,0 +1,95 @@
+package gatekeeper.requirements.staleness_test
+
+import data.gatekeeper.requirements.staleness
+import data.gatekeeper.testdata as td
+
+found(model) := ids if {
+	ids := td.ids(staleness.violations) with input as td.input_of([model])
+}
+
+found_at(now, model) := violations if {
+	violations := staleness.violations with input as object.union(td.input_of([model]), {"now": now})
+}
+
+scanned(at) := {"evidence": {"pii_scan": {"scanned_at": at}}}
+
+test_fresh_evidence_at_every_class if {
+	every class in td.classes {
+		found(td.model(class)) == set()
+	}
+}
+
+test_old_pii_scan_is_stale_for_high_and_limited_only if {
+	every class in td.classes {
+		stale := td.expect(class, {"high", "limited"}, {"evidence.stale"})
+		found(td.model_with(class, scanned("2025-11-01T00:00:00Z"))) == stale
+	}
+}
+
+test_message_names_the_field_and_its_age if {
+	violations := found_at("2026-11-22T08:00:00Z", td.model_with("high", scanned("2025-10-01T00:00:00Z")))
+	{[v.message, v.observed, v.threshold] | some v in violations} == {[
+		"pii_scan.scanned_at is 417 days old (2025-10-01T00:00:00Z), above the 365 days the class allows",
+		417, 365,
+	]}
+}
+
+test_exactly_the_allowed_age_is_fresh if {
+	found_at("2026-10-01T00:00:00Z", td.model_with("high", scanned("2025-10-01T00:00:00Z"))) == set()
+	stale := found_at("2026-10-01T00:00:01Z", td.model_with("high", scanned("2025-10-01T00:00:00Z")))
+	count(stale) == 1
+}
+
+test_missing_or_bad_time_fails_closed if {
+	found(td.model_without("high", ["evidence/pii_scan/scanned_at"])) == {"evidence.stale"}
+	found(td.model_with("high", scanned("last week"))) == {"evidence.stale"}
+	found(td.model_with("high", scanned(20251001))) == {"evidence.stale"}
+	violations := staleness.violations with input as object.remove(td.input_for("high"), ["now"])
+	message := "cannot check the age of pii_scan.scanned_at: input.now is missing or not an RFC3339 time"
+	{v.message | some v in violations} == {message}
+}
+
+test_no_scan_is_not_stale if {
+	# pii.scan_missing reports it; staleness only dates evidence that is there
+	found(td.model_without("high", ["evidence/pii_scan"])) == set()
+}
+
+test_off_for_minimal_and_by_override if {
+	found(td.model_with("minimal", scanned("2020-01-01T00:00:00Z"))) == set()
+	override := {"production": {"high": {"max_evidence_age_days": {"pii_scan": null}}}}
+	matrix := object.union(data.gatekeeper.matrix, {"overrides": override})
+	old := td.input_of([td.model_with("high", scanned("2020-01-01T00:00:00Z"))])
+	td.ids(staleness.violations) == set() with input as old with data.gatekeeper.matrix as matrix
+}
+
+limit_all := {"production": {"high": {"max_evidence_age_days": {"data_quality": 30, "drift": 30, "fairness": 30}}}}
+
+dated := {"evidence": {
+	"data_quality": {"evaluated_at": "2026-09-01T00:00:00Z", "success_percent": 100},
+	"drift": {"evaluated_at": "2026-11-20T00:00:00Z", "drift_share": 0},
+	"fairness": {"sex": {"evaluated_at": "2026-08-01T00:00:00Z"}},
+}}
+
+test_data_quality_drift_and_fairness_times if {
+	matrix := object.union(data.gatekeeper.matrix, {"overrides": limit_all})
+	violations := staleness.violations with input as td.input_of([td.model_with("high", dated)])
+		with data.gatekeeper.matrix as matrix
+	{v.message | some v in violations} == {
+		"data_quality.evaluated_at is 82 days old (2026-09-01T00:00:00Z), above the 30 days the class allows",
+		"fairness.sex.evaluated_at is 113 days old (2026-08-01T00:00:00Z), above the 30 days the class allows",
+	}
+}
+
+test_fairness_without_time_is_not_dated if {
+	# fairness results carry no time unless the producer wrote one (age_band here)
+	matrix := object.union(data.gatekeeper.matrix, {"overrides": limit_all})
+	td.ids(staleness.violations) == set() with input as td.input_for("high")
+		with data.gatekeeper.matrix as matrix
+}
+
+test_in_the_decision if {
+	old := td.input_of([td.model_with("high", scanned("2025-01-01T00:00:00Z"))])
+	decision := data.gatekeeper.decision with input as old
+	{v.requirement | some v in decision.violations} == {"evidence.stale"}
+	not decision.allowed
+}
