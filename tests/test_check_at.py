@@ -34,6 +34,22 @@ def test_admitted_now_denied_once_its_signoffs_have_expired(cli, tmp_path):
     assert all("expired on 2031-11-21T08:25:38Z" in v["message"] for v in decision["violations"])
 
 
+def test_warned_within_30_days_of_a_signoff_expiring(cli, tmp_path):
+    evidence = rescanned(tmp_path, "2031-06-01T00:00:00Z")
+    quiet = cli("check", "--at", "2031-10-21T08:25:37Z", "--format", "json", "--evidence", evidence, COMPLIANT)
+    assert quiet.code == 0 and quiet.json()["results"][0]["warnings"] == []
+    warned = cli("check", "--at", "2031-11-11T08:25:38Z", "--format", "json", "--evidence", evidence, COMPLIANT)
+    assert warned.code == 0, warned.stdout + warned.stderr
+    [decision] = warned.json()["results"]
+    assert decision["warnings"] == [
+        f"[signoff.role] credit-scoring@3: {role} sign-off expires in 10 days (2031-11-21T08:25:38Z)"
+        for role in ("compliance", "validator")
+    ]
+    assert [(e["kind"], e["name"], e["expires_at"]) for e in decision["expiries"]] == [
+        ("signoff", "compliance", "2031-11-21T08:25:38Z"), ("signoff", "validator", "2031-11-21T08:25:38Z"),
+    ]
+
+
 def test_denied_once_its_pii_scan_is_older_than_a_year(cli):
     fresh = cli("check", "--at", "2027-10-01T00:00:00Z", COMPLIANT)
     assert fresh.code == 0, fresh.stdout + fresh.stderr

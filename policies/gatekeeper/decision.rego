@@ -4,6 +4,7 @@
 # there), applies waivers and the environment's enforcement action.
 package gatekeeper
 
+import data.gatekeeper.expiry
 import data.gatekeeper.lib
 
 # METADATA
@@ -23,7 +24,13 @@ decision := {
 	],
 	"violations": open_list,
 	"waived": sorted(waived_violations),
-	"warnings": array.flatten([violation_lines, waived_lines, expired_lines]),
+	"warnings": array.flatten([violation_lines, waived_lines, expired_lines, sort(expiry.warnings)]),
+	"expiries": expiries,
+}
+
+# The sign-offs and waivers the decision rests on, soonest expiry first.
+expiries := [key[3] | some key in sort(keys)] if {
+	keys := [[e.expires_at, e.model, e.kind, e] | some e in expiry.statements]
 }
 
 # METADATA

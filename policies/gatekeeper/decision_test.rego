@@ -38,7 +38,16 @@ test_decision_document if {
 		"violations": [],
 		"waived": [],
 		"warnings": [],
+		"expiries": [
+			expiry("signoff", "compliance", "signoff.role"),
+			expiry("signoff", "validator", "signoff.role"),
+		],
 	}
+}
+
+expiry(kind, name, requirement) := {
+	"kind": kind, "model": "credit-scoring", "version": "3", "name": name, "requirement": requirement,
+	"source": sprintf("signoffs/%s.dsse.json", [name]), "expires_at": td.later,
 }
 
 test_defined_for_any_input if {
@@ -49,7 +58,7 @@ test_defined_for_any_input if {
 		decision := decide(doc)
 		object.keys(decision) == {
 			"object", "environment", "operation", "enforcement", "allowed",
-			"models", "violations", "waived", "warnings",
+			"models", "violations", "waived", "warnings", "expiries",
 		}
 	}
 }

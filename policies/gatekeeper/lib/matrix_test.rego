@@ -51,7 +51,10 @@ test_class_requirements_from_the_matrix if {
 	requirements.unclassified == {}
 	requirements.high.fairness.demographic_parity_ratio_min == 0.8
 	requirements.limited.signoffs == {"roles": ["owner"], "min_distinct_signers": 1}
-	requirements.minimal == {"model_card": {"sections": ["intended_use"]}, "lineage": {"run_id": true}}
+	requirements.minimal == {
+		"model_card": {"sections": ["intended_use"]}, "lineage": {"run_id": true},
+		"expiry_warning_days": 14,
+	}
 	requirements.prohibited == {"admitted": false}
 }
 
@@ -84,7 +87,7 @@ test_requirements_of_one_class if {
 	matrix := object.union(data.gatekeeper.matrix, {"overrides": {"staging": {"minimal": {"lineage": null}}}})
 	minimal := lib.requirements_of("minimal") with input as {"environment": "staging"}
 		with data.gatekeeper.matrix as matrix
-	minimal == {"model_card": {"sections": ["intended_use"]}, "lineage": null}
+	minimal == {"model_card": {"sections": ["intended_use"]}, "lineage": null, "expiry_warning_days": 14}
 }
 
 test_no_matrix_means_no_requirements_and_deny if {

@@ -75,6 +75,20 @@ class DecidedModel(BaseModel):
     risk_class: str | None = None
 
 
+class Expiry(BaseModel):
+    """A sign-off or waiver the decision rests on, and when it runs out (the policy's
+    `expiry.statements`): the background auditor re-judges at `expires_at` and exports
+    the time left as a gauge."""
+
+    kind: Literal["signoff", "waiver"]
+    model: str
+    version: str
+    name: str  # the role signed off, or the requirement waived
+    requirement: str  # what fails once it expires
+    source: str = ""
+    expires_at: str
+
+
 class SourceLocation(BaseModel):
     """Where a manifest object came from (CLI input): file and 1-based line of its document."""
 
@@ -96,6 +110,7 @@ class Decision(BaseModel):
     violations: list[Violation] = []
     waived: list[WaivedViolation] = []
     warnings: list[str] = []
+    expiries: list[Expiry] = []
     policy_revision: str = ""
     decision_id: str = ""
     evidence_digest: str = ""
