@@ -75,6 +75,21 @@ def test_list_json_with_filters(sqlite_url):
     assert json.loads(later.stdout) == []
 
 
+def test_list_by_source(sqlite_url):
+    async def fill():
+        async with await open_store(sqlite_url) as store:
+            for i, source in enumerate(["webhook", "background", "background"]):
+                await store.append(record(i).model_copy(update={"source": source}))
+
+    asyncio.run(fill())
+    out = run("list", "--audit-db", sqlite_url, "--format", "json", "--source", "background")
+    assert out.exit_code == 0 and [r["seq"] for r in json.loads(out.stdout)] == [3, 2]
+    table = run("list", "--audit-db", sqlite_url, "--source", "background").stdout.splitlines()
+    assert len(table) == 3 and all(line.rstrip().endswith("background") for line in table[1:])
+    bad = run("list", "--audit-db", sqlite_url, "--source", "cron")
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
 def test_list_postgres_json(pg_url):
     make_log(pg_url, 3)
     out = run("list", "--audit-db", pg_url, "--format", "json", "--model", "b")

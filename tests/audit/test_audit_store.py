@@ -59,6 +59,17 @@ async def test_list_filters(store_url):
         await store.close()
 
 
+async def test_list_by_source(store_url):
+    async with await open_store(store_url) as store:
+        for i, source in enumerate(["webhook", "background", "cli", "background"]):
+            await store.append(record(i).model_copy(update={"source": source}))
+        assert [r.seq for r in await store.list(source="background")] == [4, 2]
+        assert [r.seq for r in await store.list(source="webhook")] == [1]
+        assert await store.list(source="api") == []
+        with pytest.raises(AuditStoreError, match="unknown source"):
+            await store.list(source="cron")
+
+
 async def test_verify_ok(store_url):
     async with await open_store(store_url) as store:
         assert (await store.verify()).ok  # empty is intact

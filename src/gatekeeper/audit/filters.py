@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 class ListFilter:
     model: str | None = None  # a model name, or name@version
     outcome: str | None = None
+    source: str | None = None  # webhook | cli | api | background
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
     limit: int = 100

@@ -140,6 +140,10 @@ class PostgresBackend:
         if query.outcome:
             where.append("outcome = %s")
             params.append(query.outcome)
+        if query.source:
+            # the source is in the hashed body only: no column, so no schema migration
+            where.append("(body::jsonb ->> 'source') = %s")
+            params.append(query.source)
         if query.since:
             where.append("time >= %s")
             params.append(as_utc(query.since))

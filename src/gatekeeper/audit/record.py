@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -13,7 +13,8 @@ from gatekeeper.types.decision import DecidedModel, Decision, ObjectRef, Violati
 
 Outcome = Literal["admitted", "denied", "warned", "error"]
 OUTCOMES: tuple[str, ...] = ("admitted", "denied", "warned", "error")
-Source = Literal["webhook", "cli", "api"]
+Source = Literal["webhook", "cli", "api", "background"]  # background: the auditor re-judging running workloads
+SOURCES: tuple[str, ...] = get_args(Source)
 
 # prev_hash of record 1: there is no record 0 to point at.
 GENESIS_HASH = "0" * 64

@@ -162,6 +162,10 @@ class SqliteBackend:
         if query.outcome:
             where.append("outcome = ?")
             params.append(query.outcome)
+        if query.source:
+            # the source is in the hashed body only: no column, so no schema migration
+            where.append("json_extract(body, '$.source') = ?")
+            params.append(query.source)
         if query.since:
             where.append("time >= ?")
             params.append(as_utc(query.since).strftime(TIME_FORMAT))  # type: ignore[union-attr]

@@ -12,7 +12,7 @@ from gatekeeper.audit.chain import Row, VerifyResult, record_of
 from gatekeeper.audit.errors import AuditStoreError, display_url, reason_of
 from gatekeeper.audit.filters import ListFilter
 from gatekeeper.audit.group_commit import GroupCommit
-from gatekeeper.audit.record import CHAIN_FIELDS, OUTCOMES, AuditRecord
+from gatekeeper.audit.record import CHAIN_FIELDS, OUTCOMES, SOURCES, AuditRecord
 
 
 class Backend(Protocol):
@@ -93,13 +93,16 @@ class AuditStore:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
+        source: str | None = None,
     ) -> list[AuditRecord]:
         """Newest first. `since` is inclusive, `until` exclusive; `model` is a name or name@version."""
         if outcome is not None and outcome not in OUTCOMES:
             raise AuditStoreError(self.url, f"unknown outcome {outcome!r} (one of {', '.join(OUTCOMES)})")
         if limit < 0:
             raise AuditStoreError(self.url, "limit must not be negative")
-        query = ListFilter(model=model, outcome=outcome, since=since, until=until, limit=limit)
+        if source is not None and source not in SOURCES:
+            raise AuditStoreError(self.url, f"unknown source {source!r} (one of {', '.join(SOURCES)})")
+        query = ListFilter(model=model, outcome=outcome, source=source, since=since, until=until, limit=limit)
         async with self._errors():
             return [record_of(row) for row in await self._backend.read(query)]
 

@@ -28,6 +28,13 @@ T = TypeVar("T")
 app = typer.Typer(help="Read and verify the hash-chained decision log.", no_args_is_help=True)
 
 
+class SourceChoice(str, Enum):
+    webhook = "webhook"
+    cli = "cli"
+    api = "api"
+    background = "background"
+
+
 class OutcomeChoice(str, Enum):
     admitted = "admitted"
     denied = "denied"
@@ -54,6 +61,7 @@ def list_records(
     audit_db: AuditDb = None,
     model: Optional[str] = typer.Option(None, "--model", help="Model name or name@version."),
     outcome: Optional[OutcomeChoice] = typer.Option(None, "--outcome"),
+    source: Optional[SourceChoice] = typer.Option(None, "--source", help="Which front door decided."),
     since: Optional[str] = typer.Option(None, "--since", help="ISO-8601, inclusive (naive = UTC)."),
     until: Optional[str] = typer.Option(None, "--until", help="ISO-8601, exclusive (naive = UTC)."),
     limit: int = typer.Option(100, "--limit", min=1, help="At most this many, newest first."),
@@ -63,7 +71,8 @@ def list_records(
     since_t, until_t = _iso(since, "--since"), _iso(until, "--until")
 
     records = _on_store(audit_db, lambda store: store.list(
-        model=model, outcome=outcome.value if outcome else None, since=since_t, until=until_t, limit=limit))
+        model=model, outcome=outcome.value if outcome else None, since=since_t, until=until_t, limit=limit,
+        source=source.value if source else None))
     if fmt is Format.json:
         typer.echo(json.dumps([r.model_dump(mode="json", by_alias=True) for r in records], indent=2))
     else:
