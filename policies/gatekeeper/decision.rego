@@ -19,7 +19,10 @@ decision := {
 	"operation": operation,
 	"enforcement": lib.enforcement,
 	"allowed": allowed,
-	"models": [{"ref": ctx.ref, "name": ctx.name, "version": ctx.version, "risk_class": ctx.risk_class} |
+	"models": [{
+		"ref": ctx.ref, "name": ctx.name, "version": ctx.version, "risk_class": ctx.risk_class,
+		"checks": checks(ctx),
+	} |
 		some ctx in lib.models
 	],
 	"violations": open_list,
@@ -56,6 +59,16 @@ default allowed := false
 allowed if lib.enforcement != "deny"
 
 allowed if count(open_violations) == 0
+
+# METADATA
+# description: |
+#   The requirement families a model was checked against (the ID prefixes of its
+#   possible violations): the background report shows one that raised nothing as passed.
+checks(ctx) := sort(array.concat(["classification", "evidence"], [family |
+	some family, spec in lib.as_object(ctx.requirements)
+	is_object(spec)
+	family != "max_evidence_age_days" # its violations are evidence.stale
+]))
 
 # METADATA
 # description: every violation any requirement family reports (one entry per family)

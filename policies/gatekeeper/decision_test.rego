@@ -34,7 +34,13 @@ test_decision_document if {
 		"operation": "CREATE",
 		"enforcement": "deny",
 		"allowed": true,
-		"models": [{"ref": "models:/credit-scoring/3", "name": "credit-scoring", "version": "3", "risk_class": "high"}],
+		"models": [{
+			"ref": "models:/credit-scoring/3", "name": "credit-scoring", "version": "3", "risk_class": "high",
+			"checks": [
+				"artifact", "classification", "evidence", "explainability", "fairness", "lineage",
+				"model_card", "monitoring", "performance", "pii", "signoffs",
+			],
+		}],
 		"violations": [],
 		"waived": [],
 		"warnings": [],
@@ -117,7 +123,10 @@ test_evidence_error_reports_only_evidence if {
 		"declared_risk_class": "bogus",
 	})
 	decision := decide(td.input_of([model]))
-	decision.models == [{"ref": "models:/credit-scoring/3", "name": "credit-scoring", "version": "3", "risk_class": null}]
+	decision.models == [{
+		"ref": "models:/credit-scoring/3", "name": "credit-scoring", "version": "3", "risk_class": null,
+		"checks": ["classification", "evidence"],
+	}]
 	[[v.requirement, v.message] | some v in decision.violations] == [[
 		"evidence.missing",
 		"no evidence at evidence/credit-scoring/3",

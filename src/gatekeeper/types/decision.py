@@ -73,6 +73,9 @@ class DecidedModel(BaseModel):
     name: str
     version: str | None = None
     risk_class: str | None = None
+    # The requirement families it was checked against (a background report shows each
+    # that raised nothing as passed).
+    checks: list[str] = []
 
 
 class Expiry(BaseModel):

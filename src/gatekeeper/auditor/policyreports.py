@@ -1,0 +1,100 @@
+"""A decision as a wgpolicyk8s.io/v1alpha2 PolicyReport, one per workload.
+
+One report per workload, not per namespace: namespace-wide reports grew past etcd's
+object size limit in Kyverno. Policy Reporter reads these as they are. Each result is
+one requirement: an open violation fails, a waived one or an expiry warning warns, and
+each requirement family the model was checked against that raised nothing passes.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from gatekeeper.auditor.client import MANAGED_BY, REPORT_GROUP, REPORT_VERSION
+from gatekeeper.types.decision import Decision
+
+SOURCE = "model-gatekeeper"
+ERROR_POLICY = "gatekeeper.evaluation"  # the result that says the last re-judgement failed
+_LINE_ID = re.compile(r"^\[([^\]]+)\]")
+
+
+def report_name(kind: str, name: str) -> str:
+    # kinds of different groups may share a name (Model, InferenceService): the kind is
+    # in the name, the group in the owner reference
+    return f"gatekeeper-{kind.lower()}-{name}"[:253]
+
+
+def owner_reference(workload: dict[str, Any]) -> dict[str, Any]:
+    """The report belongs to its workload, so Kubernetes deletes it with the workload."""
+    meta = workload["metadata"]
+    return {"apiVersion": workload["apiVersion"], "kind": workload["kind"], "name": meta["name"],
+            "uid": meta["uid"], "controller": False, "blockOwnerDeletion": False}
+
+
+def _result(policy: str, result: str, message: str, when: datetime, properties: dict[str, str]) -> dict[str, Any]:
+    seconds = int(when.timestamp())
+    return {"source": SOURCE, "policy": policy, "result": result, "message": message,
+            "scored": True, "timestamp": {"seconds": seconds, "nanos": 0},
+            "properties": {k: v for k, v in properties.items() if v}}
+
+
+def results_of(decision: Decision, when: datetime) -> list[dict[str, Any]]:
+    results = []
+    failed_families: set[tuple[str, str, str]] = set()
+    for v in decision.violations:
+        failed_families.add((v.model, v.version, v.requirement.split(".")[0]))
+        results.append(_result(v.requirement, "fail", v.line or v.message, when,
+                               {"model": f"{v.model}@{v.version}", "remediation": v.remediation}))
+    for w in decision.waived:
+        failed_families.add((w.model, w.version, w.requirement.split(".")[0]))
+        message = f"waived by {w.waiver} until {w.waiver_expires_at}: {w.message}"
+        results.append(_result(w.requirement, "warn", message, when,
+                               {"model": f"{w.model}@{w.version}", "remediation": w.remediation}))
+    for line in decision.warnings:
+        match = _LINE_ID.match(line)
+        if match and "expires in" in line:  # expiry warnings; violation lines are results already
+            results.append(_result(match.group(1), "warn", line, when, {}))
+    for model in decision.models:
+        for family in model.checks:
+            if (model.name, model.version or "", _family_prefix(family)) not in failed_families:
+                results.append(_result(family, "pass", f"{model.name}@{model.version} meets {family}", when,
+                                       {"model": f"{model.name}@{model.version}"}))
+    return results
+
+
+def _family_prefix(family: str) -> str:
+    # matrix family names whose requirement IDs use another prefix
+    return {"signoffs": "signoff", "model_card": "documentation"}.get(family, family)
+
+
+def summary_of(results: list[dict[str, Any]]) -> dict[str, int]:
+    counts = {"pass": 0, "fail": 0, "warn": 0, "error": 0, "skip": 0}
+    for r in results:
+        counts[r["result"]] += 1
+    return counts
+
+
+def policy_report(workload: dict[str, Any], results: list[dict[str, Any]], decision: Decision | None) -> dict[str, Any]:
+    meta = workload["metadata"]
+    labels = dict(MANAGED_BY)
+    if decision is not None:
+        labels["model-gatekeeper.io/environment"] = decision.environment
+    return {
+        "apiVersion": f"{REPORT_GROUP}/{REPORT_VERSION}",
+        "kind": "PolicyReport",
+        "metadata": {"name": report_name(workload["kind"], meta["name"]), "namespace": meta["namespace"],
+                     "labels": labels, "ownerReferences": [owner_reference(workload)]},
+        "scope": {"apiVersion": workload["apiVersion"], "kind": workload["kind"], "name": meta["name"],
+                  "namespace": meta["namespace"], "uid": meta["uid"]},
+        "summary": summary_of(results),
+        "results": results,
+    }
+
+
+def with_error(previous: list[dict[str, Any]], failure: str, when: datetime) -> list[dict[str, Any]]:
+    """The last results kept as they were (nothing flips to pass on a failure), plus an
+    error result saying why this re-judgement could not be made."""
+    kept = [r for r in previous if r.get("policy") != ERROR_POLICY]
+    return [*kept, _result(ERROR_POLICY, "error", f"could not re-judge: {failure}", when, {})]

@@ -1,0 +1,172 @@
+"""The background auditor against the real kube-apiserver, a real OPA and a real SQLite
+decision log; time is the injected clock, moved by the test (never slept).
+
+One story, in order: a compliant InferenceService gets a passing PolicyReport; its
+validator sign-off expires and the next cycle fails the report (`signoff.role`), emits an
+Event, flips the gauge and logs a background decision; a tightened matrix threshold (a
+new policy revision) re-judges it at once; OPA going down flips nothing to pass and shows;
+deleting the workload removes its report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+from prometheus_client import REGISTRY
+
+from gatekeeper.audit import open_store
+from gatekeeper.auditor.client import REPORT_GROUP, REPORT_PLURAL, REPORT_VERSION, Cluster
+from gatekeeper.auditor.rejudge import Auditor
+from gatekeeper.config import Settings
+from gatekeeper.pipeline.assemble import open_gate
+
+from ..clock import FakeClock
+from ..conftest import EVIDENCE, POLICIES, run_cli
+from .conftest import ENVIRONMENT_LABEL, load_manifest
+from .kube import Kube, with_namespace
+
+pytestmark = [pytest.mark.e2e]
+
+NAMESPACE = "audited"
+NAME = "credit-scoring-audited"
+# The example sign-offs of credit-scoring 3 expire on 2031-11-21T08:25:38Z. The clock
+# starts 51 days before, and the PII scan is redone shortly before that (fresh then).
+START = datetime(2031, 10, 1, tzinfo=timezone.utc)
+SIGNOFFS_EXPIRE = datetime(2031, 11, 21, 8, 25, 38, tzinfo=timezone.utc)
+
+
+def evidence_copy(root: Path) -> Path:
+    shutil.copytree(EVIDENCE, root)
+    path = root / "credit-scoring" / "3" / "evidence.yaml"
+    bundle = yaml.safe_load(path.read_text())
+    bundle["pii_scan"]["scanned_at"] = "2031-06-01T00:00:00Z"
+    path.write_text(yaml.safe_dump(bundle))
+    return root
+
+
+def tighten(policies: Path) -> None:
+    """The compliance team raises high risk's demographic parity floor above the example's 0.85."""
+    path = policies / "gatekeeper" / "matrix" / "requirements.yaml"
+    text = path.read_text()
+    assert "demographic_parity_ratio_min: 0.80" in text
+    path.write_text(text.replace("demographic_parity_ratio_min: 0.80", "demographic_parity_ratio_min: 0.95", 1))
+
+
+def report(kube: Kube) -> dict[str, Any] | None:
+    custom = client.CustomObjectsApi(kube.api_client)
+    try:
+        return custom.get_namespaced_custom_object(REPORT_GROUP, REPORT_VERSION, NAMESPACE, REPORT_PLURAL,
+                                                   f"gatekeeper-inferenceservice-{NAME}")
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def results(kube: Kube) -> dict[str, set[str]]:
+    """result -> the policies (requirements) with that result."""
+    found: dict[str, set[str]] = {}
+    for r in (report(kube) or {}).get("results", []):
+        found.setdefault(r["result"], set()).add(r["policy"])
+    return found
+
+
+def events(kube: Kube) -> list[tuple[str, str]]:
+    listed = kube.core.list_namespaced_event(NAMESPACE, field_selector=f"involvedObject.name={NAME}")
+    return [(e.type, e.reason) for e in sorted(listed.items, key=lambda e: e.metadata.creation_timestamp)]
+
+
+def gauge(metric: str, **labels: str) -> float | None:
+    return REGISTRY.get_sample_value(metric, labels)
+
+
+COMPLIANT_LABELS = {"namespace": NAMESPACE, "kind": "InferenceService", "name": NAME,
+                    "model": "credit-scoring", "version": "3", "risk_class": "high"}
+
+
+def test_the_auditor_follows_a_running_model(kube: Kube, tmp_path: Path) -> None:
+    kube.core.create_namespace({"apiVersion": "v1", "kind": "Namespace",
+                                "metadata": {"name": NAMESPACE, "labels": {ENVIRONMENT_LABEL: "production"}}})
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    audit_db = f"sqlite:///{tmp_path}/audit.db"
+    settings = Settings(policy_dir=policies, evidence_dir=evidence_copy(tmp_path / "evidence"),
+                        evidence_cache_ttl=0.0)
+    clock = FakeClock(START)
+    workload = with_namespace(load_manifest("compliant/credit-scoring-inferenceservice.yaml"), NAMESPACE, NAME)
+    kube.create(workload)
+
+    async def story() -> None:
+        async with await open_store(audit_db) as audit, open_gate(settings, clock=clock.now) as gate:
+            auditor = Auditor(gate, Cluster(kube.api_client), audit=audit)
+            first = await auditor.cycle()
+            assert first.failure == "" and first.judged[f"{NAMESPACE}/InferenceService/{NAME}"] == "new"
+            passing = results(kube)
+            assert passing.get("fail") is None and {"signoffs", "fairness", "pii"} <= passing["pass"]
+            assert report(kube)["scope"]["uid"] == kube.get("InferenceService", NAMESPACE, NAME)["metadata"]["uid"]
+            assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 1
+            validator = {"namespace": NAMESPACE, "kind": "InferenceService", "name": NAME, "model": "credit-scoring",
+                         "version": "3", "statement": "signoff", "statement_name": "validator"}
+            assert gauge("gatekeeper_statement_expiry_seconds", **validator) == (SIGNOFFS_EXPIRE - START).total_seconds()
+            assert events(kube) == []
+
+            # nothing is due a minute later: nothing re-judged
+            clock.advance(60)
+            assert (await auditor.cycle()).judged == {}
+
+            # 10 days before expiry: the resync is due, the report warns
+            clock.wall = SIGNOFFS_EXPIRE.replace(day=11)
+            assert (await auditor.cycle()).judged[f"{NAMESPACE}/InferenceService/{NAME}"] == "resync"
+            assert {"signoff.role"} <= results(kube)["warn"] and results(kube).get("fail") is None
+
+            # the sign-offs expire: within one cycle the report fails, an Event, the gauge, the log
+            clock.wall = SIGNOFFS_EXPIRE.replace(second=39)
+            assert (await auditor.cycle()).judged[f"{NAMESPACE}/InferenceService/{NAME}"] == "expiry"
+            assert "signoff.role" in results(kube)["fail"] and "signoffs" not in results(kube).get("pass", set())
+            assert events(kube) == [("Warning", "NonCompliant")]
+            assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 0
+
+            # OPA goes down: no report flips to pass, the failure shows, nothing crashes
+            assert gate.opa_server is not None
+            port = gate.opa_server.port
+            gate.opa_server.stop()
+            before = float(gauge("gatekeeper_auditor_failures_total", component="opa") or 0)
+            clock.advance(601)
+            down = await auditor.cycle()
+            assert down.judged and "policy" in down.failure
+            assert "signoff.role" in results(kube)["fail"] and "gatekeeper.evaluation" in results(kube)["error"]
+            assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 0
+            assert float(gauge("gatekeeper_auditor_failures_total", component="opa") or 0) > before
+
+            # a tightened threshold: OPA comes back with a new policy revision and the
+            # workload is re-judged at once, no resync due
+            tighten(policies)
+            gate.opa_server.start(port=port)
+            clock.advance(1)
+            back = await auditor.cycle()
+            assert back.failure == "" and back.judged[f"{NAMESPACE}/InferenceService/{NAME}"] == "policy"
+            assert "fairness.demographic_parity_ratio" in results(kube)["fail"]
+            assert "error" not in results(kube)
+
+            # the workload goes: its report goes
+            kube.delete("InferenceService", NAMESPACE, NAME)
+            gone = await auditor.cycle()
+            assert f"{NAMESPACE}/gatekeeper-inferenceservice-{NAME}" in gone.removed and report(kube) is None
+            assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) is None
+
+    asyncio.run(story())
+
+    listed = run_cli("audit", "list", "--audit-db", audit_db, "--source", "background", "--format", "json")
+    assert listed.code == 0, listed.stderr
+    records = [r for r in listed.json() if r["object"]["name"] == NAME]
+    # first judged (admitted), fell out of compliance (denied), tightened (denied, other violations)
+    assert [r["outcome"] for r in reversed(records)] == ["admitted", "denied", "denied"]
+    assert {v["requirement"] for v in records[1]["violations"]} == {"signoff.role"}
+    assert all(r["source"] == "background" for r in records)
