@@ -22,7 +22,8 @@ from kubernetes import client
 from prometheus_client import REGISTRY
 
 from gatekeeper.audit import open_store
-from gatekeeper.auditor.client import REPORT_GROUP, REPORT_PLURAL, REPORT_VERSION, Cluster
+from gatekeeper.auditor.client import REPORT_GROUP, REPORT_PLURAL, REPORT_VERSION, Cluster, Leases
+from gatekeeper.auditor.lease import Elector
 from gatekeeper.auditor.rejudge import Auditor
 from gatekeeper.config import Settings
 from gatekeeper.pipeline.assemble import open_gate
@@ -170,3 +171,39 @@ def test_the_auditor_follows_a_running_model(kube: Kube, tmp_path: Path) -> None
     assert [r["outcome"] for r in reversed(records)] == ["admitted", "denied", "denied"]
     assert {v["requirement"] for v in records[1]["violations"]} == {"signoff.role"}
     assert all(r["source"] == "background" for r in records)
+
+
+def test_one_replica_audits_at_a_time_and_an_unreachable_api_shows(kube: Kube, tmp_path: Path) -> None:
+    settings = Settings(evidence_dir=EVIDENCE)
+    clock = FakeClock(datetime(2026, 12, 1, tzinfo=timezone.utc))
+    dead = client.ApiClient(client.Configuration(host="http://127.0.0.1:9"))
+
+    async def story() -> None:
+        async with open_gate(settings, clock=clock.now) as gate:
+            cluster = Cluster(kube.api_client)
+            leases = Leases(cluster)
+            first = Auditor(gate, cluster, elector=Elector(leases, "default", "replica-a"))
+            second = Auditor(gate, cluster, elector=Elector(leases, "default", "replica-b"))
+            assert (await first.cycle()).leader
+            follower = await second.cycle()
+            assert not follower.leader and follower.judged == {} and follower.failure == ""
+            clock.advance(30)
+            assert (await first.cycle()).leader and not (await second.cycle()).leader
+            # replica-a stops renewing: once the lease has run out, replica-b takes over
+            clock.advance(61)
+            assert (await second.cycle()).leader and not (await first.cycle()).leader
+            lease = client.CoordinationV1Api(kube.api_client).read_namespaced_lease("model-gatekeeper-auditor", "default")
+            assert lease.spec.holder_identity == "replica-b" and lease.spec.lease_transitions == 1
+
+            # the Kubernetes API unreachable: counted, shown, no crash; nothing written
+            before = float(REGISTRY.get_sample_value("gatekeeper_auditor_failures_total",
+                                                     {"component": "kubernetes"}) or 0)
+            cut_off = await Auditor(gate, Cluster(dead)).cycle()
+            assert cut_off.failure.startswith("kubernetes: list namespaces") and cut_off.judged == {}
+            assert float(REGISTRY.get_sample_value("gatekeeper_auditor_failures_total",
+                                                   {"component": "kubernetes"}) or 0) == before + 1
+
+    try:
+        asyncio.run(story())
+    finally:
+        dead.close()

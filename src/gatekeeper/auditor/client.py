@@ -8,6 +8,7 @@ it never turns into a verdict about a workload.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,14 @@ from gatekeeper.pipeline.workloads import ENVIRONMENT_LABEL
 REPORT_GROUP, REPORT_VERSION, REPORT_PLURAL = "wgpolicyk8s.io", "v1alpha2", "policyreports"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "model-gatekeeper"}
 TIMEOUT = 10  # seconds per API call: a hung API server must not stall the auditor forever
+
+
+def _status_message(exc: ApiException) -> str:
+    """The API server's own words (its Status message), when it gave any."""
+    try:
+        return str(json.loads(exc.body or "{}").get("message") or "")
+    except (ValueError, AttributeError):
+        return ""
 
 
 class ClusterError(RuntimeError):
@@ -45,7 +54,8 @@ class Cluster:
         try:
             return await asyncio.to_thread(fn, *args, _request_timeout=TIMEOUT, **kwargs)
         except ApiException as exc:
-            raise ClusterError(f"{what}: HTTP {exc.status} {exc.reason}") from exc
+            detail = _status_message(exc)
+            raise ClusterError(f"{what}: HTTP {exc.status} {exc.reason}{': ' + detail if detail else ''}") from exc
         except Exception as exc:  # noqa: BLE001 - urllib3/socket errors: the API is unreachable
             raise ClusterError(f"{what}: {type(exc).__name__}: {exc}") from exc
 
@@ -108,3 +118,40 @@ class Cluster:
 
     async def create_event(self, namespace: str, event: dict[str, Any]) -> None:
         await self._call("create event", self.core.create_namespaced_event, namespace, event)
+
+
+class Leases:
+    """coordination.k8s.io/v1 Leases (the lease module decides who holds one). Through the
+    untyped custom-objects calls: the typed client turns MicroTime strings into datetimes
+    and writes them back in a format the API server refuses."""
+
+    GROUP, VERSION, PLURAL = "coordination.k8s.io", "v1", "leases"
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    async def read(self, namespace: str, name: str) -> dict[str, Any] | None:
+        custom = self.cluster.custom
+        try:
+            return await self.cluster._call("read lease", custom.get_namespaced_custom_object,  # type: ignore[no-any-return]
+                                            self.GROUP, self.VERSION, namespace, self.PLURAL, name)
+        except ClusterError as exc:
+            if isinstance(exc.__cause__, ApiException) and exc.__cause__.status == 404:
+                return None
+            raise
+
+    async def write(self, namespace: str, lease: dict[str, Any]) -> bool:
+        """Create the lease, or replace it at the resourceVersion read (optimistic
+        concurrency: False when another replica wrote it first)."""
+        custom, where = self.cluster.custom, (self.GROUP, self.VERSION, namespace, self.PLURAL)
+        try:
+            if lease["metadata"].get("resourceVersion"):
+                await self.cluster._call("replace lease", custom.replace_namespaced_custom_object, *where,
+                                         lease["metadata"]["name"], lease)
+            else:
+                await self.cluster._call("create lease", custom.create_namespaced_custom_object, *where, lease)
+        except ClusterError as exc:
+            if isinstance(exc.__cause__, ApiException) and exc.__cause__.status == 409:
+                return False
+            raise
+        return True

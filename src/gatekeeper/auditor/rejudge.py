@@ -21,6 +21,7 @@ from typing import Any
 from gatekeeper.audit import AuditRecord, AuditStore, AuditStoreError
 from gatekeeper.auditor import policyreports, signals
 from gatekeeper.auditor.client import Cluster, ClusterError, Resource
+from gatekeeper.auditor.lease import Elector
 from gatekeeper.opa.client import PolicyError
 from gatekeeper.pipeline.gate import Gate, Manifest, ReviewContext, UnknownEnvironment
 from gatekeeper.types.decision import Decision
@@ -45,6 +46,7 @@ class Judged:
 
 @dataclass
 class CycleResult:
+    leader: bool = True  # False: another replica holds the lease; nothing was done
     judged: dict[str, str] = field(default_factory=dict)  # "<ns>/<kind>/<name>" -> trigger
     removed: list[str] = field(default_factory=list)
     failure: str = ""
@@ -52,12 +54,13 @@ class CycleResult:
 
 class Auditor:
     def __init__(self, gate: Gate, cluster: Cluster, *, audit: AuditStore | None = None,
-                 resync: timedelta = DEFAULT_RESYNC) -> None:
+                 resync: timedelta = DEFAULT_RESYNC, elector: Elector | None = None) -> None:
         assert gate.audit is None, "the auditor records only changes; the gate must not record every judgement"
         self.gate = gate
         self.cluster = cluster
         self.audit = audit
         self.resync = resync
+        self.elector = elector  # None: the only replica (the CLI, a single-replica Deployment)
         self.state: dict[str, Judged] = {}  # by workload uid
 
     def resources(self) -> list[Resource]:
@@ -69,6 +72,20 @@ class Auditor:
     async def cycle(self) -> CycleResult:
         result = CycleResult()
         now = self.gate.clock()
+        if self.elector is not None:
+            try:
+                result.leader = await self.elector.lead(now)
+            except ClusterError as exc:
+                signals.FAILURES.labels("kubernetes").inc()
+                result.leader, result.failure = False, f"kubernetes: {exc}"
+            if not result.leader:
+                # a follower forgets what it judged (and stops exporting it): the leader
+                # publishes; when this replica takes over it starts afresh
+                for judged in self.state.values():
+                    for gauge, labels in judged.gauges:
+                        gauge.remove(*labels)
+                self.state.clear()
+                return result
         try:
             await self.gate.refresh_policy()  # a new policy revision makes every workload due
         except PolicyError as exc:
