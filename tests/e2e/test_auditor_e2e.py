@@ -11,11 +11,16 @@ deleting the workload removes its report.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import socket
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from kubernetes import client
@@ -31,7 +36,7 @@ from gatekeeper.pipeline.assemble import open_gate
 from ..clock import FakeClock
 from ..conftest import EVIDENCE, POLICIES, run_cli
 from .conftest import ENVIRONMENT_LABEL, load_manifest
-from .kube import Kube, with_namespace
+from .kube import Kube, wait_for, with_namespace
 
 pytestmark = [pytest.mark.e2e]
 
@@ -173,6 +178,9 @@ def test_the_auditor_follows_a_running_model(kube: Kube, tmp_path: Path) -> None
     assert all(r["source"] == "background" for r in records)
 
 
+LEASE = "auditor-election-test"
+
+
 def test_one_replica_audits_at_a_time_and_an_unreachable_api_shows(kube: Kube, tmp_path: Path) -> None:
     settings = Settings(evidence_dir=EVIDENCE)
     clock = FakeClock(datetime(2026, 12, 1, tzinfo=timezone.utc))
@@ -182,8 +190,10 @@ def test_one_replica_audits_at_a_time_and_an_unreachable_api_shows(kube: Kube, t
         async with open_gate(settings, clock=clock.now) as gate:
             cluster = Cluster(kube.api_client)
             leases = Leases(cluster)
-            first = Auditor(gate, cluster, elector=Elector(leases, "default", "replica-a"))
-            second = Auditor(gate, cluster, elector=Elector(leases, "default", "replica-b"))
+            # its own Lease: the fake clock's renewals lie in the real future, and would keep
+            # the monitor test's process (real clock) a follower
+            first = Auditor(gate, cluster, elector=Elector(leases, "default", "replica-a", name=LEASE))
+            second = Auditor(gate, cluster, elector=Elector(leases, "default", "replica-b", name=LEASE))
             assert (await first.cycle()).leader
             follower = await second.cycle()
             assert not follower.leader and follower.judged == {} and follower.failure == ""
@@ -192,7 +202,7 @@ def test_one_replica_audits_at_a_time_and_an_unreachable_api_shows(kube: Kube, t
             # replica-a stops renewing: once the lease has run out, replica-b takes over
             clock.advance(61)
             assert (await second.cycle()).leader and not (await first.cycle()).leader
-            lease = client.CoordinationV1Api(kube.api_client).read_namespaced_lease("model-gatekeeper-auditor", "default")
+            lease = client.CoordinationV1Api(kube.api_client).read_namespaced_lease(LEASE, "default")
             assert lease.spec.holder_identity == "replica-b" and lease.spec.lease_transitions == 1
 
             # the Kubernetes API unreachable: counted, shown, no crash; nothing written
@@ -207,3 +217,48 @@ def test_one_replica_audits_at_a_time_and_an_unreachable_api_shows(kube: Kube, t
         asyncio.run(story())
     finally:
         dead.close()
+
+
+def test_gatekeeper_monitor_publishes_reports_and_metrics(kube: Kube, control_plane, tmp_path: Path) -> None:
+    """The command as deployed runs it: a real process, the real clock, a short interval."""
+    namespace, name = "monitored", "credit-scoring-monitored"
+    kube.core.create_namespace({"apiVersion": "v1", "kind": "Namespace",
+                                "metadata": {"name": namespace, "labels": {ENVIRONMENT_LABEL: "production"}}})
+    kube.create(with_namespace(load_manifest("compliant/credit-scoring-inferenceservice.yaml"), namespace, name))
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gatekeeper", "monitor", "--kubeconfig", str(control_plane.kubeconfig_path),
+         "--interval", "0.5", "--metrics-port", str(port), "--evidence", str(EVIDENCE),
+         "--audit-db", f"sqlite:///{tmp_path}/audit.db"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**os.environ, "POD_NAMESPACE": "default"})
+    custom = client.CustomObjectsApi(kube.api_client)
+    try:
+        def report_or_exit() -> dict[str, Any] | None:
+            assert process.poll() is None, f"gatekeeper monitor exited {process.returncode}: {process.communicate()[1]}"
+            return _get(custom, namespace, f"gatekeeper-inferenceservice-{name}")
+
+        published = wait_for("the monitor's PolicyReport", report_or_exit, timeout=60)
+        assert published["summary"]["fail"] == 0 and published["summary"]["pass"] > 0
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert f'gatekeeper_workload_compliant{{kind="InferenceService",model="credit-scoring",name="{name}"' in metrics
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    assert "Traceback" not in stderr
+
+
+def _get(custom: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        return custom.get_namespaced_custom_object(REPORT_GROUP, REPORT_VERSION, namespace, REPORT_PLURAL, name)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
