@@ -50,11 +50,16 @@ SIGNOFFS_EXPIRE = datetime(2031, 11, 21, 8, 25, 38, tzinfo=timezone.utc)
 
 def evidence_copy(root: Path) -> Path:
     shutil.copytree(EVIDENCE, root)
+    publish(root, open_findings=0)
+    return root
+
+
+def publish(root: Path, *, open_findings: int) -> None:
+    """(Re)publish credit-scoring 3's evidence with a PII scan of 2031-06-01."""
     path = root / "credit-scoring" / "3" / "evidence.yaml"
     bundle = yaml.safe_load(path.read_text())
-    bundle["pii_scan"]["scanned_at"] = "2031-06-01T00:00:00Z"
+    bundle["pii_scan"].update(scanned_at="2031-06-01T00:00:00Z", open_findings=open_findings)
     path.write_text(yaml.safe_dump(bundle))
-    return root
 
 
 def tighten(policies: Path) -> None:
@@ -103,8 +108,8 @@ def test_the_auditor_follows_a_running_model(kube: Kube, tmp_path: Path) -> None
     policies = tmp_path / "policies"
     shutil.copytree(POLICIES, policies)
     audit_db = f"sqlite:///{tmp_path}/audit.db"
-    settings = Settings(policy_dir=policies, evidence_dir=evidence_copy(tmp_path / "evidence"),
-                        evidence_cache_ttl=0.0)
+    evidence = evidence_copy(tmp_path / "evidence")
+    settings = Settings(policy_dir=policies, evidence_dir=evidence, evidence_cache_ttl=0.0)
     clock = FakeClock(START)
     workload = with_namespace(load_manifest("compliant/credit-scoring-inferenceservice.yaml"), NAMESPACE, NAME)
     kube.create(workload)
@@ -127,6 +132,20 @@ def test_the_auditor_follows_a_running_model(kube: Kube, tmp_path: Path) -> None
             clock.advance(60)
             assert (await auditor.cycle()).judged == {}
 
+            # evidence republished with open PII findings: re-judged at once (no resync due)
+            publish(evidence, open_findings=3)
+            clock.advance(60)
+            assert (await auditor.cycle()).judged == {f"{NAMESPACE}/InferenceService/{NAME}": "evidence"}
+            assert results(kube)["fail"] == {"pii.open_findings"}
+            assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 0
+            # compliant evidence republished: the report passes again
+            publish(evidence, open_findings=0)
+            clock.advance(60)
+            assert (await auditor.cycle()).judged == {f"{NAMESPACE}/InferenceService/{NAME}": "evidence"}
+            assert results(kube).get("fail") is None and "pii" in results(kube)["pass"]
+            assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 1
+            assert sorted(events(kube)) == [("Normal", "Compliant"), ("Warning", "NonCompliant")]
+
             # 10 days before expiry: the resync is due, the report warns
             clock.wall = SIGNOFFS_EXPIRE.replace(day=11)
             assert (await auditor.cycle()).judged[f"{NAMESPACE}/InferenceService/{NAME}"] == "resync"
@@ -136,7 +155,8 @@ def test_the_auditor_follows_a_running_model(kube: Kube, tmp_path: Path) -> None
             clock.wall = SIGNOFFS_EXPIRE.replace(second=39)
             assert (await auditor.cycle()).judged[f"{NAMESPACE}/InferenceService/{NAME}"] == "expiry"
             assert "signoff.role" in results(kube)["fail"] and "signoffs" not in results(kube).get("pass", set())
-            assert events(kube) == [("Warning", "NonCompliant")]
+            assert sorted(events(kube)) == [("Normal", "Compliant"), ("Warning", "NonCompliant"),
+                                            ("Warning", "NonCompliant")]
             assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 0
 
             # OPA goes down: no report flips to pass, the failure shows, nothing crashes
@@ -172,9 +192,11 @@ def test_the_auditor_follows_a_running_model(kube: Kube, tmp_path: Path) -> None
     listed = run_cli("audit", "list", "--audit-db", audit_db, "--source", "background", "--format", "json")
     assert listed.code == 0, listed.stderr
     records = [r for r in listed.json() if r["object"]["name"] == NAME]
-    # first judged (admitted), fell out of compliance (denied), tightened (denied, other violations)
-    assert [r["outcome"] for r in reversed(records)] == ["admitted", "denied", "denied"]
-    assert {v["requirement"] for v in records[1]["violations"]} == {"signoff.role"}
+    # first judged, PII findings published, fixed, sign-offs expired, threshold tightened
+    assert [(r["outcome"], sorted({v["requirement"] for v in r["violations"]})) for r in reversed(records)] == [
+        ("admitted", []), ("denied", ["pii.open_findings"]), ("admitted", []), ("denied", ["signoff.role"]),
+        ("denied", ["fairness.demographic_parity_ratio", "signoff.role"]),
+    ]
     assert all(r["source"] == "background" for r in records)
 
 

@@ -2,8 +2,9 @@
 are due through the pipeline, and publish what changed.
 
 A workload is due when it is new or changed (its resourceVersion), when the policy
-revision changed, when a sign-off or waiver it rests on expired, when its last
-re-judgement failed, or when a full resync falls due. Listing is one call per gated
+revision changed, when the evidence of a model it serves changed (the source's digest,
+through the lookup's TTL cache), when a sign-off or waiver it rests on expired, when its
+last re-judgement failed, or when a full resync falls due. Listing is one call per gated
 kind; judging (evidence + OPA) happens only for what is due.
 
 Fail closed: when OPA cannot decide, the report keeps its last results plus an error
@@ -24,6 +25,7 @@ from gatekeeper.auditor.client import Cluster, ClusterError, Resource
 from gatekeeper.auditor.lease import Elector
 from gatekeeper.opa.client import PolicyError
 from gatekeeper.pipeline.gate import Gate, Manifest, ReviewContext, UnknownEnvironment
+from gatekeeper.pipeline.workloads import served_models
 from gatekeeper.types.decision import Decision
 
 DEFAULT_RESYNC = timedelta(minutes=10)
@@ -39,6 +41,7 @@ class Judged:
     compliant: bool | None = None  # None: never judged successfully
     outcome: tuple[Any, ...] | None = None  # what the decision log last recorded
     next_expiry: datetime | None = None
+    evidence: tuple[str, ...] = ()  # the evidence revision judged (digest per served model)
     failed: bool = False
     results: list[dict[str, Any]] = field(default_factory=list)
     gauges: list[tuple[Any, tuple[str, ...]]] = field(default_factory=list)  # (gauge, labels) to remove
@@ -103,7 +106,7 @@ class Auditor:
                 if environment is None or self._owned(obj):
                     continue
                 seen.add(meta["uid"])
-                trigger = self._due(obj, now)
+                trigger = self._due(obj, now) or await self._evidence_changed(obj)
                 if trigger:
                     signals.JUDGED.labels(trigger).inc()
                     await self._judge(obj, environment, now)
@@ -138,6 +141,19 @@ class Auditor:
             return "resync"
         return ""
 
+    async def _evidence_revision(self, obj: dict[str, Any]) -> tuple[str, ...]:
+        """The digest of the evidence of each model the workload serves, through the gate's
+        evidence lookup (its TTL cache: a file source is re-read at most once per TTL)."""
+        assert self.gate.kinds is not None
+        served = served_models(obj, self.gate.kinds)
+        return tuple([(await self.gate.lookup.find(model)).digest for model in served.models])
+
+    async def _evidence_changed(self, obj: dict[str, Any]) -> str:
+        state = self.state.get(obj["metadata"]["uid"])
+        if state is None or state.failed:
+            return ""
+        return "evidence" if await self._evidence_revision(obj) != state.evidence else ""
+
     async def _judge(self, obj: dict[str, Any], environment: str, now: datetime) -> None:
         meta = obj["metadata"]
         previous = self.state.get(meta["uid"])
@@ -167,6 +183,7 @@ class Auditor:
         state.compliant = compliant
         self._gauges(obj, decision, state, now)
         state.next_expiry = min((_parse(e.expires_at) for e in decision.expiries), default=None)
+        state.evidence = await self._evidence_revision(obj)
         outcome = (decision.allowed, compliant, tuple(sorted({v.requirement for v in decision.violations})))
         if outcome != state.outcome:
             await self._record(decision, now)
