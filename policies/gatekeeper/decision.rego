@@ -19,12 +19,10 @@ decision := {
 	"operation": operation,
 	"enforcement": lib.enforcement,
 	"allowed": allowed,
-	"models": [{
-		"ref": ctx.ref, "name": ctx.name, "version": ctx.version, "risk_class": ctx.risk_class,
-		"checks": checks(ctx),
-	} |
+	"models": [{"ref": ctx.ref, "name": ctx.name, "version": ctx.version, "risk_class": ctx.risk_class} |
 		some ctx in lib.models
 	],
+	"checks": [{"model": ctx.name, "version": ctx.version, "families": checks(ctx)} | some ctx in lib.models],
 	"violations": open_list,
 	"waived": sorted(waived_violations),
 	"warnings": array.flatten([violation_lines, waived_lines, expired_lines, sort(expiry.warnings)]),
@@ -62,8 +60,9 @@ allowed if count(open_violations) == 0
 
 # METADATA
 # description: |
-#   The requirement families a model was checked against (the ID prefixes of its
-#   possible violations): the background report shows one that raised nothing as passed.
+#   The requirement families a model was checked against (decision.checks; the ID
+#   prefixes of its possible violations): the background report shows one that raised
+#   nothing as passed.
 checks(ctx) := sort(array.concat(["classification", "evidence"], [family |
 	some family, spec in lib.as_object(ctx.requirements)
 	is_object(spec)

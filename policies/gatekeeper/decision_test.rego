@@ -34,13 +34,11 @@ test_decision_document if {
 		"operation": "CREATE",
 		"enforcement": "deny",
 		"allowed": true,
-		"models": [{
-			"ref": "models:/credit-scoring/3", "name": "credit-scoring", "version": "3", "risk_class": "high",
-			"checks": [
-				"artifact", "classification", "evidence", "explainability", "fairness", "lineage",
-				"model_card", "monitoring", "performance", "pii", "signoffs",
-			],
-		}],
+		"models": [{"ref": "models:/credit-scoring/3", "name": "credit-scoring", "version": "3", "risk_class": "high"}],
+		"checks": [{"model": "credit-scoring", "version": "3", "families": [
+			"artifact", "classification", "evidence", "explainability", "fairness", "lineage",
+			"model_card", "monitoring", "performance", "pii", "signoffs",
+		]}],
 		"violations": [],
 		"waived": [],
 		"warnings": [],
@@ -64,7 +62,7 @@ test_defined_for_any_input if {
 		decision := decide(doc)
 		object.keys(decision) == {
 			"object", "environment", "operation", "enforcement", "allowed",
-			"models", "violations", "waived", "warnings", "expiries",
+			"models", "violations", "waived", "warnings", "expiries", "checks",
 		}
 	}
 }
@@ -123,10 +121,8 @@ test_evidence_error_reports_only_evidence if {
 		"declared_risk_class": "bogus",
 	})
 	decision := decide(td.input_of([model]))
-	decision.models == [{
-		"ref": "models:/credit-scoring/3", "name": "credit-scoring", "version": "3", "risk_class": null,
-		"checks": ["classification", "evidence"],
-	}]
+	decision.models == [{"ref": "models:/credit-scoring/3", "name": "credit-scoring", "version": "3", "risk_class": null}]
+	decision.checks == [{"model": "credit-scoring", "version": "3", "families": ["classification", "evidence"]}]
 	[[v.requirement, v.message] | some v in decision.violations] == [[
 		"evidence.missing",
 		"no evidence at evidence/credit-scoring/3",

@@ -56,11 +56,11 @@ def results_of(decision: Decision, when: datetime) -> list[dict[str, Any]]:
         match = _LINE_ID.match(line)
         if match and "expires in" in line:  # expiry warnings; violation lines are results already
             results.append(_result(match.group(1), "warn", line, when, {}))
-    for model in decision.models:
-        for family in model.checks:
-            if (model.name, model.version or "", _family_prefix(family)) not in failed_families:
-                results.append(_result(family, "pass", f"{model.name}@{model.version} meets {family}", when,
-                                       {"model": f"{model.name}@{model.version}"}))
+    for checked in decision.checks:
+        label = f"{checked.model}@{checked.version}"
+        for family in checked.families:
+            if (checked.model, checked.version, _family_prefix(family)) not in failed_families:
+                results.append(_result(family, "pass", f"{label} meets {family}", when, {"model": label}))
     return results
 
 

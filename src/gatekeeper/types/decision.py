@@ -73,9 +73,6 @@ class DecidedModel(BaseModel):
     name: str
     version: str | None = None
     risk_class: str | None = None
-    # The requirement families it was checked against (a background report shows each
-    # that raised nothing as passed).
-    checks: list[str] = []
 
 
 class Expiry(BaseModel):
@@ -90,6 +87,15 @@ class Expiry(BaseModel):
     requirement: str  # what fails once it expires
     source: str = ""
     expires_at: str
+
+
+class Checked(BaseModel):
+    """The requirement families one model was checked against (a background report shows
+    each that raised nothing as passed)."""
+
+    model: str
+    version: str
+    families: list[str] = []
 
 
 class SourceLocation(BaseModel):
@@ -114,6 +120,7 @@ class Decision(BaseModel):
     waived: list[WaivedViolation] = []
     warnings: list[str] = []
     expiries: list[Expiry] = []
+    checks: list[Checked] = []
     policy_revision: str = ""
     decision_id: str = ""
     evidence_digest: str = ""
