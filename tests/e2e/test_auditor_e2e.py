@@ -102,7 +102,18 @@ COMPLIANT_LABELS = {"namespace": NAMESPACE, "kind": "InferenceService", "name": 
                     "model": "credit-scoring", "version": "3", "risk_class": "high"}
 
 
-def test_the_auditor_follows_a_running_model(kube: Kube, tmp_path: Path) -> None:
+def inventory(control_plane, fmt: str = "json"):  # type: ignore[no-untyped-def]
+    listed = run_cli("inventory", "--kubeconfig", str(control_plane.kubeconfig_path), "--format", fmt)
+    assert listed.code == 0, listed.stderr
+    return listed
+
+
+def row(control_plane) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    [found] = [r for r in inventory(control_plane).json() if r["namespace"] == NAMESPACE and r["name"] == NAME]
+    return found
+
+
+def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path: Path) -> None:
     kube.core.create_namespace({"apiVersion": "v1", "kind": "Namespace",
                                 "metadata": {"name": NAMESPACE, "labels": {ENVIRONMENT_LABEL: "production"}}})
     policies = tmp_path / "policies"
@@ -127,6 +138,16 @@ def test_the_auditor_follows_a_running_model(kube: Kube, tmp_path: Path) -> None
                          "version": "3", "statement": "signoff", "statement_name": "validator"}
             assert gauge("gatekeeper_statement_expiry_seconds", **validator) == (SIGNOFFS_EXPIRE - START).total_seconds()
             assert events(kube) == []
+            assert row(control_plane) == {
+                "namespace": NAMESPACE, "kind": "InferenceService", "name": NAME, "environment": "production",
+                "models": ["credit-scoring@3"], "risk_class": "high", "compliant": "true", "violations": [],
+                "earliest_expiry": "2031-11-21T08:25:38Z", "error": "",
+            }
+            csv_lines = inventory(control_plane, "csv").stdout.splitlines()
+            assert csv_lines[0] == "namespace,kind,name,environment,models,risk_class,compliant,violations,earliest_expiry,error"
+            assert f"{NAMESPACE},InferenceService,{NAME},production,credit-scoring@3,high,true,,2031-11-21T08:25:38Z," in csv_lines
+            table = inventory(control_plane, "table").stdout
+            assert NAME in table and "credit-scoring@3" in table
 
             # nothing is due a minute later: nothing re-judged
             clock.advance(60)
@@ -170,6 +191,9 @@ def test_the_auditor_follows_a_running_model(kube: Kube, tmp_path: Path) -> None
             assert "signoff.role" in results(kube)["fail"] and "gatekeeper.evaluation" in results(kube)["error"]
             assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 0
             assert float(gauge("gatekeeper_auditor_failures_total", component="opa") or 0) > before
+            down_row = row(control_plane)
+            assert down_row["compliant"] == "false" and down_row["violations"] == ["signoff.role"]
+            assert "could not re-judge" in down_row["error"]
 
             # a tightened threshold: OPA comes back with a new policy revision and the
             # workload is re-judged at once, no resync due
@@ -180,6 +204,9 @@ def test_the_auditor_follows_a_running_model(kube: Kube, tmp_path: Path) -> None
             assert back.failure == "" and back.judged[f"{NAMESPACE}/InferenceService/{NAME}"] == "policy"
             assert "fairness.demographic_parity_ratio" in results(kube)["fail"]
             assert "error" not in results(kube)
+            tightened = row(control_plane)
+            assert tightened["violations"] == ["fairness.demographic_parity_ratio", "signoff.role"]
+            assert tightened["error"] == "" and tightened["earliest_expiry"] == ""
 
             # the workload goes: its report goes
             kube.delete("InferenceService", NAMESPACE, NAME)

@@ -76,16 +76,32 @@ def summary_of(results: list[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def policy_report(workload: dict[str, Any], results: list[dict[str, Any]], decision: Decision | None) -> dict[str, Any]:
+# What `gatekeeper inventory` reads back from a report (annotations: any text fits).
+MODELS = "model-gatekeeper.io/models"  # "name@version risk_class", comma-separated
+EARLIEST_EXPIRY = "model-gatekeeper.io/earliest-expiry"
+COMPLIANT = "model-gatekeeper.io/compliant"  # "true" | "false" | "unknown" (never judged)
+
+
+def policy_report(workload: dict[str, Any], results: list[dict[str, Any]], decision: Decision | None,
+                  previous: dict[str, str] | None = None) -> dict[str, Any]:
+    """The report; `previous` (the last annotations) is kept when there is no decision,
+    so a failed re-judgement does not change what the inventory says."""
     meta = workload["metadata"]
     labels = dict(MANAGED_BY)
+    annotations = dict(previous or {COMPLIANT: "unknown"})
     if decision is not None:
         labels["model-gatekeeper.io/environment"] = decision.environment
+        annotations = {
+            MODELS: ", ".join(f"{m.name}@{m.version or ''} {m.risk_class or 'unclassified'}" for m in decision.models),
+            COMPLIANT: "false" if decision.violations else "true",
+            EARLIEST_EXPIRY: min((e.expires_at for e in decision.expiries), default=""),
+        }
     return {
         "apiVersion": f"{REPORT_GROUP}/{REPORT_VERSION}",
         "kind": "PolicyReport",
         "metadata": {"name": report_name(workload["kind"], meta["name"]), "namespace": meta["namespace"],
-                     "labels": labels, "ownerReferences": [owner_reference(workload)]},
+                     "labels": labels, "annotations": annotations,
+                     "ownerReferences": [owner_reference(workload)]},
         "scope": {"apiVersion": workload["apiVersion"], "kind": workload["kind"], "name": meta["name"],
                   "namespace": meta["namespace"], "uid": meta["uid"]},
         "summary": summary_of(results),

@@ -44,6 +44,7 @@ class Judged:
     evidence: tuple[str, ...] = ()  # the evidence revision judged (digest per served model)
     failed: bool = False
     results: list[dict[str, Any]] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)  # of the last report written from a decision
     gauges: list[tuple[Any, tuple[str, ...]]] = field(default_factory=list)  # (gauge, labels) to remove
 
 
@@ -161,6 +162,7 @@ class Auditor:
                        judged_at=now)
         if previous:
             state.compliant, state.outcome, state.results = previous.compliant, previous.outcome, previous.results
+            state.annotations = previous.annotations
             state.gauges = previous.gauges
         self.state[meta["uid"]] = state
         try:
@@ -175,7 +177,9 @@ class Auditor:
             await self._failed(obj, state, decision.error, "opa", now)
             return
         state.results = policyreports.results_of(decision, now)
-        await self.cluster.put_report(policyreports.policy_report(obj, state.results, decision))
+        written = policyreports.policy_report(obj, state.results, decision)
+        state.annotations = written["metadata"]["annotations"]
+        await self.cluster.put_report(written)
         compliant = not decision.violations
         known = previous.compliant if previous else None
         if known != compliant and (known is not None or not compliant):  # a change, or non-compliant from the start
@@ -193,7 +197,7 @@ class Auditor:
         signals.FAILURES.labels(component).inc()
         state.failed = True
         state.results = policyreports.with_error(state.results, failure, now)
-        await self.cluster.put_report(policyreports.policy_report(obj, state.results, None))
+        await self.cluster.put_report(policyreports.policy_report(obj, state.results, None, state.annotations))
 
     def _gauges(self, obj: dict[str, Any], decision: Decision, state: Judged, now: datetime) -> None:
         for gauge, labels in state.gauges:
