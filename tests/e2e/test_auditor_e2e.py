@@ -167,6 +167,20 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
             assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 1
             assert sorted(events(kube)) == [("Normal", "Compliant"), ("Warning", "NonCompliant")]
 
+            # the evidence source goes away: no pass, the failure shows; back: it catches up
+            away = evidence.with_name("evidence-away")
+            evidence.rename(away)
+            clock.advance(60)
+            assert (await auditor.cycle()).judged == {f"{NAMESPACE}/InferenceService/{NAME}": "evidence"}
+            assert len(results(kube)["fail"]) == 1 and results(kube)["fail"] <= {"evidence.missing", "evidence.unavailable"}
+            assert results(kube).get("pass", set()) <= {"classification"}  # nothing judged without evidence passes
+            assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 0
+            away.rename(evidence)
+            clock.advance(60)
+            assert (await auditor.cycle()).judged == {f"{NAMESPACE}/InferenceService/{NAME}": "evidence"}
+            assert results(kube).get("fail") is None
+            assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 1
+
             # 10 days before expiry: the resync is due, the report warns
             clock.wall = SIGNOFFS_EXPIRE.replace(day=11)
             assert (await auditor.cycle()).judged[f"{NAMESPACE}/InferenceService/{NAME}"] == "resync"
@@ -176,8 +190,7 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
             clock.wall = SIGNOFFS_EXPIRE.replace(second=39)
             assert (await auditor.cycle()).judged[f"{NAMESPACE}/InferenceService/{NAME}"] == "expiry"
             assert "signoff.role" in results(kube)["fail"] and "signoffs" not in results(kube).get("pass", set())
-            assert sorted(events(kube)) == [("Normal", "Compliant"), ("Warning", "NonCompliant"),
-                                            ("Warning", "NonCompliant")]
+            assert sorted(events(kube)) == [("Normal", "Compliant")] * 2 + [("Warning", "NonCompliant")] * 3
             assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 0
 
             # OPA goes down: no report flips to pass, the failure shows, nothing crashes
@@ -219,9 +232,11 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
     listed = run_cli("audit", "list", "--audit-db", audit_db, "--source", "background", "--format", "json")
     assert listed.code == 0, listed.stderr
     records = [r for r in listed.json() if r["object"]["name"] == NAME]
+    [missing] = [v for r in records for v in r["violations"] if v["requirement"].startswith("evidence.")]
     # first judged, PII findings published, fixed, sign-offs expired, threshold tightened
     assert [(r["outcome"], sorted({v["requirement"] for v in r["violations"]})) for r in reversed(records)] == [
-        ("admitted", []), ("denied", ["pii.open_findings"]), ("admitted", []), ("denied", ["signoff.role"]),
+        ("admitted", []), ("denied", ["pii.open_findings"]), ("admitted", []),
+        ("denied", [missing["requirement"]]), ("admitted", []), ("denied", ["signoff.role"]),
         ("denied", ["fairness.demographic_parity_ratio", "signoff.role"]),
     ]
     assert all(r["source"] == "background" for r in records)

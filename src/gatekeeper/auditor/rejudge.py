@@ -46,6 +46,9 @@ class Judged:
     results: list[dict[str, Any]] = field(default_factory=list)
     annotations: dict[str, str] = field(default_factory=dict)  # of the last report written from a decision
     gauges: list[tuple[Any, tuple[str, ...]]] = field(default_factory=list)  # (gauge, labels) to remove
+    # the last known class per model@version: evidence that cannot be read has no class,
+    # and the compliant series should not change labels (and lose its history) for that
+    risk_classes: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass
@@ -163,7 +166,7 @@ class Auditor:
         if previous:
             state.compliant, state.outcome, state.results = previous.compliant, previous.outcome, previous.results
             state.annotations = previous.annotations
-            state.gauges = previous.gauges
+            state.gauges, state.risk_classes = previous.gauges, previous.risk_classes
         self.state[meta["uid"]] = state
         try:
             evaluation = await self.gate.evaluate([Manifest(obj)], environment, ReviewContext(source="background"))
@@ -206,7 +209,10 @@ class Auditor:
         meta = obj["metadata"]
         where = (meta["namespace"], obj["kind"], meta["name"])
         for model in decision.models:
-            labels = (*where, model.name, model.version or "", model.risk_class or "unclassified")
+            key = (model.name, model.version or "")
+            if model.risk_class:
+                state.risk_classes[key] = model.risk_class
+            labels = (*where, *key, state.risk_classes.get(key, "unclassified"))
             signals.COMPLIANT.labels(*labels).set(1 if state.compliant else 0)
             state.gauges.append((signals.COMPLIANT, labels))
         for e in decision.expiries:
