@@ -1,11 +1,14 @@
 """The background auditor against the real kube-apiserver, a real OPA and a real SQLite
 decision log; time is the injected clock, moved by the test (never slept).
 
-One story, in order: a compliant InferenceService gets a passing PolicyReport; its
-validator sign-off expires and the next cycle fails the report (`signoff.role`), emits an
-Event, flips the gauge and logs a background decision; a tightened matrix threshold (a
-new policy revision) re-judges it at once; OPA going down flips nothing to pass and shows;
-deleting the workload removes its report.
+One story, in order: a compliant InferenceService gets a passing PolicyReport (and an
+inventory row); evidence republished with PII findings fails it at once, compliant
+evidence republished passes it again; the evidence source going away fails it, its return
+passes it; 10 days before the sign-offs expire the report warns; they expire and the next
+cycle fails the report (`signoff.role`), emits an Event, flips the gauge and logs a
+background decision; OPA going down flips nothing to pass and shows; OPA back with a
+tightened matrix threshold (a new policy revision) re-judges at once; deleting the
+workload removes its report.
 """
 
 from __future__ import annotations
