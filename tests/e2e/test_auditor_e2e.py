@@ -101,6 +101,7 @@ def gauge(metric: str, **labels: str) -> float | None:
     return REGISTRY.get_sample_value(metric, labels)
 
 
+KEY = f"{NAMESPACE}/InferenceService/{NAME}"  # how a cycle names what it judged
 COMPLIANT_LABELS = {"namespace": NAMESPACE, "kind": "InferenceService", "name": NAME,
                     "model": "credit-scoring", "version": "3", "risk_class": "high"}
 
@@ -132,7 +133,7 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
         async with await open_store(audit_db) as audit, open_gate(settings, clock=clock.now) as gate:
             auditor = Auditor(gate, Cluster(kube.api_client), audit=audit)
             first = await auditor.cycle()
-            assert first.failure == "" and first.judged[f"{NAMESPACE}/InferenceService/{NAME}"] == "new"
+            assert first.failure == "" and first.judged[KEY] == "new"
             passing = results(kube)
             assert passing.get("fail") is None and {"signoffs", "fairness", "pii"} <= passing["pass"]
             assert report(kube)["scope"]["uid"] == kube.get("InferenceService", NAMESPACE, NAME)["metadata"]["uid"]
@@ -154,18 +155,18 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
 
             # nothing is due a minute later: nothing re-judged
             clock.advance(60)
-            assert (await auditor.cycle()).judged == {}
+            assert KEY not in (await auditor.cycle()).judged
 
             # evidence republished with open PII findings: re-judged at once (no resync due)
             publish(evidence, open_findings=3)
             clock.advance(60)
-            assert (await auditor.cycle()).judged == {f"{NAMESPACE}/InferenceService/{NAME}": "evidence"}
+            assert (await auditor.cycle()).judged[KEY] == "evidence"
             assert results(kube)["fail"] == {"pii.open_findings"}
             assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 0
             # compliant evidence republished: the report passes again
             publish(evidence, open_findings=0)
             clock.advance(60)
-            assert (await auditor.cycle()).judged == {f"{NAMESPACE}/InferenceService/{NAME}": "evidence"}
+            assert (await auditor.cycle()).judged[KEY] == "evidence"
             assert results(kube).get("fail") is None and "pii" in results(kube)["pass"]
             assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 1
             assert sorted(events(kube)) == [("Normal", "Compliant"), ("Warning", "NonCompliant")]
@@ -174,24 +175,24 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
             away = evidence.with_name("evidence-away")
             evidence.rename(away)
             clock.advance(60)
-            assert (await auditor.cycle()).judged == {f"{NAMESPACE}/InferenceService/{NAME}": "evidence"}
+            assert (await auditor.cycle()).judged[KEY] == "evidence"
             assert len(results(kube)["fail"]) == 1 and results(kube)["fail"] <= {"evidence.missing", "evidence.unavailable"}
             assert results(kube).get("pass", set()) <= {"classification"}  # nothing judged without evidence passes
             assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 0
             away.rename(evidence)
             clock.advance(60)
-            assert (await auditor.cycle()).judged == {f"{NAMESPACE}/InferenceService/{NAME}": "evidence"}
+            assert (await auditor.cycle()).judged[KEY] == "evidence"
             assert results(kube).get("fail") is None
             assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 1
 
             # 10 days before expiry: the resync is due, the report warns
             clock.wall = SIGNOFFS_EXPIRE.replace(day=11)
-            assert (await auditor.cycle()).judged[f"{NAMESPACE}/InferenceService/{NAME}"] == "resync"
+            assert (await auditor.cycle()).judged[KEY] == "resync"
             assert {"signoff.role"} <= results(kube)["warn"] and results(kube).get("fail") is None
 
             # the sign-offs expire: within one cycle the report fails, an Event, the gauge, the log
             clock.wall = SIGNOFFS_EXPIRE.replace(second=39)
-            assert (await auditor.cycle()).judged[f"{NAMESPACE}/InferenceService/{NAME}"] == "expiry"
+            assert (await auditor.cycle()).judged[KEY] == "expiry"
             assert "signoff.role" in results(kube)["fail"] and "signoffs" not in results(kube).get("pass", set())
             assert sorted(events(kube)) == [("Normal", "Compliant")] * 2 + [("Warning", "NonCompliant")] * 3
             assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 0
@@ -217,7 +218,7 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
             gate.opa_server.start(port=port)
             clock.advance(1)
             back = await auditor.cycle()
-            assert back.failure == "" and back.judged[f"{NAMESPACE}/InferenceService/{NAME}"] == "policy"
+            assert back.failure == "" and back.judged[KEY] == "policy"
             assert "fairness.demographic_parity_ratio" in results(kube)["fail"]
             assert "error" not in results(kube)
             tightened = row(control_plane)
