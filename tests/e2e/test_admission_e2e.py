@@ -147,10 +147,10 @@ def test_removing_the_model_annotation_from_a_deployment_still_reaches_the_gate(
     kube.replace(stored)  # no model served any more: admitted (DESIGN §8)
 
     assert gate.reviews_answered() == answered + 1  # the API server did call the gate
-    # An object that serves no model is admitted without a decision, so the gate records
-    # nothing for this UPDATE (deploy/README says "and its audit log": it is not there).
-    operations = [r["operation"] for r in audit(name="scorer-unannotated-later", namespace=PRODUCTION)]
-    assert operations == ["CREATE"]
+    # Admitted without a policy decision, and in the decision log, marked with what happened.
+    records = audit(name="scorer-unannotated-later", namespace=PRODUCTION)
+    assert [(r["operation"], r["outcome"], r.get("reason")) for r in records] == [
+        ("UPDATE", "admitted", "annotation_removed"), ("CREATE", "admitted", None)]
     # and an unrelated change to an unannotated Deployment is not sent at all
     plain = kube.custom.get_namespaced_custom_object("apps", "v1", PRODUCTION, "deployments",
                                                      "scorer-unannotated-later")

@@ -252,27 +252,21 @@ def serve(
     evaluate_token: Annotated[Optional[str], typer.Option(
         envvar="GATEKEEPER_EVALUATE_TOKEN", show_envvar=True,
         help="Require this bearer token on POST /v1/evaluate (gatekeeper check --remote --token).")] = None,
+    admission_token_file: Annotated[Optional[Path], typer.Option(
+        help="Answer /validate only to callers sending this file's token (the API server's kubeConfigFile).")] = None,
 ) -> None:
     """Run the admission webhook."""
-    import uvicorn
-
-    from gatekeeper.webhook.app import create_app
+    from gatekeeper.webhook.app import run
 
     if bool(tls_cert) != bool(tls_key):
         raise fail("--tls-cert and --tls-key go together")
     settings = _settings(host=host, port=port, evidence=evidence, mlflow=mlflow, opa_url=opa_url,
                          policy_dir=policy_dir, tls_cert=tls_cert, tls_key=tls_key, audit_db=audit_db,
-                         evaluate_token=evaluate_token)
+                         evaluate_token=evaluate_token, admission_token_file=admission_token_file)
     if settings.audit_db.startswith("sqlite:///") and not settings.audit_db.startswith("sqlite:////"):
         Path(settings.audit_db[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     try:
-        uvicorn.run(
-            create_app(settings), host=settings.host, port=settings.port, log_level="warning", access_log=False,
-            # The API server calls the webhook directly: no proxy's X-Forwarded-* to honour.
-            proxy_headers=False,
-            ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
-            ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
-        )
+        run(settings)
     except (OSError, ValueError) as exc:
         raise fail(str(exc)) from None
 

@@ -9,6 +9,8 @@ budget; nothing here returns a 5xx to Kubernetes.
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -18,9 +20,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from gatekeeper import metrics
+from gatekeeper.audit import AuditRecord, AuditStoreError
 from gatekeeper.audit.record import outcome_of
 from gatekeeper.config import Settings
 from gatekeeper.pipeline.gate import Gate, Manifest, ReviewContext, UnknownEnvironment
+from gatekeeper.pipeline.workloads import object_ref, served_models
 from gatekeeper.types import admission
 from gatekeeper.types.admission import AdmissionReview, AdmissionReviewResponse
 from gatekeeper.types.decision import RISK_CLASSES, Decision
@@ -82,13 +86,13 @@ class Webhook:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.gate: Gate | None = None
-        self.namespaces = NamespaceEnvironments()
+        self.namespaces = NamespaceEnvironments(settings)
         self.ready: dict[str, str | None] = {"opa": "starting", "audit": "starting"}
 
     async def review(self, review: AdmissionReview, environment: str) -> AdmissionReviewResponse:
         request = review.request
         if request.operation in ("DELETE", "CONNECT") or request.object is None:
-            return admission.allow(request.uid)
+            return await self._unjudged(request, environment, admission.allow(request.uid), "not_judged")
         obj = dict(request.object)
         if request.namespace and not (obj.get("metadata") or {}).get("namespace"):
             obj["metadata"] = {**(obj.get("metadata") or {}), "namespace": request.namespace}
@@ -99,16 +103,48 @@ class Webhook:
             async with asyncio.timeout(self.settings.response_budget):
                 evaluation = await self.gate.evaluate([Manifest(obj)], environment, context)
         except UnknownEnvironment as exc:
-            return admission.deny(request.uid, f"model-gatekeeper: {exc}; denied (fail closed)")
+            answer = admission.deny(request.uid, f"model-gatekeeper: {exc}; denied (fail closed)")
+            return await self._unjudged(request, environment, answer, "unknown_environment")
         except asyncio.TimeoutError:
             metrics.ERRORS.labels("budget").inc()
             log.warning("review over budget", uid=request.uid, budget=self.settings.response_budget)
-            return self._over_budget(request.uid, environment)
-        if not evaluation.report.results:
-            return admission.allow(request.uid)  # not model-serving: OPA was not asked
+            return await self._unjudged(request, environment, self._over_budget(request.uid, environment), "over_budget")
+        if not evaluation.report.results:  # not model-serving: OPA was not asked
+            removed = request.operation == "UPDATE" and request.old_object and served_models(request.old_object).gated
+            return await self._unjudged(request, environment, admission.allow(request.uid),
+                                        "annotation_removed" if removed else "not_model_serving")
         decision = evaluation.report.results[0]
         self._observe(decision, context)
         return admission.from_decision(request.uid, decision)
+
+    async def _unjudged(self, request: Any, environment: str, answer: AdmissionReviewResponse,
+                        reason: str) -> AdmissionReviewResponse:
+        """Record a review answered without a policy decision; deny when it cannot be recorded."""
+        assert self.gate is not None
+        result = answer.response
+        failed = reason in ("over_budget", "unknown_environment")  # no decision could be made
+        message = (result.status.message if result.status else None) or "; ".join(result.warnings or [])
+        record = AuditRecord.model_construct(
+            decision_id=uuid.uuid4().hex, time=datetime.now(timezone.utc), request_uid=request.uid,
+            user=request.user_info.username, operation=request.operation,
+            object=object_ref(request.object or request.old_object or {}), environment=environment, models=[],
+            evidence_digest="", policy_revision=self.gate.policy_revision,
+            outcome="error" if failed else ("admitted" if result.allowed else "denied"), allowed=result.allowed,
+            enforcement=self.gate.enforcement.get(environment, "deny"), violations=[], waived=[],
+            warnings=list(result.warnings or []), dry_run=request.dry_run, source="webhook",
+            error=message if failed else None, reason=reason)
+        if not record.object.namespace and request.namespace:
+            record.object = record.object.model_copy(update={"namespace": request.namespace})
+        try:
+            await self.gate.record(record)
+        except AuditStoreError as exc:
+            metrics.ERRORS.labels("audit").inc()
+            if result.allowed:
+                return admission.deny(request.uid, f"model-gatekeeper: the decision could not be recorded: {exc}; "
+                                                   "denied (fail closed)")
+        log.info("answered", uid=request.uid, operation=request.operation, environment=environment,
+                 allowed=result.allowed, reason=reason)
+        return answer
 
     def _over_budget(self, uid: str, environment: str) -> AdmissionReviewResponse:
         message = (f"model-gatekeeper did not decide within its {self.settings.response_budget:g}s budget "
