@@ -32,9 +32,10 @@ from gatekeeper.opa.server import free_port
 
 from ..conftest import ROOT
 
-# The extras the image installs (the Dockerfile's `pip install` of the wheel); a test in
-# tests/deploy parses the Dockerfile and checks they agree.
+# How the image installs the wheel (the Dockerfile's `pip install`): these extras, these
+# constraints. A test in tests/deploy parses the Dockerfile and checks they agree.
 IMAGE_EXTRAS: tuple[str, ...] = ()
+IMAGE_CONSTRAINTS = "constraints.txt"
 OPA_BINARY = ROOT / ".tools" / "bin" / "opa"
 
 
@@ -46,9 +47,9 @@ def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
 
 def install_image_wheel(workdir: Path) -> Path:
     """Build the wheel as the Dockerfile does; install it with IMAGE_EXTRAS into a new venv."""
-    source = workdir / "src-copy"  # COPY pyproject.toml README.md LICENSE* ./ ; COPY src/ ./src/
+    source = workdir / "src-copy"  # COPY pyproject.toml README.md LICENSE* constraints.txt ./ ; COPY src/ ./src/
     source.mkdir(parents=True)
-    for path in [ROOT / "pyproject.toml", ROOT / "README.md", *ROOT.glob("LICENSE*")]:
+    for path in [ROOT / "pyproject.toml", ROOT / "README.md", *ROOT.glob("LICENSE*"), ROOT / IMAGE_CONSTRAINTS]:
         shutil.copy2(path, source / path.name)
     shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     wheels = workdir / "wheels"
@@ -58,7 +59,8 @@ def install_image_wheel(workdir: Path) -> Path:
     venv = workdir / "venv"
     run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)], timeout=300)
     target = f"{wheel}[{','.join(IMAGE_EXTRAS)}]" if IMAGE_EXTRAS else str(wheel)
-    run([str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", target], timeout=900)
+    run([str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check",
+         "-c", str(source / IMAGE_CONSTRAINTS), target], timeout=900)
     return venv
 
 
