@@ -69,7 +69,7 @@ def apiserver_auth(tmp_path_factory: pytest.TempPathFactory) -> ApiServerAuth:
     (deploy/ names the Service's DNS name, which needs Service routing)."""
     auth = ApiServerAuth(free_port(), secrets.token_urlsafe(32), tmp_path_factory.mktemp("apiserver-auth"))
     token_file = auth.files / "admission-token"
-    token_file.write_text(auth.token + "\n")
+    token_file.write_text(auth.token)  # no newline, as `base64 -d` writes it
     kubeconfig = yaml.safe_load((ROOT / "deploy" / "apiserver" / "webhook-kubeconfig.yaml").read_text())
     [user] = kubeconfig["users"]
     assert user["name"] == "model-gatekeeper.model-gatekeeper-system.svc"
