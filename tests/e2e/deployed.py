@@ -222,6 +222,12 @@ class Pod:
     def log(self, name: str) -> str:
         return (self.workdir / f"{name}.log").read_text(errors="replace")[-3000:]
 
+    def kubelet_wrote(self, folder: Path) -> None:
+        """The test changed a volume's files, as the kubelet updates a Secret: not the pod's writes."""
+        self.before.update(_snapshot(folder, set()))
+        st = os.lstat(folder)
+        self.before[str(folder)] = (st.st_mtime_ns, st.st_size)
+
     def changed_outside_writable(self) -> list[str]:
         after = _snapshot(self.workdir, set(self.writable)) | _snapshot(self.venv, set())
         logs = {str(self.workdir / f"{n}.log") for n in self.containers}  # written by this test, not the pod
