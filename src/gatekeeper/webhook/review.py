@@ -31,6 +31,8 @@ from gatekeeper.types.decision import RISK_CLASSES, Decision
 from gatekeeper.webhook.namespaces import NamespaceEnvironments
 
 log = structlog.get_logger("gatekeeper")
+# The response budget (3 s) plus this stays below deploy/'s webhook timeout (5 s).
+RECORD_GRACE_S = 1.0
 
 
 class BadRequest(Exception):
@@ -136,12 +138,14 @@ class Webhook:
         if not record.object.namespace and request.namespace:
             record.object = record.object.model_copy(update={"namespace": request.namespace})
         try:
-            await self.gate.record(record)
-        except AuditStoreError as exc:
+            # A slow store may be why the budget ran out: bounded, to stay inside the webhook's timeout.
+            async with asyncio.timeout(RECORD_GRACE_S):
+                await self.gate.record(record)
+        except (AuditStoreError, asyncio.TimeoutError) as exc:
             metrics.ERRORS.labels("audit").inc()
             if result.allowed:
-                return admission.deny(request.uid, f"model-gatekeeper: the decision could not be recorded: {exc}; "
-                                                   "denied (fail closed)")
+                return admission.deny(request.uid, f"model-gatekeeper: the decision could not be recorded: "
+                                                   f"{exc or 'audit store timed out'}; denied (fail closed)")
         log.info("answered", uid=request.uid, operation=request.operation, environment=environment,
                  allowed=result.allowed, reason=reason)
         return answer
