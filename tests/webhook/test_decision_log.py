@@ -3,6 +3,8 @@ caller holding the admission token gets reviews answered (issue 13)."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from ..conftest import run_cli
@@ -62,7 +64,7 @@ def test_an_over_budget_denial_is_recorded(tmp_path):
 def test_with_an_admission_token_only_its_holder_gets_reviews_answered(tmp_path):
     token = tmp_path / "admission-token"
     token.write_text("s3cret-for-this-test\n")
-    gate = GateProcess(tmp_path, "--admission-token-file", str(token)).start()
+    gate = GateProcess(tmp_path, "--admission-token-file", str(token), env={"GATEKEEPER_RELOAD_INTERVAL": "0.2"}).start()
     try:
         body = review(manifest(COMPLIANT), uid="forged")
         for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": "s3cret-for-this-test"}):
@@ -74,5 +76,15 @@ def test_with_an_admission_token_only_its_holder_gets_reviews_answered(tmp_path)
         assert answered.status_code == 200 and answered.json()["response"]["allowed"] is True
         assert [r["source"] for r in records(gate, request_uid="from-apiserver")] == ["webhook"]
         assert httpx.get(f"{gate.url}/healthz").status_code == 200  # probes need no token
+
+        # a rotated token (the Secret and the API server's file changed together): no restart
+        token.with_suffix(".new").write_text("rotated-token")
+        token.with_suffix(".new").replace(token)
+        rotated = {"authorization": "Bearer rotated-token"}
+        deadline = time.monotonic() + 15
+        while post(gate, review(manifest(COMPLIANT)), headers=rotated).status_code != 200:
+            assert time.monotonic() < deadline, "the rotated token was not taken"
+            time.sleep(0.1)
+        assert post(gate, body, headers={"authorization": "Bearer s3cret-for-this-test"}).status_code == 401
     finally:
         gate.stop()
