@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -69,6 +70,7 @@ def check(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List objects skipped as not model-serving.")] = False,
     remote: Annotated[Optional[str], typer.Option(help="Ask a running gate (its /v1/evaluate) instead of starting OPA here.")] = None,
     token: Annotated[Optional[str], typer.Option(envvar="GATEKEEPER_EVALUATE_TOKEN", show_envvar=True, help="Bearer token for --remote.")] = None,
+    at: Annotated[Optional[str], typer.Option("--at", help="Evaluate as of this time (RFC 3339, e.g. 2026-12-01T00:00:00Z): are sign-offs and waivers still valid then?")] = None,
 ) -> None:
     """Dry-run an admission: would these manifests be admitted in ENVIRONMENT?
 
@@ -88,6 +90,9 @@ def check(
     if remote and (evidence or mlflow or opa_url or policy_dir):
         raise fail("--remote asks a running gate with its own policies and evidence; "
                    "drop --evidence/--mlflow/--opa-url/--policy-dir")
+    as_of = _as_of(at) if at is not None else None
+    if remote and as_of is not None:
+        raise fail("--at evaluates here, as of another time; a running gate (--remote) decides as of now")
     settings = None if remote else _settings(
         evidence=evidence, mlflow=mlflow, opa_url=opa_url, policy_dir=policy_dir, opa_timeout=opa_timeout,
         # CI looks up many versions at once; the webhook's 1 s per call is an admission budget.
@@ -105,7 +110,7 @@ def check(
 
         try:
             evaluations = (_check_remote(remote, token, read().manifests, environments, progress) if remote
-                           else _check_local(settings, read, environments, progress))
+                           else _check_local(settings, read, environments, progress, as_of))
         except Fail as exc:
             progress.stop()
             for error in loaded.errors:
@@ -133,8 +138,19 @@ def check(
     raise typer.Exit(0 if all(report.allowed for report in results.values()) else 1)
 
 
+def _as_of(text: str) -> datetime:
+    """`--at`: an RFC 3339 time with its offset (a time without one would depend on the machine)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(f"--at {text!r} is not an RFC 3339 time (e.g. 2026-12-01T00:00:00Z)") from None
+    if moment.utcoffset() is None:
+        raise fail(f"--at {text!r} has no time zone: add Z or an offset (e.g. 2026-12-01T00:00:00Z)")
+    return moment.astimezone(timezone.utc)
+
+
 def _check_local(settings: Settings, read: Callable[[], LoadResult], environments: list[str],
-                 progress: _Progress) -> dict[str, Evaluation]:
+                 progress: _Progress, as_of: datetime | None = None) -> dict[str, Evaluation]:
     """Evaluate in each environment with a gate of our own.
 
     A worker thread reads the manifests while the main thread opens the gate (`open_gate`
@@ -145,23 +161,24 @@ def _check_local(settings: Settings, read: Callable[[], LoadResult], environment
     with ThreadPoolExecutor(1, thread_name_prefix="read") as pool:
         reading = pool.submit(read)
         try:
-            return _evaluate_local(settings, reading, environments, progress)
+            return _evaluate_local(settings, reading, environments, progress, as_of)
         except Fail:
             reading.exception()  # the input's own errors are reported whatever failed
             raise
 
 
 def _evaluate_local(settings: Settings, reading: Future[LoadResult], environments: list[str],
-                    progress: _Progress) -> dict[str, Evaluation]:
+                    progress: _Progress, as_of: datetime | None) -> dict[str, Evaluation]:
     from gatekeeper.evidence.files import EvidenceRootError
-    from gatekeeper.pipeline.gate import UnknownEnvironment
+    from gatekeeper.pipeline.gate import UnknownEnvironment, utc_now
     from gatekeeper.opa.server import OpaStartError
     from gatekeeper.opa.client import PolicyError
     from gatekeeper.reports.render import merge
     from gatekeeper.pipeline.assemble import open_gate
 
     async def run() -> dict[str, Evaluation]:
-        async with open_gate(settings) as gate:  # asks OPA for its policy while the manifests are still read
+        clock = utc_now if as_of is None else lambda: as_of
+        async with open_gate(settings, clock=clock) as gate:  # asks OPA for its policy while the manifests are still read
             manifests = (await asyncio.wrap_future(reading)).manifests
             for environment in environments:
                 gate.check_environment(environment)  # refuse a typo before evaluating anything

@@ -348,10 +348,10 @@ def impact(
 def _evaluate_both(settings: Any, base: Side, head: Side, manifests: list, environments: list[str]
                    ) -> tuple[list[Change], list[str], int]:
     from gatekeeper.evidence.files import EvidenceRootError
-    from gatekeeper.pipeline.gate import Gate, UnknownEnvironment
+    from gatekeeper.pipeline.gate import UnknownEnvironment
     from gatekeeper.opa.server import OpaServer, OpaStartError
-    from gatekeeper.opa.client import PolicyEngine, PolicyError
-    from gatekeeper.pipeline.assemble import evidence_source
+    from gatekeeper.opa.client import PolicyError
+    from gatekeeper.pipeline.assemble import evidence_source, open_gate
 
     async def run() -> tuple[list[Change], list[str], int]:
         source = evidence_source(settings)  # one source for both: only the policies differ
@@ -362,12 +362,8 @@ def _evaluate_both(settings: Any, base: Side, head: Side, manifests: list, envir
             urls = await asyncio.gather(*(asyncio.to_thread(server.start) for server in servers))  # boot both at once
             gates = []
             for side, url in zip((base, head), urls):
-                engine = PolicyEngine(url, timeout=settings.opa_timeout)
-                await engine.open()
-                stack.push_async_callback(engine.close)
-                gate = Gate(engine, source, evidence_timeout=settings.evidence_timeout,
-                            cache_ttl=settings.evidence_cache_ttl)
-                await gate.refresh_policy()
+                side_settings = settings.model_copy(update={"opa_url": url})  # the OPA just started for this side
+                gate = await stack.enter_async_context(open_gate(side_settings, source=source))
                 side.revision = gate.policy_revision
                 gates.append(gate)
             for side, gate in zip((base, head), gates):

@@ -29,6 +29,7 @@ from gatekeeper.evidence.signing.statements import (
     verify_statement,
 )
 from gatekeeper.paths import default_policy_dir
+from gatekeeper.types.policy_facts import PolicyFacts
 
 app = typer.Typer(help="Create and verify signed sign-offs (DSSE envelopes of in-toto Statement v1).", no_args_is_help=True)
 
@@ -47,10 +48,37 @@ def _signer_name(keyid: str, path: Path) -> str | None:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError):
         return None
-    for signer in data.get("signers") or []:
+    return _name_for_key(keyid, data)
+
+
+def _name_for_key(keyid: str, signers: dict[str, Any]) -> str | None:
+    """The name the signers document gives the holder of keyid."""
+    for signer in signers.get("signers") or []:
         if any(key.get("keyid") == keyid for key in signer.get("keys") or []):
             return signer.get("name")
     return None
+
+
+def _policy_facts(policy_dir: Path | None, opa_url: str | None) -> PolicyFacts:
+    """The policy facts as OPA evaluates them: from the OPA at opa_url, or from one started
+    here on the policy folder. Exit 2 naming OPA when it cannot answer."""
+    from gatekeeper.opa.client import PolicyEngine, PolicyError
+    from gatekeeper.opa.server import OpaServer, OpaStartError
+
+    async def ask(url: str) -> PolicyFacts:
+        engine = PolicyEngine(url)
+        try:
+            return await engine.facts()
+        finally:
+            await engine.close()
+
+    try:
+        if opa_url:
+            return asyncio.run(ask(opa_url))
+        with OpaServer(policy_dir or default_policy_dir()) as server:
+            return asyncio.run(ask(server.url))
+    except (OpaStartError, PolicyError, ValueError) as exc:
+        raise _fail(str(exc)) from None
 
 
 def _artifact_digest(evidence: Path, model: str, version: str) -> str:
@@ -160,7 +188,6 @@ waiver_app = typer.Typer(
 )
 
 _REQUIREMENT = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_.]+$")
-NEVER_WAIVABLE = ("classification.",)
 
 
 def parse_versions(text: str) -> list[str]:
@@ -181,21 +208,17 @@ def parse_versions(text: str) -> list[str]:
     return list(dict.fromkeys(versions))
 
 
-def _approver_roles(policy_dir: Path | None) -> list[str]:
-    path = (policy_dir or default_policy_dir()) / "gatekeeper" / "matrix" / "requirements.yaml"
-    try:
-        matrix = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return []
-    return list(((matrix.get("waivers") or {}).get("approver_roles")) or [])
+def _never_waivable(requirement: str, facts: PolicyFacts) -> str | None:
+    """Why no waiver may cover requirement (the matrix's never_waivable_prefixes), or None."""
+    for prefix in facts.never_waivable_prefixes:
+        if requirement.startswith(prefix):
+            return f"{prefix.rstrip('.')} requirements can never be waived"
+    return None
 
 
-def _signer_roles(name: str, path: Path) -> list[str]:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return []
-    return [role for signer in data.get("signers") or [] if signer.get("name") == name for role in signer.get("roles") or []]
+def _signer_roles(name: str, signers: dict[str, Any]) -> list[str]:
+    return [role for signer in signers.get("signers") or [] if signer.get("name") == name
+            for role in signer.get("roles") or []]
 
 
 def _version_digests(model: str, versions: list[str], given: dict[str, str], evidence: Path | None,
@@ -276,13 +299,18 @@ def waiver_create(
     mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URL to read each version's artifact.digest from.")] = None,
     digest: Annotated[list[str], typer.Option(help="VERSION=sha256:<hex> artifact digest; repeatable.")] = [],  # noqa: B006
     policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder holding the trust data.")] = None,
+    opa_url: Annotated[Optional[str], typer.Option(
+        help="Ask this OPA for the waiver settings and signers (default: start one on the policy folder).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Write the envelope here instead of stdout.")] = None,
 ) -> None:
     """Sign a waiver: REQUIREMENT's violation becomes a warning for MODEL VERSIONS until it expires."""
     if not _REQUIREMENT.match(requirement):
         raise _fail(f"'{requirement}' is not a requirement ID like fairness.demographic_parity_ratio")
-    if requirement.startswith(NEVER_WAIVABLE):
-        raise _fail(f"{requirement}: classification requirements can never be waived")
+    # The waiver settings and signers as the policy reads them, never re-read from the YAML.
+    facts = _policy_facts(policy_dir, opa_url)
+    refusal = _never_waivable(requirement, facts)
+    if refusal:
+        raise _fail(f"{requirement}: {refusal}")
     if not reason.strip():
         raise _fail("--reason must say why the violation is accepted")
     if evidence and mlflow:
@@ -301,10 +329,10 @@ def waiver_create(
         raise _fail(str(exc)) from None
     if lifetime <= timedelta(0):
         raise _fail("--expires must be a positive duration")
-    signers = signers_file(policy_dir)
-    who = approver or _signer_name(private.public_key.keyid, signers)
+    who = approver or _name_for_key(private.public_key.keyid, facts.signers)
     if not who:
-        raise _fail(f"key {private.public_key.keyid[:12]}… is not in {signers}; pass --approver or add the key")
+        where = opa_url or signers_file(policy_dir)
+        raise _fail(f"key {private.public_key.keyid[:12]}… is not in {where}; pass --approver or add the key")
     digests, notes = _version_digests(model, version_list, given, evidence, mlflow)
     if not digests:
         raise _fail(f"no artifact digest found for {model} versions {', '.join(version_list)}; pass --evidence DIR, "
@@ -317,8 +345,8 @@ def waiver_create(
         raise _fail(str(exc)) from None
     for note in notes:
         typer.echo(f"gatekeeper: note: {note}", err=True)
-    roles = _approver_roles(policy_dir)
-    if roles and not set(roles) & set(_signer_roles(who, signers)):
+    roles = facts.approver_roles
+    if roles and not set(roles) & set(_signer_roles(who, facts.signers)):
         typer.echo(f"gatekeeper: warning: {who} holds none of the approver roles ({', '.join(roles)}); the policy "
                    "will not honour this waiver", err=True)
     write_envelope(envelope, out)

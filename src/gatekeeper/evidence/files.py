@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from gatekeeper.types.decision import ModelRef
 from gatekeeper.types.bundle import EvidenceBundle, describe_validation_error
-from gatekeeper.evidence.source import EvidenceError, LoadedEvidence
+from gatekeeper.evidence.source import EvidenceError, EvidenceSource, LoadedEvidence
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -23,7 +23,7 @@ class EvidenceRootError(ValueError):
     """The evidence folder itself is missing: a configuration error, not a model's problem."""
 
 
-class FileEvidenceSource:
+class FileEvidenceSource(EvidenceSource):
     name = "files"
 
     def __init__(self, root: str | Path) -> None:

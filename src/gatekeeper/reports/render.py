@@ -121,7 +121,7 @@ def render_table(report: Report, console: Console, *, verbose: bool = False) -> 
             if violation.remediation:
                 console.print(f"      fix: {escape(violation.remediation)}")
         for warning in decision.warnings:
-            if decision.enforcement == "warn" and any(warning == v.line() for v in decision.violations):
+            if decision.enforcement == "warn" and any(warning == v.line for v in decision.violations):
                 continue  # already listed above with its remediation
             console.print(f"  [yellow]![/] {escape(warning)}")
     if verbose:

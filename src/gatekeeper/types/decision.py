@@ -11,7 +11,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 RiskClass = Literal["prohibited", "high", "limited", "minimal"]
-RISK_CLASSES: tuple[str, ...] = ("minimal", "limited", "high", "prohibited")
 Enforcement = Literal["deny", "warn", "dryrun"]
 
 
@@ -53,10 +52,9 @@ class Violation(BaseModel):
     observed: Any = None
     threshold: Any = None
     remediation: str = ""
-
-    def line(self) -> str:
-        """The one-line form Kubernetes users see (DESIGN §6)."""
-        return f"[{self.requirement}] {self.model}@{self.version}: {self.message}"
+    # The one-line form Kubernetes users see (DESIGN §6), as the policy formatted it:
+    # decision.rego's `line` is the one place that format is written.
+    line: str = ""
 
 
 class WaivedViolation(Violation):

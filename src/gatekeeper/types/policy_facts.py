@@ -4,11 +4,11 @@ the webhook's metrics take these facts from `data.gatekeeper.facts`."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Enforcement = Literal["deny", "warn", "dryrun"]
+from gatekeeper.types.decision import Enforcement
 
 
 class PolicyFacts(BaseModel):

@@ -27,7 +27,7 @@ from gatekeeper.pipeline.gate import Gate, Manifest, ReviewContext, UnknownEnvir
 from gatekeeper.pipeline.workloads import object_ref, served_models
 from gatekeeper.types import admission
 from gatekeeper.types.admission import AdmissionReview, AdmissionReviewResponse
-from gatekeeper.types.decision import RISK_CLASSES, Decision
+from gatekeeper.types.decision import Decision
 from gatekeeper.webhook.namespaces import NamespaceEnvironments
 
 log = structlog.get_logger("gatekeeper")
@@ -116,7 +116,7 @@ class Webhook:
             return await self._unjudged(request, environment, admission.allow(request.uid),
                                         "annotation_removed" if removed else "not_model_serving")
         decision = evaluation.report.results[0]
-        self._observe(decision, context)
+        self._observe(decision, context, self.gate.facts.risk_classes)
         return admission.from_decision(request.uid, decision)
 
     async def _unjudged(self, request: Any, environment: str, answer: AdmissionReviewResponse,
@@ -132,7 +132,7 @@ class Webhook:
             object=object_ref(request.object or request.old_object or {}), environment=environment, models=[],
             evidence_digest="", policy_revision=self.gate.policy_revision,
             outcome="error" if failed else ("admitted" if result.allowed else "denied"), allowed=result.allowed,
-            enforcement=self.gate.enforcement.get(environment, "deny"), violations=[], waived=[],
+            enforcement=self.gate.enforcement_of(environment), violations=[], waived=[],
             warnings=list(result.warnings or []), dry_run=request.dry_run, source="webhook",
             error=message if failed else None, reason=reason)
         if not record.object.namespace and request.namespace:
@@ -154,15 +154,16 @@ class Webhook:
         message = (f"model-gatekeeper did not decide within its {self.settings.response_budget:g}s budget "
                    "(OPA or the evidence source is too slow)")
         assert self.gate is not None
-        if self.gate.enforcement.get(environment, "deny") == "deny":
+        if self.gate.enforcement_of(environment) == "deny":
             return admission.deny(uid, message + "; denied (fail closed)")
         return admission.allow(uid, [message])
 
     @staticmethod
-    def _observe(decision: Decision, context: ReviewContext) -> None:
+    def _observe(decision: Decision, context: ReviewContext, risk_order: list[str]) -> None:
         outcome = outcome_of(decision)  # the same word the decision log records
-        classes = [m.risk_class for m in decision.models if m.risk_class in RISK_CLASSES]
-        metrics.REVIEWS.labels(outcome, decision.environment, max(classes, key=RISK_CLASSES.index, default="none")).inc()
+        # The most severe class, in the policy's own order (data.gatekeeper.facts).
+        classes = [m.risk_class for m in decision.models if m.risk_class in risk_order]
+        metrics.REVIEWS.labels(outcome, decision.environment, max(classes, key=risk_order.index, default="none")).inc()
         log.info("decision", decision_id=decision.decision_id, uid=context.request_uid, user=context.user,
                  operation=context.operation, object=decision.object.display(), environment=decision.environment,
                  outcome=outcome, dry_run=context.dry_run, models=[f"{m.name}@{m.version}" for m in decision.models],

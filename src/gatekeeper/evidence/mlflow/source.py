@@ -40,7 +40,7 @@ from pydantic import ValidationError
 from gatekeeper.types.decision import ModelRef
 from gatekeeper.types.bundle import API_VERSION, KIND, EvidenceBundle, PiiScan, describe_validation_error
 from gatekeeper.evidence.files import referenced_files
-from gatekeeper.evidence.source import EvidenceError, LoadedEvidence, SourceUnavailable
+from gatekeeper.evidence.source import EvidenceError, EvidenceSource, LoadedEvidence, SourceUnavailable
 
 TAG_PREFIX = "gatekeeper."
 EVIDENCE_FOLDER = "gatekeeper"
@@ -307,7 +307,7 @@ async def _nothing() -> Any:
     return None
 
 
-class MlflowEvidenceSource:
+class MlflowEvidenceSource(EvidenceSource):
     """Evidence for `models:/name/version` and `models:/name@alias` from an MLflow registry."""
 
     name = "mlflow"
