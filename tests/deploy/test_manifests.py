@@ -1,4 +1,4 @@
-"""deploy/ and the Dockerfile: what reaches a cluster is what DESIGN.md §9 promises.
+"""deploy/ and the Dockerfile: what reaches a cluster is what deploy/README.md promises.
 
 The manifests are rendered by the real `kustomize build` (.tools/bin/kustomize, installed
 by `bash scripts/install-tool.sh kustomize`); without it these tests fail, never skip.

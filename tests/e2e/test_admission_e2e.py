@@ -1,4 +1,4 @@
-"""Kubernetes itself rejects non-compliant model deployments (issue 6, DESIGN §3, §7, §8, §9).
+"""Kubernetes itself rejects non-compliant model deployments (README "Which workloads, which model, which artifact", "The webhook", deploy/README.md).
 
 A real kube-apiserver, with deploy/'s ValidatingWebhookConfiguration pointed at the real gate
 over HTTPS, is driven with the `kubernetes` client: nothing here builds an AdmissionReview.
@@ -144,7 +144,7 @@ def test_removing_the_model_annotation_from_a_deployment_still_reaches_the_gate(
     del stored["spec"]["template"]["metadata"]["annotations"][MODEL_ANNOTATION]
     answered = gate.reviews_answered()
 
-    kube.replace(stored)  # no model served any more: admitted (DESIGN §8)
+    kube.replace(stored)  # no model served any more: admitted (README "The webhook")
 
     assert gate.reviews_answered() == answered + 1  # the API server did call the gate
     # Admitted without a policy decision, and in the decision log, marked with what happened.

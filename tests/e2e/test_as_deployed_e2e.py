@@ -1,4 +1,4 @@
-"""The gate as deploy/ runs it answers a real kube-apiserver (issue 13, DESIGN §9).
+"""The gate as deploy/ runs it answers a real kube-apiserver (issue 13, deploy/README.md).
 
 The wheel, built and installed as the Dockerfile does (no extras), runs as the rendered
 Deployment's containers (tests/e2e/deployed.py): deploy/'s args and env, OPA as the sidecar

@@ -44,7 +44,7 @@ def sha256_hex(text: str) -> str:
 
 
 class AuditRecord(BaseModel):
-    """A decision as the audit log keeps it (DESIGN §2 "audit", §8 dry-run marking)."""
+    """A decision as the audit log keeps it (README "The webhook")."""
 
     model_config = ConfigDict(populate_by_name=True)
 

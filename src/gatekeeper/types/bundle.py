@@ -1,4 +1,4 @@
-"""The EvidenceBundle schema (DESIGN §4): one per model version, whatever the source.
+"""The EvidenceBundle schema (README "Evidence bundle"): one per model version, whatever the source.
 
 Strict: an unknown field is an error naming the field, so a typo never silently drops
 evidence. Open-ended maps (metrics, fairness attributes, model card sections) stay open.

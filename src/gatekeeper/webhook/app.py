@@ -1,4 +1,4 @@
-"""The webhook front door: the FastAPI app, its endpoints and its lifespan (DESIGN §7).
+"""The webhook front door: the FastAPI app, its endpoints and its lifespan (README "The CLI" and "The webhook").
 
 A review goes `admit()` -> `review.Webhook.review` -> `pipeline.gate.Gate.evaluate` -> OPA,
 and back as an AdmissionResponse. Nothing here returns a 5xx to Kubernetes.

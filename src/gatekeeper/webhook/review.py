@@ -1,4 +1,4 @@
-"""One AdmissionReview, read, checked and answered through the pipeline (DESIGN §7, §8).
+"""One AdmissionReview, read, checked and answered through the pipeline (README "The webhook").
 
 Follow a review: `read_body` and `parse_review` check the wire input, `Reviewer.review`
 hands the object to `Gate.evaluate` (served models -> evidence -> OPA -> audit), the same
