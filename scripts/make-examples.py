@@ -74,6 +74,12 @@ Monthly retraining; not for pricing decisions.
 """
 
 
+def data_quality(dataset: str, when: str) -> dict:
+    """A passing Great Expectations result, as `gatekeeper evidence data-quality` writes it."""
+    return {"tool": "great_expectations", "suite": dataset, "success": True, "success_percent": 100.0,
+            "evaluated_expectations": 12, "failed": [], "evaluated_at": when, "dataset_digest": digest_of(dataset)}
+
+
 def credit_bundle(version: str) -> dict:
     return {
         "apiVersion": "model-gatekeeper.io/v1",
@@ -102,6 +108,7 @@ def credit_bundle(version: str) -> dict:
         "explainability": {"method": "shap", "report": "shap-importance.json"},
         "pii_scan": {"tool": "presidio", "scanned_at": "2026-10-01T00:00:00Z",
                      "dataset_digest": digest_of("loans-2025q4"), "open_findings": 0},
+        "data_quality": data_quality("loans-2025q4", "2026-10-01T00:00:00Z"),
         "monitoring": {"drift": "enabled", "dashboard": "https://grafana.example.com/d/credit-scoring"},
         "signoffs": ["signoffs/validator.dsse.json", "signoffs/compliance.dsse.json"],
     }
@@ -126,6 +133,7 @@ def churn_bundle(version: str) -> dict:
         "fairness": {"region": {"demographic_parity_ratio": 0.88, "demographic_parity_difference": 0.05, "min_group_size": 5000}},
         "pii_scan": {"tool": "presidio", "scanned_at": "2026-09-15T00:00:00Z",
                      "dataset_digest": digest_of("subscribers-2026-09"), "open_findings": 0},
+        "data_quality": data_quality("subscribers-2026-09", "2026-09-15T00:00:00Z"),
         "signoffs": ["signoffs/owner.dsse.json"],
     }
 
