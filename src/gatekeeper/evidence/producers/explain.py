@@ -41,6 +41,8 @@ def load_model(path: str | Path) -> Any:
         if "pickled_model" not in flavor:
             raise ProducerError(f"{mlmodel}: no sklearn flavour (only scikit-learn models are explained)")
         path = path / flavor["pickled_model"]
+        if flavor.get("serialization_format") == "skops":
+            return _load_skops(path, flavor.get("skops_trusted_types") or [])
     if not path.is_file():
         raise ProducerError(f"{path}: no such file")
     try:
@@ -49,6 +51,19 @@ def load_model(path: str | Path) -> Any:
         with open(path, "rb") as handle:
             return pickle.load(handle)  # noqa: S301 - documented: the user's own artifacts only
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad model file
+        raise ProducerError(f"{path}: cannot load the model ({type(exc).__name__}: {exc})") from None
+
+
+def _load_skops(path: Path, trusted: list[str]) -> Any:
+    """MLflow's skops format: loads only the types MLflow recorded as trusted."""
+    try:
+        import skops.io
+    except ImportError:
+        raise ProducerError(f"{path}: saved in skops format; pip install skops (or save with "
+                            "serialization_format='cloudpickle')") from None
+    try:
+        return skops.io.load(path, trusted=trusted)
+    except Exception as exc:  # noqa: BLE001 - any load failure is a bad model file
         raise ProducerError(f"{path}: cannot load the model ({type(exc).__name__}: {exc})") from None
 
 
