@@ -75,7 +75,7 @@ def dvc_project(folder: Path, git: bool = True) -> Path:
     loans(50).to_csv(folder / "data" / "loans.csv", index=False)
     dvc("add", "-q", "data/loans.csv", cwd=folder)
     dvc("stage", "add", "-q", "-n", "prepare", "-d", "data/loans.csv", "-o", "data/train.csv",
-        "cp data/loans.csv data/train.csv", cwd=folder)
+        "head -n 21 data/loans.csv > data/train.csv", cwd=folder)
     dvc("repro", "-q", cwd=folder)
     if git:
         run("git", "add", "-A", cwd=folder)
