@@ -70,6 +70,7 @@ bench: install
 	$(PY) -m bench.conftest_bench
 	$(PY) -m bench.webhook_bench
 	$(PY) -m bench.mlflow_bench
+	$(PY) -m bench.producers_bench
 
 clean:
 	rm -rf .gatekeeper bench-results
