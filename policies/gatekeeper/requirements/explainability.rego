@@ -15,8 +15,8 @@ violations contains v if {
 
 # METADATA
 # description: |
-#   the report was read and is not SHAP-shaped (a non-empty global_importance map of
-#   feature -> importance >= 0); Python says why in report_problem (docs/policy-input.md)
+#   the report was read and is not SHAP-shaped (a non-empty map of feature -> importance
+#   >= 0); Python says why in report_problem (docs/policy-input.md)
 violations contains v if {
 	some ctx in lib.assessed
 	ctx.requirements.explainability.required == true

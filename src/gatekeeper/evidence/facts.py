@@ -75,13 +75,20 @@ def evidence_facts(loaded: LoadedEvidence, trust: TrustStore) -> dict[str, Any]:
 
 
 def report_shape(content: bytes) -> dict[str, Any]:
-    """{report_features: n} for a feature-importance report (SHAP's global importance:
-    a non-empty map feature -> number >= 0 under global_importance), else {report_problem}."""
+    """{report_features: n} for a feature-importance report, else {report_problem}.
+
+    Feature importance is a non-empty map feature -> number >= 0: under `global_importance`
+    (what `gatekeeper evidence explain` writes), or the whole report when it is only that
+    map (reports written before the producer existed).
+    """
     try:
         report = json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return {"report_problem": "not JSON"}
     importance = report.get("global_importance") if isinstance(report, dict) else None
+    if importance is None and isinstance(report, dict) and report and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in report.values()):
+        importance = report
     if not isinstance(importance, dict) or not importance:
         return {"report_problem": "no global_importance map of feature -> importance"}
     bad = [name for name, value in importance.items()

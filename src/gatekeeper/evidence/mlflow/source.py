@@ -12,7 +12,8 @@ scientist follows is docs/mlflow.md; in short:
   logged model give the measurements;
 - the run's tag `mlflow.source.git.commit` and its dataset inputs give the lineage;
 - the run's artifact folder `gatekeeper/` holds the files: `model-card.md`,
-  `pii-scan.json`, the explainability report, `signoffs/*.json`, `waivers/*.json`.
+  `pii-scan.json`, `data-quality.json`, `drift.json`, the explainability report,
+  `signoffs/*.json`, `waivers/*.json`.
 
 Every request is bounded by the source timeout; a registry that is down, slow or refuses
 the credentials raises SourceUnavailable (the policy reports `evidence.unavailable`).
@@ -38,7 +39,15 @@ import aiohttp
 from pydantic import ValidationError
 
 from gatekeeper.types.decision import ModelRef
-from gatekeeper.types.bundle import API_VERSION, KIND, EvidenceBundle, PiiScan, describe_validation_error
+from gatekeeper.types.bundle import (
+    API_VERSION,
+    KIND,
+    DataQuality,
+    Drift,
+    EvidenceBundle,
+    PiiScan,
+    describe_validation_error,
+)
 from gatekeeper.evidence.files import referenced_files
 from gatekeeper.evidence.source import EvidenceError, LoadedEvidence, SourceUnavailable
 
@@ -46,6 +55,12 @@ TAG_PREFIX = "gatekeeper."
 EVIDENCE_FOLDER = "gatekeeper"
 MODEL_CARD_FILE = "model-card.md"
 PII_SCAN_FILE = "pii-scan.json"
+# Measured blocks published as JSON files in the evidence folder: file -> (bundle field, schema).
+BLOCK_FILES: dict[str, tuple[str, type]] = {
+    PII_SCAN_FILE: ("pii_scan", PiiScan),
+    "data-quality.json": ("data_quality", DataQuality),
+    "drift.json": ("drift", Drift),
+}
 STATEMENT_FOLDERS = ("signoffs", "waivers")
 DATASET_DIGEST_TAG = "gatekeeper.digest"
 DATASET_CONTEXT_TAG = "mlflow.data.context"
@@ -363,14 +378,15 @@ class MlflowEvidenceSource:
             location = f"{self.url} models:/{name}/{version}" + (f" (run {registry.run_id})" if registry.run_id else "")
             raw, origins = assemble(registry, listing)
             paths = raw_referenced_files(raw)
-            wanted = [*paths, PII_SCAN_FILE] if PII_SCAN_FILE in listing else paths
+            wanted = [*paths, *(name for name in BLOCK_FILES if name in listing)]
             # Every file in one round of concurrent requests.
             contents = dict(zip(wanted, await asyncio.gather(
                 *(self._file(client, registry.run_id, path) for path in wanted))))
-        pii = contents.get(PII_SCAN_FILE) if PII_SCAN_FILE in listing else None
-        if pii is not None:
-            raw["pii_scan"] = parse_pii_scan(pii, f"{location}: artifact {EVIDENCE_FOLDER}/{PII_SCAN_FILE}")
-            origins["pii_scan"] = f"artifact {EVIDENCE_FOLDER}/{PII_SCAN_FILE}"
+        for name, (field, schema) in BLOCK_FILES.items():
+            content = contents.get(name) if name in listing else None
+            if content is not None:
+                raw[field] = parse_block(content, schema, f"{location}: artifact {EVIDENCE_FOLDER}/{name}")
+                origins[field] = f"artifact {EVIDENCE_FOLDER}/{name}"
         if not has_evidence(raw, listing, registry):
             raise EvidenceError(
                 "missing",
@@ -549,16 +565,17 @@ def measurements(registry: RegistryVersion) -> tuple[dict[str, Any], dict[str, s
     return out, origins
 
 
-def parse_pii_scan(content: bytes, where: str) -> dict[str, Any]:
+def parse_block(content: bytes, schema: type, where: str) -> dict[str, Any]:
+    """A measured block (pii_scan, data_quality, drift) from its JSON file, checked against its schema."""
     try:
         data = json.loads(content)
     except ValueError as exc:
         raise EvidenceError("unreadable", f"{where}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
-        raise EvidenceError("unreadable", f"{where}: expected a JSON object with tool, scanned_at, dataset_digest, "
-                                          "open_findings")
+        raise EvidenceError("unreadable", f"{where}: expected a JSON object with "
+                                          f"{', '.join(schema.model_fields)}")
     try:
-        return PiiScan.model_validate(data).model_dump(exclude_none=True)
+        return schema.model_validate(data).model_dump(exclude_none=True)
     except ValidationError as exc:
         raise EvidenceError("unreadable", f"{where}: {describe_validation_error(exc)}") from None
 
