@@ -49,7 +49,7 @@ def test_a_bundle_without_a_result_is_denied(bundle, decide):
 @pytest.mark.parametrize("content, words", [
     ({"metrics": [], "tests": []}, "not a Great Expectations validation or checkpoint result"),
     ([1, 2], "not a Great Expectations validation or checkpoint result"),
-    ("{not json", "not JSON"),
+    ("{not json", "not valid JSON"),
 ])
 def test_a_file_that_is_not_a_validation_result_exits_2(tmp_path, content, words):
     path = tmp_path / "result.json"

@@ -35,6 +35,20 @@ def need(module: str, extra: str) -> Any:
         raise ProducerError(f"{module} is not installed ({exc}): pip install 'model-gatekeeper[{extra}]'") from None
 
 
+def load_document(path: str | Path, kind: str = "JSON") -> Any:
+    """A tool's JSON or YAML output file, parsed; unreadable or malformed is a ProducerError."""
+    import json
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+        return json.loads(text) if kind == "JSON" else yaml.safe_load(text)
+    except OSError as exc:
+        raise ProducerError(f"{path}: {exc.strerror or exc}") from None
+    except (ValueError, yaml.YAMLError) as exc:  # JSONDecodeError is a ValueError
+        raise ProducerError(f"{path}: not valid {kind}: {str(exc).splitlines()[0]}") from None
+
+
 def now_rfc3339() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 

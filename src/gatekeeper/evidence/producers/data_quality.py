@@ -9,11 +9,10 @@ A failed expectation is named `type(column)` so the gate's message says which ch
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from gatekeeper.evidence.producers.common import ProducerError, file_digest, write_block
+from gatekeeper.evidence.producers.common import ProducerError, file_digest, load_document, write_block
 
 
 def _validations(data: Any, path: Path) -> list[dict[str, Any]]:
@@ -53,13 +52,7 @@ def _evaluated_at(validation: dict[str, Any]) -> str | None:
 
 def data_quality_block(result_file: str | Path, data: str | Path | None = None) -> dict[str, Any]:
     path = Path(result_file)
-    try:
-        raw = json.loads(path.read_text())
-    except OSError as exc:
-        raise ProducerError(f"{path}: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ProducerError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
-    validations = _validations(raw, path)
+    validations = _validations(load_document(path), path)
     evaluated = successful = 0
     failed: list[str] = []
     suites: list[str] = []

@@ -18,6 +18,7 @@ from typing import Any
 from gatekeeper.evidence.producers.common import (
     ProducerError,
     file_digest,
+    load_document,
     need,
     now_rfc3339,
     progress,
@@ -102,13 +103,7 @@ def drift_from_tables(reference: str | Path, current: str | Path, columns: list[
 
 
 def drift_from_report(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    try:
-        report = json.loads(path.read_text())
-    except OSError as exc:
-        raise ProducerError(f"{path}: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ProducerError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    report = load_document(path)
     block = parse_report(report, str(path))
     evaluated = (report.get("timestamp") if isinstance(report, dict) else None) or now_rfc3339()
     return {k: v for k, v in {"tool": "evidently", **block, "evaluated_at": evaluated}.items() if v is not None}

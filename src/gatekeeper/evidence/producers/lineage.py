@@ -15,21 +15,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from gatekeeper.evidence.producers.common import ProducerError, write_block
+from gatekeeper.evidence.producers.common import ProducerError, load_document, write_block
 from gatekeeper.types.bundle import BundleFileError, bundle_path, read_bundle_yaml
 
 _MD5 = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
 
 
 def _load(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ProducerError(f"{path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ProducerError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    data = load_document(path, "YAML")
     if not isinstance(data, dict):
         raise ProducerError(f"{path}: not a DVC file (expected a mapping)")
     return data
