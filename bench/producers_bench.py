@@ -107,6 +107,9 @@ def main() -> None:
             results[name] = result
             print(f"{name}: {result}", flush=True)
             print("  " + "\n  ".join(output.splitlines()[:8]), flush=True)
+    # Machine load when the run ended: on 2 shared cores the figures scale with it.
+    results["load_average_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
+    results["cpus"] = os.cpu_count()
     path = write_result("producers", results)
     print(f"wrote {path}")
 
