@@ -49,6 +49,7 @@ def test_columns_limit_the_comparison(bundle, tmp_path):
     assert block["columns"] == 2 and block["drifted_columns"] == [] and block["drift_share"] == 0
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Evidently's own (numpy.core, litestar)
 def test_a_saved_evidently_report_gives_the_same_result(bundle, tmp_path):
     from evidently import Report
     from evidently.presets import DataDriftPreset
