@@ -7,7 +7,7 @@ TOOLS := .tools/bin
 OPA := $(TOOLS)/opa
 REGAL := $(TOOLS)/regal
 
-.PHONY: run test install tools venv policy-test layers python-test bench e2e kube clean deploy
+.PHONY: run test install tools venv policy-test layers python-test bench e2e kube clean deploy corpus
 
 PORT ?= 8443
 
@@ -71,6 +71,12 @@ bench: install
 	$(PY) -m bench.webhook_bench
 	$(PY) -m bench.mlflow_bench
 	$(PY) -m bench.producers_bench
+
+# The gate over published model-serving manifests (not part of `make test`: the corpus
+# lives outside the repository). Per kind: judged / skipped (reason) / unreadable.
+CORPUS ?= ../shared/corpus
+corpus: install
+	$(PY) scripts/corpus.py $(CORPUS)
 
 clean:
 	rm -rf .gatekeeper bench-results

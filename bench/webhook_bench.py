@@ -133,6 +133,28 @@ def open_floor_db(path: Path) -> sqlite3.Connection:
     return con
 
 
+def ordinary_deployments() -> list[dict]:
+    """Deployments that run no model server: what every rollout in a governed namespace now
+    sends to the gate (deploy/ sends every Deployment there). Answered without OPA."""
+    def deployment(name: str, *images: str) -> dict:
+        containers = [{"name": f"c{i}", "image": image, "args": ["--port", "8080"],
+                       "env": [{"name": "LOG_LEVEL", "value": "info"}]} for i, image in enumerate(images)]
+        return {"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": name, "namespace": "lending", "labels": {"app": name}},
+                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+                         "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": containers}}}}
+    return [deployment("web", "nginx:1.27"), deployment("api", "registry.example.com/feature-api:2", "envoyproxy/envoy:v1.31"),
+            deployment("worker", "registry.example.com/worker@sha256:" + "ab" * 32)]
+
+
+def opa_queries(metrics_text: str) -> float:
+    """How many OPA queries the gate has made (its own histogram's count)."""
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name == "gatekeeper_opa_query_seconds":
+            return sum(s.value for s in family.samples if s.name.endswith("_count"))
+    return 0.0
+
+
 def pooled(runs: list[dict]) -> dict:
     """One target's rounds together: throughput over all its requests, latency over all."""
     latencies = [x for run in runs for x in run["latencies_ms"]]
@@ -175,6 +197,7 @@ def main() -> None:
 
     objects = example_objects()  # compliant, non-compliant and not-gated, in a fixed mix
     reviews = [admission_review(obj, f"bench-{i}") for i, obj in enumerate(objects)]
+    ordinary = [admission_review(obj, f"bench-plain-{i}") for i, obj in enumerate(ordinary_deployments())]
     workdir = Path(tempfile.mkdtemp(prefix="gk-webhook-bench-", dir=args.audit_dir))
     # A record the size the gate writes for a denied review with a few violations.
     record_body = json.dumps({"record": "x" * 2000})
@@ -182,7 +205,8 @@ def main() -> None:
 
     from tests.webhook.server import GateProcess  # the same real server process the tests start
 
-    runs: dict[str, list[dict]] = {"gate": [], "opa": [], "disk": []}
+    runs: dict[str, list[dict]] = {"gate": [], "opa": [], "disk": [], "not_gated": []}
+    not_gated_opa_queries = 0.0
     # Configured as the gate's own OPA, so that the floor differs from it only by the gate.
     with OpaServer(ROOT / "policies", processors=SERVING_OPA_PROCESSORS) as floor_opa:
         inputs = asyncio.run(captured_inputs(Settings(opa_url=floor_opa.url), objects))
@@ -193,12 +217,17 @@ def main() -> None:
                 "opa": lambda: uvloop.run(load(f"{floor_opa.url}/v1/data/gatekeeper/decision", opa_bodies, args.rate, slice_s)),
                 "gate": lambda: uvloop.run(load(f"{gate.url}/validate/production", reviews, args.rate, slice_s)),
                 "disk": lambda: durable_commit_floor(floor_db, sum(r["requests"] for r in runs["disk"]), args.rate, slice_s, record_body),
+                "not_gated": lambda: uvloop.run(load(f"{gate.url}/validate/production", ordinary, args.rate, slice_s)),
             }
             for round_no in range(args.rounds):
-                order = ["opa", "gate", "disk"] if round_no % 2 == 0 else ["disk", "gate", "opa"]
+                order = ["opa", "gate", "not_gated", "disk"] if round_no % 2 == 0 else ["disk", "not_gated", "gate", "opa"]
                 for name in order:
                     before = machine_noise()
+                    queries = opa_queries(urllib.request.urlopen(f"{gate.url}/metrics").read().decode())
                     run = targets[name]()
+                    if name == "not_gated":
+                        not_gated_opa_queries += opa_queries(
+                            urllib.request.urlopen(f"{gate.url}/metrics").read().decode()) - queries
                     run["noise"] = {k: v - before[k] for k, v in machine_noise().items()}
                     runs[name].append(run)
             inside = stage_means(urllib.request.urlopen(f"{gate.url}/metrics").read().decode())
@@ -220,6 +249,8 @@ def main() -> None:
         "rate_per_s": args.rate, "duration_s": args.duration, "rounds": args.rounds, "audit_dir": str(workdir),
         "mix": {"reviews": len(reviews), "opa_inputs": len(inputs), "not_gated": len(reviews) - len(inputs)},
         "gate_validate_production": result, "floor_opa_alone": floor, "floor_durable_commit": disk,
+        # Ordinary Deployments (no model server): the not-gated path, which must not ask OPA.
+        "gate_not_gated": {**pooled(runs["not_gated"]), "opa_queries": not_gated_opa_queries},
         "gate_p50_ratio_to_floor_p50": result["latency_ms"]["median"] / floor["latency_ms"]["median"],
         "gate_p99_ratio_to_floor_p99": result["latency_ms"]["p99"] / floor["latency_ms"]["p99"],
         "per_round": per_round,

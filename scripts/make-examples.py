@@ -321,7 +321,7 @@ def write_signers() -> None:
     text = SIGNERS.read_text()
     header = text[: text.index("signers:")]
     header = header.replace("# PLACEHOLDER keys: replace keyid/public with real ones before use.\n", "")
-    if "EXAMPLE keys" not in header:
+    if "EXAMPLE identities" not in header:  # once, however often the script runs
         header += ("# EXAMPLE identities: these public keys belong to the throwaway keys that signed\n"
                    "# examples/evidence (scripts/make-examples.py; the private halves were discarded).\n"
                    "# Replace them with your signers' keys (`gatekeeper keygen`).\n")

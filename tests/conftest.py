@@ -59,11 +59,15 @@ def run_cli(*args: str, stdin: str | None = None, cwd: Path = ROOT, env: dict[st
 
 @pytest.fixture
 def cli(opa_url: str):
-    """The CLI pointed at the session's OPA (starting OPA per call is tested separately)."""
+    """The CLI pointed at the session's OPA (starting OPA per call is tested separately)
+    and, unless told otherwise, at the example evidence (default folders, and the note
+    naming them, are tested separately)."""
 
     def invoke(*args: str, stdin: str | None = None, **kwargs) -> CliResult:
         if args and args[0] == "check" and "--opa-url" not in args:
             args = (*args, "--opa-url", opa_url)
+        if args and args[0] == "check" and not {"--evidence", "--mlflow"} & set(args):
+            args = (*args, "--evidence", str(EVIDENCE))
         return run_cli(*args, stdin=stdin, **kwargs)
 
     return invoke

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import shutil
 import subprocess
 import sys
@@ -123,17 +120,34 @@ def test_fairlearn_stays_off_the_webhooks_import_path():
 # --- digest ------------------------------------------------------------------------------
 
 
-def manifest_digest_by_hand(files: dict[str, bytes]) -> str:
-    """model-signing v1.0: sha256 over the raw per-file sha256 digests, ordered by path components."""
-    root = hashlib.sha256()
-    for path in sorted(files, key=lambda p: p.split("/")):
-        root.update(hashlib.sha256(files[path]).digest())
-    return "sha256:" + root.hexdigest()
+# Golden values, produced once with the real model-signing library (1.1.1; its import also
+# needs pyopenssl), signing with a throwaway P-256 key the folder `model_dir` writes (as
+# `model/`) and the one-file model of `test_digest_of_a_single_file` (as `single/model.onnx`):
+#
+#   pip install model-signing==1.1.1 pyopenssl
+#   openssl ecparam -name prime256v1 -genkey -noout -out key.pem
+#   model_signing sign key model --private_key key.pem --signature model.sig
+#   model_signing sign key single/model.onnx --private_key key.pem --signature single.sig
+#   for sig in model.sig single.sig; do jq -r .dsseEnvelope.payload $sig | base64 -d |
+#     jq -r '.subject[0].digest.sha256, (.predicate.resources[] | "\(.name) \(.digest)")'; done
+#
+# The first line of each is the subject digest of the signed statement, the model's digest;
+# the others are the per-file digests in the library's order.
+MODEL_DIGEST = "sha256:b01c8ca0dad5494c84d759787b0ac7b3883450c3e367a211a7dd0e0d5b9c3c2e"
+MODEL_FILES = [
+    ("MLmodel", "7f8f4a879eefb3f9fed9c6af4077c9acb0db066b2906d6570c42913478686b0f"),
+    ("a/b", "233562de1a0288b139c4fa40b7d189f806e906eeb048517aeb67f34ac0e2faf1"),
+    ("a-b", "af9d2c92ddc38ca77b3cd29e944c9b61928032808d3a3cb6c3a3c8965067291e"),
+    ("model.pkl", "c8f5d0341d54d951a71b136e6e2afcb14d11ed8489a7ae126a8fee0df6ecf193"),
+    ("tokenizer/vocab.txt", "4a1e67f2fe1d1cc7b31d0ca2ec441da4778203a036a77da10344c85e24ff0f92"),
+]
+SINGLE_FILE_DIGEST = "sha256:81fe5cd2733e93a400f5d5d0420e96119844a92a5a102568290115ef42697aae"
 
 
 @pytest.fixture
-def model_dir(tmp_path) -> tuple[Path, dict[str, bytes]]:
-    files = {"MLmodel": b"flavors: {}\n", "model.pkl": os.urandom(4096), "a/b": b"nested", "a-b": b"dash",
+def model_dir(tmp_path) -> Path:
+    """The model the golden values were computed over (keep its bytes as they are)."""
+    files = {"MLmodel": b"flavors: {}\n", "model.pkl": bytes(range(256)) * 16, "a/b": b"nested", "a-b": b"dash",
              "tokenizer/vocab.txt": b"hello\nworld\n"}
     folder = tmp_path / "model"
     for rel, content in files.items():
@@ -143,23 +157,21 @@ def model_dir(tmp_path) -> tuple[Path, dict[str, bytes]]:
     (folder / ".git").mkdir()
     (folder / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     (folder / ".gitignore").write_text("*.tmp\n")
-    return folder, files
+    return folder
 
 
-def test_digest_is_the_model_signing_manifest_digest(model_dir):
-    folder, files = model_dir
-    result = run_cli("evidence", "digest", str(folder))
+def test_digest_is_the_model_signing_digest(model_dir):
+    result = run_cli("evidence", "digest", str(model_dir))
     assert result.code == 0, result.stderr
-    assert result.stdout.strip() == manifest_digest_by_hand(files)
-    listed = run_cli("evidence", "digest", str(folder), "--manifest").json()
-    assert listed["digest"] == manifest_digest_by_hand(files)
-    # Path-component order, as pathlib orders them: a/b before a-b.
-    assert [f["path"] for f in listed["files"]] == ["MLmodel", "a/b", "a-b", "model.pkl", "tokenizer/vocab.txt"]
-    assert listed["files"][0]["sha256"] == hashlib.sha256(files["MLmodel"]).hexdigest()
+    assert result.stdout.strip() == MODEL_DIGEST
+    listed = run_cli("evidence", "digest", str(model_dir), "--manifest").json()
+    assert listed["digest"] == MODEL_DIGEST
+    # Path-component order, as model-signing orders them: a/b before a-b.
+    assert [(f["path"], f["sha256"]) for f in listed["files"]] == MODEL_FILES
 
 
 def test_digest_changes_with_any_byte_and_ignores_git_files(model_dir):
-    folder, files = model_dir
+    folder = model_dir
     before = run_cli("evidence", "digest", str(folder)).stdout
     (folder / ".git" / "HEAD").write_text("ref: refs/heads/other\n")
     assert run_cli("evidence", "digest", str(folder)).stdout == before
@@ -170,17 +182,18 @@ def test_digest_changes_with_any_byte_and_ignores_git_files(model_dir):
 def test_digest_of_a_single_file(tmp_path):
     (tmp_path / "model.onnx").write_bytes(b"onnx")
     result = run_cli("evidence", "digest", str(tmp_path / "model.onnx"))
-    assert result.stdout.strip() == "sha256:" + hashlib.sha256(hashlib.sha256(b"onnx").digest()).hexdigest()
+    assert result.code == 0, result.stderr
+    assert result.stdout.strip() == SINGLE_FILE_DIGEST
 
 
 def test_digest_recorded_in_the_bundle_binds_the_signoffs(cli, model_dir, tmp_path):
-    folder, files = model_dir
+    folder = model_dir
     evidence = tmp_path / "evidence"
     shutil.copytree(EVIDENCE, evidence)
     result = run_cli("evidence", "digest", str(folder), "--bundle", str(evidence / "credit-scoring" / "3"))
     assert result.code == 0, result.stderr
     bundle = yaml.safe_load((evidence / "credit-scoring" / "3" / "evidence.yaml").read_text())
-    assert bundle["artifact"] == {"uri": "s3://models/credit-scoring/3", "digest": manifest_digest_by_hand(files)}
+    assert bundle["artifact"] == {"uri": "s3://models/credit-scoring/3", "digest": MODEL_DIGEST}
     # The example sign-offs were made for the old digest: they no longer count.
     decided = cli("check", "--evidence", str(evidence), "--format", "json",
                   str(MANIFESTS / "compliant" / "credit-scoring-inferenceservice.yaml"))

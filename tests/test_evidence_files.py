@@ -90,3 +90,46 @@ def test_files_outside_the_bundle_folder_are_not_read(evidence_copy):
 def test_missing_root_is_a_configuration_error(tmp_path):
     with pytest.raises(EvidenceRootError, match="does not exist"):
         FileEvidenceSource(tmp_path / "nope")
+
+
+# --- plain names, nothing read outside the evidence folder ------------------------------
+
+
+@pytest.mark.parametrize("name, version", [("..", "3"), ("credit-scoring", ".."), (".", "3"), ("a/b", "3"),
+                                           ("credit-scoring", "3\x00"), ("", "3"), ("x" * 201, "3")])
+def test_non_plain_names_are_refused_before_any_read(evidence_copy, name, version):
+    with pytest.raises(EvidenceError) as caught:
+        asyncio.run(FileEvidenceSource(evidence_copy).load(ref(name, version)))
+    assert caught.value.kind == "missing" and "no evidence is read" in caught.value.message
+
+
+def test_symlinks_out_of_the_evidence_folder_are_not_followed(tmp_path, evidence_copy):
+    outside = tmp_path / "outside"
+    shutil.copytree(evidence_copy / "credit-scoring" / "3", outside / "3")
+    (evidence_copy / "escape").mkdir()
+    (evidence_copy / "escape" / "3").symlink_to(outside / "3")           # a version folder pointing out
+    (evidence_copy / "elsewhere").symlink_to(outside)                    # a model folder pointing out
+    (evidence_copy / "credit-scoring" / "99").mkdir()
+    (evidence_copy / "credit-scoring" / "99" / "evidence.yaml").symlink_to(outside / "3" / "evidence.yaml")
+    source = FileEvidenceSource(evidence_copy)
+    for model, version in (("escape", "3"), ("elsewhere", "3"), ("credit-scoring", "99")):
+        with pytest.raises(EvidenceError, match="outside the evidence folder"):
+            asyncio.run(source.load(ref(model, version)))
+    # a symlink that stays inside the folder is still read
+    (evidence_copy / "credit-scoring" / "current").symlink_to(evidence_copy / "credit-scoring" / "3")
+    with pytest.raises(EvidenceError) as mismatch:
+        asyncio.run(source.load(ref("credit-scoring", "current")))
+    assert mismatch.value.kind == "mismatch"
+
+
+@pytest.mark.parametrize("model", [ModelRef(ref="models:/../3", name="..", version="3"),
+                                   ModelRef(ref="models:/m@..", name="m", alias="..")])
+def test_the_registry_source_refuses_the_same_names_before_asking(model):
+    # Port 9 (discard) on loopback: were it asked, the error would be "unavailable".
+    from gatekeeper.evidence.mlflow.source import MlflowEvidenceSource
+
+    source = MlflowEvidenceSource("http://127.0.0.1:9")
+    for call in (source.resolve, source.load):
+        with pytest.raises(EvidenceError) as caught:
+            asyncio.run(call(model))
+        assert caught.value.kind == "missing" and "is not a plain name" in caught.value.message

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,15 +20,36 @@ INPUT = {"now": "2026-11-22T10:00:00Z", "environment": "production", "operation"
          "models": [], "reference_errors": []}
 
 
-async def test_decisions_reuse_one_connection(opa_url):
-    engine = PolicyEngine(opa_url)
+async def test_decisions_and_management_calls_reuse_one_connection(opa_url):
+    """Every call goes over one kept-alive connection: OPA's own counter of accepted
+    connections would need a metrics scrape, so a loopback relay counts them instead."""
+    upstream = urlsplit(opa_url)
+    accepted = 0
+
+    async def relay(reader, writer):
+        nonlocal accepted
+        accepted += 1
+        up_reader, up_writer = await asyncio.open_connection(upstream.hostname, upstream.port)
+
+        async def pipe(source, sink):
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    engine = PolicyEngine(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
     try:
         first = await engine.decide(INPUT)
-        second = await engine.decide(INPUT)
-        assert first == second and "allowed" in first
-        assert len(engine._connections._idle) == 1  # the second query went over the first's connection
+        assert await engine.decide(INPUT) == first and "allowed" in first
+        assert (await engine.facts()).environments["production"] == "deny"
+        assert await engine.data("gatekeeper/environments") == ["development", "production", "staging"]
+        assert accepted == 1
     finally:
         await engine.close()
+        server.close()
 
 
 async def test_a_restarted_opa_is_reached_again_without_an_error():
@@ -64,15 +86,15 @@ async def test_an_undefined_decision_names_the_rule(tmp_path):
 async def test_an_evaluation_error_is_reported_with_opas_message(tmp_path):
     policies = tmp_path / "policies"
     shutil.copytree(POLICIES, policies)
-    # Two values for one complete rule: OPA answers 500 with a conflict error.
+    # A second value for the complete decision rule: OPA answers 500 with a conflict error.
     (policies / "gatekeeper" / "conflict.rego").write_text(
-        "package gatekeeper\n\nbroken := 1 if input.environment\n\nbroken := 2 if input.environment\n"
+        "package gatekeeper\n\ndecision := 1 if input.environment\n"
     )
     with OpaServer(policies) as server:
         engine = PolicyEngine(server.url)
         try:
-            with pytest.raises(PolicyError, match=r"answered HTTP 500: .*broken produced conflicting values: 1 at \S*conflict\.rego:3"):
-                await engine._query("gatekeeper", "broken", {"environment": "production"})
+            with pytest.raises(PolicyError, match=r"answered HTTP 500: .*decision produced conflicting values: 1 at \S*conflict\.rego:3"):
+                await engine.decide(INPUT)
         finally:
             await engine.close()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import MANIFESTS, POLICIES, require_tool, run_cli
+from .conftest import EVIDENCE, MANIFESTS, POLICIES, require_tool, run_cli
 
 MATRIX = Path("policies/gatekeeper/matrix/requirements.yaml")
 # Objects whose decisions the change below flips either way, and one it leaves alone.
@@ -92,7 +92,7 @@ def test_policy_test_enforces_the_coverage_floor():
 
 
 def test_policy_test_without_a_tool_exits_2():
-    result = run_cli("policy", "test", env={"GATEKEEPER_REGAL_BINARY": "/nonexistent/regal"})
+    result = run_cli("policy", "test", "--policy-dir", str(POLICIES), env={"GATEKEEPER_REGAL_BINARY": "/nonexistent/regal"})
     assert result.code == 2
     assert "cannot run /nonexistent/regal" in one_line(result.stderr)
 
@@ -176,7 +176,7 @@ def test_impact_reports_bad_input_and_still_compares_the_rest(repo, tmp_path):
     change_matrix(repo)
     (tmp_path / "bad.yaml").write_text("kind: [\n")
     result = run_cli("policy", "impact", "--base", "HEAD", "--policy-dir", str(repo / "policies"),
-                     str(tmp_path / "bad.yaml"), str(MANIFESTS / "compliant"))
+                     "--evidence", str(EVIDENCE), str(tmp_path / "bad.yaml"), str(MANIFESTS / "compliant"))
     assert result.code == 2
     assert f"{tmp_path / 'bad.yaml'}:" in one_line(result.stderr)
     assert "ADMITTED → DENIED  Model/retention/churn-predictor in production" in result.stdout

@@ -1,4 +1,4 @@
-"""Renderers (gatekeeper.reports.render) on reports the real gate produced.
+"""Renderers (gatekeeper.reports, one module per format) on reports the real gate produced.
 
 One module fixture asks the real CLI (real OPA) for the reports; the tests then check
 what each renderer makes of them, including edges that examples do not reach (waivers,
@@ -13,7 +13,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from gatekeeper.reports import render as reports
+from gatekeeper import reports
+from gatekeeper.reports.common import artifact_path
+from gatekeeper.reports.github import escape_data, escape_property, workflow_command
+from gatekeeper.reports.summary import promotion_summary
 from gatekeeper.types.decision import DecidedModel, Report, SourceLocation, Violation, WaivedViolation
 
 from .conftest import MANIFESTS, ROOT
@@ -58,7 +61,7 @@ def test_json_several_environments(by_environment):
 
 
 def test_promotion_summary(by_environment):
-    assert reports.promotion_summary(by_environment) == (
+    assert promotion_summary(by_environment) == (
         "promotion stops at production: admitted in staging with 2 warnings, denied in production: "
         "InferenceService/lending/credit-scoring-v4 (fairness.demographic_parity_ratio); "
         "InferenceService/lending/anonymous-model (evidence.model_reference)")
@@ -136,11 +139,11 @@ def test_sarif_location_outside_the_repository_is_an_absolute_uri(production, tm
 
 
 def test_github_escaping_follows_the_toolkit():
-    assert reports.escape_data("100% sure\r\nnext") == "100%25 sure%0D%0Anext"
-    assert reports.escape_property("a,b: 50%\n") == "a%2Cb%3A 50%25%0A"
-    assert reports.workflow_command("warning", "two\nlines", file="x,y.yaml", line=3, title="t: 1") == \
+    assert escape_data("100% sure\r\nnext") == "100%25 sure%0D%0Anext"
+    assert escape_property("a,b: 50%\n") == "a%2Cb%3A 50%25%0A"
+    assert workflow_command("warning", "two\nlines", file="x,y.yaml", line=3, title="t: 1") == \
         "::warning file=x%2Cy.yaml,line=3,title=t%3A 1::two%0Alines"
-    assert reports.workflow_command("notice", "m") == "::notice::m"
+    assert workflow_command("notice", "m") == "::notice::m"
 
 
 def test_github_levels_per_enforcement(by_environment):
@@ -155,10 +158,10 @@ def test_github_levels_per_enforcement(by_environment):
 
 
 def test_artifact_paths(tmp_path):
-    assert reports.artifact_path("examples/../examples/x.yaml", ROOT) == "examples/x.yaml"
-    assert reports.artifact_path(str(ROOT / "deploy" / "a.yaml"), ROOT) == "deploy/a.yaml"
-    assert reports.artifact_path(str(tmp_path / "a.yaml"), ROOT) == (tmp_path / "a.yaml").as_posix()
-    assert reports.artifact_path("<stdin>", ROOT) == "<stdin>"
+    assert artifact_path("examples/../examples/x.yaml", ROOT) == "examples/x.yaml"
+    assert artifact_path(str(ROOT / "deploy" / "a.yaml"), ROOT) == "deploy/a.yaml"
+    assert artifact_path(str(tmp_path / "a.yaml"), ROOT) == (tmp_path / "a.yaml").as_posix()
+    assert artifact_path("<stdin>", ROOT) == "<stdin>"
 
 
 def test_unknown_format_is_refused(production):
@@ -181,3 +184,15 @@ def test_renderers_accept_an_empty_report():
     for name in reports.FORMATS:
         assert reports.render(name, empty)
     assert json.loads(reports.render("sarif", empty))["runs"][0]["results"] == []
+
+
+def test_merge_joins_chunks_in_input_order(production):
+    whole = production["production"]
+    first, second = whole.results[:1], whole.results[1:]
+    merged = Report.merge([Report(allowed=False, results=first, skipped=whole.skipped),
+                           Report(allowed=True, results=second, skipped=[])])
+    assert [d.object.name for d in merged.results] == [d.object.name for d in whole.results]
+    assert merged.skipped == whole.skipped and merged.allowed is False
+    admitted = [d for d in whole.results if d.allowed]
+    assert admitted and Report.merge([Report(allowed=False, results=admitted)]).allowed is True
+    assert Report.merge([]) == Report(allowed=True, results=[], skipped=[])

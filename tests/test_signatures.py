@@ -10,11 +10,11 @@ from securesystemslib.signer import CryptoSigner
 from gatekeeper.evidence.signing.statements import (
     SIGNOFF_PREDICATE,
     SigningError,
-    TrustStore,
     sign_statement,
     signoff_predicate,
     verify_statement,
 )
+from gatekeeper.evidence.signing.trust import TrustStore
 
 DIGEST = "sha256:" + "ab" * 32
 

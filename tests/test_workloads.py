@@ -1,8 +1,31 @@
 """Which model does an object serve (DESIGN §3)."""
 
+import asyncio
+
 import pytest
 
-from gatekeeper.pipeline.workloads import ModelReferenceError, parse_model_uri, served_models
+from gatekeeper.opa.client import PolicyEngine
+from gatekeeper.pipeline.serving import ServingKinds
+from gatekeeper.pipeline.workloads import ModelReferenceError, parse_model_uri
+from gatekeeper.pipeline.workloads import served_models as _served_models
+
+
+@pytest.fixture(scope="module")
+def kinds(opa_url):
+    """The serving-kinds table as the real OPA serves it (never read from the YAML)."""
+    async def read():
+        engine = PolicyEngine(opa_url)
+        try:
+            return await engine.data("gatekeeper/serving")
+        finally:
+            await engine.close()
+    return ServingKinds.from_data(asyncio.run(read()))
+
+
+@pytest.fixture(autouse=True)
+def _table(kinds):
+    global served_models
+    served_models = lambda obj: _served_models(obj, kinds)  # noqa: E731 - the tests below read one table
 
 
 def deployment(template_annotations=None, annotations=None, kind="Deployment"):

@@ -21,7 +21,7 @@ decision := {
 	"models": [{"ref": ctx.ref, "name": ctx.name, "version": ctx.version, "risk_class": ctx.risk_class} |
 		some ctx in lib.models
 	],
-	"violations": sorted(open_violations),
+	"violations": open_list,
 	"waived": sorted(waived_violations),
 	"warnings": array.flatten([violation_lines, waived_lines, expired_lines]),
 }
@@ -63,6 +63,7 @@ raised := union({
 	data.gatekeeper.requirements.fairness.violations,
 	data.gatekeeper.requirements.lineage.violations,
 	data.gatekeeper.requirements.monitoring.violations,
+	data.gatekeeper.requirements.namespace.violations,
 	data.gatekeeper.requirements.performance.violations,
 	data.gatekeeper.requirements.pii.violations,
 	data.gatekeeper.requirements.signoff.violations,
@@ -88,9 +89,12 @@ sorted(violations) := [key[4] | some key in sort(keys)] if {
 	keys := [[v.model, v.version, v.requirement, v.message, v] | some v in violations]
 }
 
+# The open violations in order, each with the line a person reads about it.
+open_list := [object.union(v, {"line": line(v, v.message)}) | some v in sorted(open_violations)]
+
 default violation_lines := []
 
-violation_lines := [line(v, v.message) | some v in sorted(open_violations)] if lib.enforcement == "warn"
+violation_lines := [v.line | some v in open_list] if lib.enforcement == "warn"
 
 waived_lines := [line(v, sprintf("waived by %s until %s: %s", [v.waiver, v.waiver_expires_at, v.message])) |
 	some v in sorted(waived_violations)
@@ -100,4 +104,10 @@ expired_lines := [line(w, sprintf("waiver at %s expired on %s", [w.source, w.exp
 	some w in lib.expired_waivers
 ]
 
+# METADATA
+# description: |
+#   The one place the violation line `[<requirement>] <model>@<version>: <message>` is
+#   formatted (DESIGN §6). Here, not in Python: waived and expired-waiver warnings are
+#   lines too, built from waiver data only the policy sees; Python's denial message
+#   reads each violation's `line`.
 line(v, message) := sprintf("[%s] %s@%s: %s", [v.requirement, v.model, v.version, message])

@@ -79,6 +79,13 @@ test_warn_lists_violations_as_warnings if {
 	decide(td.input_in("production", [failing])).warnings == []
 }
 
+test_each_violation_carries_its_line if {
+	every environment in ["production", "staging", "development"] {
+		lines := [v.line | some v in decide(td.input_in(environment, [failing])).violations]
+		lines == decide(td.input_in("staging", [failing])).warnings
+	}
+}
+
 test_every_class_in_production if {
 	every class in td.classes {
 		decision := decide(td.input_for(class))

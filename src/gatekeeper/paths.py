@@ -11,15 +11,20 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+# Defaults start from where the user stands: a compliance team editing its own checkout
+# must be judged by its policies, not by those of the checkout the tool was installed from.
+# Then the install's own folders, then the container image's.
+
+
 def default_policy_dir() -> Path:
-    for candidate in (PROJECT_ROOT / "policies", Path("policies"), Path("/policies")):
+    for candidate in (Path("policies"), PROJECT_ROOT / "policies", Path("/policies")):
         if (candidate / "gatekeeper").is_dir():
             return candidate
     return PROJECT_ROOT / "policies"
 
 
 def default_evidence_dir() -> Path:
-    for candidate in (PROJECT_ROOT / "examples" / "evidence", Path("examples/evidence"), Path("/evidence")):
+    for candidate in (Path("examples/evidence"), PROJECT_ROOT / "examples" / "evidence", Path("/evidence")):
         if candidate.is_dir():
             return candidate
     return PROJECT_ROOT / "examples" / "evidence"

@@ -24,8 +24,8 @@ def make_log(url, n=4):
     asyncio.run(fill())
 
 
-def run(*args):
-    result = runner.invoke(app, list(args))
+def run(*args, env=None):
+    result = runner.invoke(app, list(args), env=env)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result
 
@@ -45,7 +45,8 @@ def test_verify_exit_codes(store_url):
 def test_verify_unreadable_store_exits_2(tmp_path):
     missing = run("verify", "--audit-db", f"sqlite:///{tmp_path}/nope.db")
     assert missing.exit_code == 2 and missing.stdout == ""
-    assert missing.stderr == f"audit store sqlite:///{tmp_path}/nope.db: no audit log there (file does not exist)\n"
+    assert missing.stderr == (f"gatekeeper: audit store sqlite:///{tmp_path}/nope.db: "
+                              "no audit log there (file does not exist)\n")
 
     (tmp_path / "garbage.db").write_text("this is not a database, just text " * 100)
     garbage = run("verify", "--audit-db", str(tmp_path / "garbage.db"))
@@ -53,7 +54,7 @@ def test_verify_unreadable_store_exits_2(tmp_path):
 
     for url in ("mysql://db/audit", "postgresql://nobody@127.0.0.1:1/audit"):
         other = run("verify", "--audit-db", url)
-        assert other.exit_code == 2 and other.stderr.startswith(f"audit store {url}: ")
+        assert other.exit_code == 2 and other.stderr.startswith(f"gatekeeper: audit store {url}: ")
         assert other.stderr.count("\n") == 1
 
 
@@ -108,3 +109,11 @@ def test_list_bad_input_exits_2_without_traceback(sqlite_url, args):
 def test_list_missing_store_exits_2(tmp_path):
     out = run("list", "--audit-db", str(tmp_path / "none.db"))
     assert out.exit_code == 2 and "does not exist" in out.stderr and out.stdout == ""
+
+
+def test_the_log_defaults_to_the_gatekeeper_audit_db_setting(store_url, tmp_path):
+    make_log(store_url, 3)
+    from_setting = run("verify", env={"GATEKEEPER_AUDIT_DB": store_url})
+    assert (from_setting.exit_code, from_setting.stdout) == (0, "audit log intact: 3 records\n")
+    flag_wins = run("verify", "--audit-db", str(tmp_path / "none.db"), env={"GATEKEEPER_AUDIT_DB": store_url})
+    assert flag_wins.exit_code == 2 and "none.db" in flag_wins.stderr

@@ -25,6 +25,10 @@ RESOURCES: dict[str, tuple[str, str, str]] = {
     "Model": ("mlops.seldon.io", "v1alpha1", "models"),
     "Deployment": ("apps", "v1", "deployments"),
     "StatefulSet": ("apps", "v1", "statefulsets"),
+    "SeldonDeployment": ("machinelearning.seldon.io", "v1", "seldondeployments"),
+    "TrainedModel": ("serving.kserve.io", "v1alpha1", "trainedmodels"),
+    "LLMInferenceService": ("serving.kserve.io", "v1alpha1", "llminferenceservices"),
+    "LeaderWorkerSet": ("leaderworkerset.x-k8s.io", "v1", "leaderworkersets"),
 }
 MODEL_ANNOTATION = "model-gatekeeper.io/model"
 _WARNING = re.compile(r'^\s*(\d{3})\s+(\S+)\s+"((?:[^"\\]|\\.)*)"')

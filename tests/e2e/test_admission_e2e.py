@@ -137,7 +137,7 @@ def test_deployment_serving_a_model_is_gated_the_same_way(kube: Kube, audit):
 
 
 def test_removing_the_model_annotation_from_a_deployment_still_reaches_the_gate(kube: Kube, gate, audit):
-    # deploy/README: on UPDATE the old object counts too (matchCondition annotated-if-apps)
+    # deploy/README: every Deployment of a governed namespace reaches the gate
     kube.create(deployment(PRODUCTION, "scorer-unannotated-later", "models:/churn-predictor/7"))
     stored = kube.custom.get_namespaced_custom_object("apps", "v1", PRODUCTION, "deployments",
                                                       "scorer-unannotated-later")
@@ -151,13 +151,16 @@ def test_removing_the_model_annotation_from_a_deployment_still_reaches_the_gate(
     # nothing for this UPDATE (deploy/README says "and its audit log": it is not there).
     operations = [r["operation"] for r in audit(name="scorer-unannotated-later", namespace=PRODUCTION)]
     assert operations == ["CREATE"]
-    # and an unrelated change to an unannotated Deployment is not sent at all
+    # and an unrelated change to an unannotated Deployment is sent too (deploy/ sends every
+    # Deployment of a governed namespace: whether it runs a model server is the gate's call),
+    # and admitted without a decision record
     plain = kube.custom.get_namespaced_custom_object("apps", "v1", PRODUCTION, "deployments",
                                                      "scorer-unannotated-later")
     plain["spec"]["replicas"] = 2
     answered = gate.reviews_answered()
     kube.replace(plain)
-    assert gate.reviews_answered() == answered
+    assert gate.reviews_answered() == answered + 1
+    assert [r["operation"] for r in audit(name="scorer-unannotated-later", namespace=PRODUCTION)] == ["CREATE"]
 
 
 # --- staging: warn ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import mlflow.data
 import pandas as pd
 import yaml
 from mlflow import MlflowClient
-from mlflow.entities import DatasetInput, InputTag, Metric, RunTag
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, RunTag
 
 from gatekeeper.evidence.signing.digest import model_digest
 
@@ -86,7 +86,7 @@ class DataScientist:
             warnings.simplefilter("ignore")
             dataset = mlflow.data.from_pandas(frame, source="s3://data/transactions-2026q3.parquet",
                                               name="transactions-2026q3")
-        self.client.log_inputs(run_id, [DatasetInput(dataset._to_mlflow_entity(),
+        self.client.log_inputs(run_id, [DatasetInput(Dataset(**dataset.to_dict()),
                                                      [InputTag("mlflow.data.context", "training")])])
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / "gatekeeper"

@@ -31,16 +31,21 @@ requirements_environment := input.environment if environment_known
 
 # METADATA
 # scope: document
-# description: |
-#   deny | warn | dryrun for input.environment. Unknown environments, and anything
-#   other than these three words in the matrix, mean deny.
+# description: deny | warn | dryrun for input.environment (see enforcement_of)
 default enforcement := "deny"
 
-enforcement := action if {
-	environment_known
-	action := matrix.environments[input.environment].enforcement
-	action in {"deny", "warn", "dryrun"}
-}
+enforcement := enforcement_of(input.environment)
+
+# METADATA
+# description: |
+#   deny | warn | dryrun for one environment: warn or dryrun only when the matrix says
+#   exactly that; an unknown environment or any other word (a typo such as "Deny" or
+#   "warning") means deny. The decision and the policy facts Python reads for its
+#   failure paths both come from here, so they cannot disagree.
+enforcement_of(environment) := action if {
+	action := matrix.environments[environment].enforcement
+	action in {"warn", "dryrun"}
+} else := "deny"
 
 # METADATA
 # description: |
@@ -59,21 +64,24 @@ waiver_settings := as_object(object.get(matrix, "waivers", {}))
 
 # METADATA
 # description: roles whose holders may approve waivers
-approver_roles contains role if some role in as_array(object.get(waiver_settings, "approver_roles", []))
+approver_roles contains role if {
+	some role in as_array(object.get(waiver_settings, "approver_roles", []))
+	is_string(role)
+}
 
 # METADATA
+# scope: document
 # description: requirement ID prefixes no waiver can touch (classification.prohibited always)
 never_waivable_prefixes contains prefix if {
 	some prefix in as_array(object.get(waiver_settings, "never_waivable_prefixes", []))
 	is_string(prefix)
 }
 
+never_waivable_prefixes contains "classification.prohibited"
+
 # METADATA
 # description: true when a valid waiver may turn a violation of requirement into a warning
-waivable(requirement) if {
-	requirement != "classification.prohibited"
-	not startswith_any(requirement, never_waivable_prefixes)
-}
+waivable(requirement) if not startswith_any(requirement, never_waivable_prefixes)
 
 startswith_any(s, prefixes) if {
 	some prefix in prefixes

@@ -24,8 +24,24 @@ test_unknown_environment_is_production if {
 }
 
 test_unknown_enforcement_word_means_deny if {
-	matrix := object.union(data.gatekeeper.matrix, {"environments": {"staging": {"enforcement": "log"}}})
-	lib.enforcement == "deny" with input as {"environment": "staging"} with data.gatekeeper.matrix as matrix
+	lib.enforcement_of("staging") == "deny" with data.gatekeeper.matrix.environments as {"staging": "warn"}
+	every word in ["log", "Deny", "Warn", " warn", "DRYRUN", 1, null] {
+		matrix := object.union(data.gatekeeper.matrix, {"environments": {"staging": {"enforcement": word}}})
+		lib.enforcement == "deny" with input as {"environment": "staging"} with data.gatekeeper.matrix as matrix
+		lib.enforcement_of("staging") == "deny" with data.gatekeeper.matrix as matrix
+	}
+}
+
+test_enforcement_of_each_environment if {
+	lib.enforcement_of("production") == "deny"
+	lib.enforcement_of("staging") == "warn"
+	lib.enforcement_of("development") == "dryrun"
+	lib.enforcement_of("qa") == "deny"
+}
+
+test_approver_roles_are_strings if {
+	matrix := object.union(data.gatekeeper.matrix, {"waivers": {"approver_roles": ["compliance", 7, null]}})
+	lib.approver_roles == {"compliance"} with data.gatekeeper.matrix as matrix
 }
 
 test_class_requirements_from_the_matrix if {
@@ -78,7 +94,7 @@ test_no_matrix_means_no_requirements_and_deny if {
 
 test_waiver_settings if {
 	lib.approver_roles == {"compliance"}
-	lib.never_waivable_prefixes == {"classification."}
+	lib.never_waivable_prefixes == {"classification.", "classification.prohibited"}
 	lib.waivable("fairness.demographic_parity_ratio")
 	not lib.waivable("classification.unclassified")
 }

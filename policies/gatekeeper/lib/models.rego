@@ -5,8 +5,14 @@
 package gatekeeper.lib
 
 # METADATA
-# description: risk classes and their order (minimal < limited < high < prohibited)
-risk_rank := {"minimal": 0, "limited": 1, "high": 2, "prohibited": 3}
+# description: |
+#   The risk classes, least to most severe: the one place their order is written
+#   (Python reads it through data.gatekeeper.facts).
+risk_classes := ["minimal", "limited", "high", "prohibited"]
+
+# METADATA
+# description: each risk class's place in risk_classes (higher is more severe)
+risk_rank[class] := rank if some rank, class in risk_classes
 
 # METADATA
 # description: the classes whose models are checked family by family

@@ -17,7 +17,8 @@ requirement_ids := {
 	"drift.missing", "drift.drift_share", "drift.stale",
 	"pii.scan_missing", "pii.open_findings",
 	"signoff.role", "signoff.distinct_signers",
-	"artifact.digest_missing", "artifact.storage_uri_mismatch",
+	"artifact.digest_missing", "artifact.storage_uri_mismatch", "artifact.unverifiable",
+	"namespace.environment_label",
 	"monitoring.required",
 }
 

@@ -1,4 +1,5 @@
-# Artifact: the evidence pins the artifact, and the workload serves that artifact.
+# Artifact: the evidence pins the artifact, and the workload loads that artifact from
+# every place it loads a model (input.artifacts, gathered by the serving-kinds table).
 package gatekeeper.requirements.artifact
 
 import data.gatekeeper.lib
@@ -15,15 +16,117 @@ violations contains v if {
 
 # METADATA
 # description: |
-#   The workload's storage URI differs from the artifact URI of the evidence (checked
-#   for every admissible class, when both are given; a trailing "/" is ignored).
+#   A location that loads another artifact than the evidence registers (checked for
+#   every admissible class; a trailing "/" is ignored). Evidence that registers no URI
+#   leaves URIs uncompared (artifact.unverifiable where the class requires it).
 violations contains v if {
 	some ctx in lib.assessed
-	served := ctx.storage_uri
-	is_string(served)
-	documented := object.get(ctx.evidence, ["artifact", "uri"], null)
-	is_string(documented)
-	trim_suffix(served, "/") != trim_suffix(documented, "/")
-	message := sprintf("the workload serves %s but the evidence describes %s", [served, documented])
-	v := lib.violation(ctx, "artifact.storage_uri_mismatch", message, served, documented)
+	some location in locations(ctx)
+	location.kind == "uri"
+	registered := registered_uris(ctx)
+	count(registered) > 0
+	not trim_suffix(location.value, "/") in registered
+	where := place(location)
+	documented := concat(", ", sort(registered))
+	message := sprintf("%s loads %s but the evidence registers %s", [where, location.value, documented])
+	v := lib.violation(ctx, "artifact.storage_uri_mismatch", message, location.value, one_or_all(registered))
 }
+
+# METADATA
+# description: an image pinned by a digest the evidence does not register
+violations contains v if {
+	some ctx in lib.assessed
+	some location in locations(ctx)
+	location.kind == "image"
+	is_string(location.digest)
+	not location.digest in registered_digests(ctx)
+	message := sprintf("%s runs image %s, whose digest the evidence does not register", [place(location), location.value])
+	v := lib.violation(ctx, "artifact.storage_uri_mismatch", message, location.digest, sort(registered_digests(ctx)))
+}
+
+# METADATA
+# description: |
+#   A location the gate cannot compare (a storage key whose bucket is in a Secret, an
+#   image pinned by tag only, a URI where the evidence registers none), for the classes
+#   whose matrix entry sets artifact.location_verifiable.
+violations contains v if {
+	some ctx in lib.assessed
+	ctx.requirements.artifact.location_verifiable == true
+	some location in locations(ctx)
+	reason := unverifiable(ctx, location)
+	where := place(location)
+	message := sprintf("%s loads %s, which cannot be compared with the evidence: %s", [where, location.value, reason])
+	v := lib.violation(ctx, "artifact.unverifiable", message, location.value, null)
+}
+
+# The threshold of a mismatch: the registered URI, or all of them when there are several.
+one_or_all(registered) := only if {
+	count(registered) == 1
+	some only in registered
+} else := sort(registered)
+
+place(location) := sprintf("%s (component %s)", [location.path, location.component])
+
+unverifiable(_, location) := lib.text(location.reason) if location.kind == "opaque"
+
+unverifiable(_, location) := lib.text(location.reason) if {
+	location.kind == "image"
+	not is_string(location.digest)
+}
+
+unverifiable(ctx, location) := "the evidence registers no artifact URI (artifact.uri or artifacts[].uri)" if {
+	location.kind == "uri"
+	count(registered_uris(ctx)) == 0
+}
+
+# METADATA
+# description: |
+#   Where the object loads models from. Inputs without `artifacts` (older callers) carry
+#   only the model entry's storage_uri.
+locations(ctx) := [as_location(lib.as_object(a)) | some a in lib.as_array(input.artifacts)] if {
+	is_array(input.artifacts)
+} else := [as_location({"path": "storageUri", "component": "model", "kind": "uri", "value": ctx.storage_uri})] if {
+	is_string(ctx.storage_uri)
+} else := []
+
+as_location(a) := {
+	"path": lib.text(object.get(a, "path", "")),
+	"component": lib.text(object.get(a, "component", "")),
+	"kind": object.get(a, "kind", "opaque"),
+	"value": lib.text(object.get(a, "value", "")),
+	"digest": object.get(a, "digest", null),
+	"reason": object.get(a, "reason", "the location's kind is unknown"),
+}
+
+# METADATA
+# description: the artifact URIs the evidence registers (artifact.uri, artifacts[].uri)
+registered_uris(ctx) := {trim_suffix(uri, "/") |
+	some uri in array.concat(
+		[object.get(ctx.evidence, ["artifact", "uri"], null)],
+		[object.get(a, "uri", null) | some a in further(ctx)],
+	)
+	is_string(uri)
+	uri != ""
+}
+
+# METADATA
+# description: |
+#   The digests the evidence registers: artifact.digest, artifacts[].digest and the
+#   digest of artifacts[].image (an image reference pinned by digest).
+registered_digests(ctx) := {d |
+	some d in array.flatten([
+		[object.get(ctx.evidence, ["artifact", "digest"], null)],
+		[object.get(a, "digest", null) | some a in further(ctx)],
+		[image_digest(a.image) | some a in further(ctx)],
+	])
+	is_string(d)
+	d != ""
+}
+
+image_digest(image) := parts[1] if {
+	is_string(image)
+	parts := split(image, "@")
+	count(parts) == 2
+}
+
+further(ctx) := [lib.as_object(a) | some a in lib.as_array(object.get(ctx.evidence, "artifacts", []))]

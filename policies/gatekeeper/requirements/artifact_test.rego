@@ -19,9 +19,11 @@ test_digest_missing if {
 			class, {"high", "limited"},
 			{"artifact.digest_missing"},
 		)
+
+		# no artifact at all: nothing to compare the workload's storage URI with either
 		found(td.model_without(class, ["evidence/artifact"])) == td.expect(
 			class, {"high", "limited"},
-			{"artifact.digest_missing"},
+			{"artifact.digest_missing", "artifact.unverifiable"},
 		)
 	}
 }
@@ -34,7 +36,10 @@ test_storage_uri_mismatch if {
 		)
 		found(td.model_with(class, {"storage_uri": "s3://models/credit-scoring/3/"})) == set()
 		found(td.model_with(class, {"storage_uri": null})) == set()
-		found(td.model_with(class, {"evidence": {"artifact": {"uri": null}}})) == set()
+		found(td.model_with(class, {"evidence": {"artifact": {"uri": null}}})) == td.expect(
+			class, {"high", "limited"},
+			{"artifact.unverifiable"},
+		)
 	}
 }
 
@@ -42,8 +47,94 @@ test_storage_uri_message if {
 	model := td.model_with("minimal", {"storage_uri": "gs://elsewhere/model"})
 	violations := artifact.violations with input as td.input_of([model])
 	{[v.message, v.observed, v.threshold] | some v in violations} == {[
-		"the workload serves gs://elsewhere/model but the evidence describes s3://models/credit-scoring/3",
+		"storageUri (component model) loads gs://elsewhere/model but the evidence registers s3://models/credit-scoring/3",
 		"gs://elsewhere/model",
 		"s3://models/credit-scoring/3",
 	]}
+}
+
+# Where the object loads models from (input.artifacts), compared location by location.
+loc(path, kind, value) := {
+	"path": path, "component": "predictor", "kind": kind, "value": value,
+	"digest": null, "reason": null,
+}
+
+loc_with(path, kind, value, patch) := object.union(loc(path, kind, value), patch)
+
+image_digest := "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+
+transformer_uri := "spec.transformer.containers[0].env.STORAGE_URI"
+
+judged(model, artifacts) := violations if {
+	violations := artifact.violations with input as object.union(td.input_of([model]), {"artifacts": artifacts})
+}
+
+found_at(model, artifacts) := td.ids(judged(model, artifacts))
+
+test_every_location_is_compared if {
+	matching := loc("spec.predictor.model.storageUri", "uri", "s3://models/credit-scoring/3/")
+	other := loc(transformer_uri, "uri", "s3://elsewhere/model")
+	every class in td.classes {
+		found_at(td.model(class), [matching]) == set()
+		found_at(td.model(class), [matching, other]) == td.expect(
+			class, {"high", "limited", "minimal"},
+			{"artifact.storage_uri_mismatch"},
+		)
+	}
+}
+
+test_artifacts_replace_the_model_storage_uri if {
+	# the model entry's storage_uri is only read for inputs without `artifacts`
+	found_at(td.model_with("minimal", {"storage_uri": "gs://x"}), []) == set()
+}
+
+test_mismatch_names_location_and_component if {
+	other := loc_with(transformer_uri, "uri", "s3://elsewhere/model", {"component": "transformer"})
+	[v.message | some v in judged(td.model("minimal"), [other])] == [concat("", [
+		"spec.transformer.containers[0].env.STORAGE_URI (component transformer) loads s3://elsewhere/model ",
+		"but the evidence registers s3://models/credit-scoring/3",
+	])]
+}
+
+test_mismatch_threshold_lists_every_registered_uri if {
+	two := td.model_with("minimal", {"evidence": {"artifacts": [{"uri": "s3://models/credit-scoring/3-explainer"}]}})
+	both := ["s3://models/credit-scoring/3", "s3://models/credit-scoring/3-explainer"]
+	[v.threshold | some v in judged(two, [loc("spec.model.uri", "uri", "s3://x")])] == [both]
+}
+
+test_further_registered_artifacts if {
+	explainer := loc("spec.explainer.model.storageUri", "uri", "s3://models/credit-scoring/3-explainer")
+	registered := td.model_with("high", {"evidence": {"artifacts": [
+		{"component": "explainer", "uri": "s3://models/credit-scoring/3-explainer"},
+		{"image": concat("@", ["registry.example.com/scorer", image_digest])},
+	]}})
+	found_at(registered, [explainer]) == set()
+	found_at(td.model("high"), [explainer]) == {"artifact.storage_uri_mismatch"}
+	pinned := loc_with("spec.predictor.containers[0].image", "image", "scorer@x", {"digest": image_digest})
+	found_at(registered, [pinned]) == set()
+	found_at(td.model("high"), [pinned]) == {"artifact.storage_uri_mismatch"}
+}
+
+tagged := loc_with("spec.predictor.containers[0].image", "image", "scorer:3", {"reason": "pinned by tag only"})
+
+secret := loc_with("spec.predictor.model.storage", "opaque", "storage key k", {"reason": "bucket in a Secret"})
+
+test_unverifiable_locations if {
+	every class in td.classes {
+		found_at(td.model(class), [tagged]) == td.expect(class, {"high", "limited"}, {"artifact.unverifiable"})
+		found_at(td.model(class), [secret]) == td.expect(class, {"high", "limited"}, {"artifact.unverifiable"})
+	}
+}
+
+test_unverifiable_without_registered_uri if {
+	no_uri := td.model_with("high", {"evidence": {"artifact": {"uri": null}}})
+	found_at(no_uri, [loc("spec.model.uri", "uri", "hf://x")]) == {"artifact.unverifiable"}
+	found_at(td.model("high"), ["not a map"]) == {"artifact.unverifiable"}
+}
+
+test_unverifiable_message if {
+	[v.message | some v in judged(td.model("high"), [secret])] == [concat("", [
+		"spec.predictor.model.storage (component predictor) loads storage key k, ",
+		"which cannot be compared with the evidence: bucket in a Secret",
+	])]
 }

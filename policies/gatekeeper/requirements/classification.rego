@@ -41,13 +41,13 @@ violations contains v if {
 	declared != null
 	not declared in object.keys(lib.risk_rank)
 	message := sprintf(
-		"annotation model-gatekeeper.io/risk-class is %v, not one of minimal, limited, high, prohibited",
-		[quoted(declared)],
+		"annotation model-gatekeeper.io/risk-class is %v, not one of %s",
+		[quoted(declared), class_list],
 	)
-	v := lib.violation(ctx, "classification.risk_class_invalid", message, declared, class_names)
+	v := lib.violation(ctx, "classification.risk_class_invalid", message, declared, lib.risk_classes)
 }
 
-class_names := ["minimal", "limited", "high", "prohibited"]
+class_list := concat(", ", lib.risk_classes)
 
 unclassified_message(null) := concat(" ", [
 	"the evidence bundle has no risk_class, so the model is unclassified",
@@ -55,8 +55,8 @@ unclassified_message(null) := concat(" ", [
 ])
 
 unclassified_message(observed) := sprintf(
-	"the evidence bundle's risk_class %v is not one of minimal, limited, high, prohibited",
-	[quoted(observed)],
+	"the evidence bundle's risk_class %v is not one of %s",
+	[quoted(observed), class_list],
 ) if {
 	observed != null
 }

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gatekeeper.types import canonical
 from gatekeeper.types.decision import DecidedModel, Decision, ObjectRef, Violation, WaivedViolation
 
 Outcome = Literal["admitted", "denied", "warned", "error"]
@@ -22,18 +21,18 @@ CHAIN_FIELDS = frozenset({"seq", "prev_hash", "hash"})
 
 
 def canonical_json(content: dict[str, Any]) -> str:
-    """Sorted keys, no spaces, ASCII only.
+    """Sorted keys, no spaces, ASCII only, as text (the form the log stores).
 
     ASCII escapes keep the text byte-identical through any database encoding (and
     PostgreSQL text cannot hold lone surrogates); the hash is over exactly this text.
     """
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return canonical.canonical_json(content).decode("ascii")
 
 
 def sha256_hex(text: str) -> str:
     # canonical_json() is ASCII, so this is its bytes; an edited row may not be, and must
     # still hash (to a mismatch) rather than raise.
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return canonical.sha256_hex(text.encode("utf-8", "surrogatepass"))
 
 
 class AuditRecord(BaseModel):

@@ -21,10 +21,9 @@ from rich.table import Table
 from gatekeeper.audit.errors import AuditStoreError
 from gatekeeper.audit.record import AuditRecord
 from gatekeeper.audit.store import AuditStore, open_store
+from gatekeeper.cli.common import AuditDb, fail, settings
 
 T = TypeVar("T")
-
-DEFAULT_DB = "sqlite:///.gatekeeper/audit.db"
 
 app = typer.Typer(help="Read and verify the hash-chained decision log.", no_args_is_help=True)
 
@@ -41,9 +40,6 @@ class Format(str, Enum):
     json = "json"
 
 
-AuditDb = typer.Option(DEFAULT_DB, "--audit-db", help="sqlite:///PATH, a file path, or postgresql://...")
-
-
 def _iso(value: Optional[str], flag: str) -> Optional[datetime]:
     if value is None:
         return None
@@ -53,14 +49,9 @@ def _iso(value: Optional[str], flag: str) -> Optional[datetime]:
         raise typer.BadParameter(f"not an ISO-8601 time: {value!r}", param_hint=flag) from None
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(2)
-
-
 @app.command("list")
 def list_records(
-    audit_db: str = AuditDb,
+    audit_db: AuditDb = None,
     model: Optional[str] = typer.Option(None, "--model", help="Model name or name@version."),
     outcome: Optional[OutcomeChoice] = typer.Option(None, "--outcome"),
     since: Optional[str] = typer.Option(None, "--since", help="ISO-8601, inclusive (naive = UTC)."),
@@ -82,11 +73,13 @@ def list_records(
         console.print(_table(records))
 
 
-def _on_store(audit_db: str, use: Callable[[AuditStore], Awaitable[T]]) -> T:
-    """Open an existing log (never create one: a typo must not read as an empty log), use it, close it."""
+def _on_store(audit_db: str | None, use: Callable[[AuditStore], Awaitable[T]]) -> T:
+    """Open an existing log (never create one: a typo must not read as an empty log), use it, close it.
+    AUDIT_DB None: the log `serve` writes (GATEKEEPER_AUDIT_DB, else its default)."""
+    url = settings(audit_db=audit_db).audit_db
 
     async def run() -> T:
-        store = await open_store(audit_db, create=False)
+        store = await open_store(url, create=False)
         try:
             return await use(store)
         finally:
@@ -95,11 +88,11 @@ def _on_store(audit_db: str, use: Callable[[AuditStore], Awaitable[T]]) -> T:
     try:
         return asyncio.run(run())
     except AuditStoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @app.command("verify")
-def verify(audit_db: str = AuditDb) -> None:
+def verify(audit_db: AuditDb = None) -> None:
     """Check the hash chain: every record unchanged, none removed, none reordered."""
 
     result = _on_store(audit_db, lambda store: store.verify())

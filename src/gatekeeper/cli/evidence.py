@@ -14,14 +14,11 @@ from typing import Annotated, Optional
 import typer
 import yaml
 
+from gatekeeper.cli.common import fail
+
 app = typer.Typer(help="Produce evidence (lineage, data quality, drift, explanations, PII, fairness, artifact "
                   "digest) and publish bundles to MLflow.",
                   no_args_is_help=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"gatekeeper: {message}", err=True)
-    return typer.Exit(2)
 
 
 @app.command("publish")
@@ -42,11 +39,11 @@ def publish(
     from gatekeeper.evidence.mlflow.publish import PublishError, publish_bundle
 
     if output_format not in ("text", "json"):
-        raise _fail(f"unknown format '{output_format}' (choose one of: text, json)")
+        raise fail(f"unknown format '{output_format}' (choose one of: text, json)")
     try:
         result = publish_bundle(bundle_dir, mlflow, model=model, version=version, timeout=timeout)
     except (PublishError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if output_format == "json":
         typer.echo(json.dumps(asdict(result), indent=2))
     else:
@@ -73,7 +70,7 @@ def fairness(
 
     columns = [c.strip() for c in sensitive.split(",") if c.strip()]
     if not columns:
-        raise _fail("--sensitive names no column")
+        raise fail("--sensitive names no column")
     try:
         frame = read_predictions(predictions)
         block = compute_fairness(frame, label=label, prediction=prediction, sensitive=columns, pos_label=pos_label)
@@ -81,7 +78,7 @@ def fairness(
             written = write_fairness(bundle, block)
             typer.echo(f"wrote fairness for {', '.join(block)} into {written}", err=True)
     except FairnessError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(yaml.safe_dump({"fairness": block}, sort_keys=False), nl=False)
 
 
@@ -97,7 +94,7 @@ def digest(
     try:
         entries = manifest(path)
     except (DigestError, OSError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     value = manifest_digest(entries)
     if show_manifest:
         typer.echo(json.dumps({"digest": value, "files": [{"path": e.path, "sha256": e.sha256} for e in entries]},
@@ -117,14 +114,14 @@ def _set_bundle_digest(bundle: Path, value: str) -> None:
     try:
         raw = yaml.safe_load(target.read_text())
     except (OSError, yaml.YAMLError) as exc:
-        raise _fail(f"{target}: {exc}") from None
+        raise fail(f"{target}: {exc}") from None
     if not isinstance(raw, dict):
-        raise _fail(f"{target}: expected an EvidenceBundle mapping")
+        raise fail(f"{target}: expected an EvidenceBundle mapping")
     raw["artifact"] = {**(raw.get("artifact") or {}), "digest": value}
     try:
         EvidenceBundle.model_validate(raw)
     except ValidationError as exc:
-        raise _fail(f"{target}: {describe_validation_error(exc)}") from None
+        raise fail(f"{target}: {describe_validation_error(exc)}") from None
     target.write_text(yaml.safe_dump(raw, sort_keys=False))
     typer.echo(f"set artifact.digest in {target}; existing sign-offs bound to another digest no longer count",
                err=True)
@@ -146,10 +143,10 @@ def _produce(what: str, compute, write=None, bundle: Optional[Path] = None, key:
             written = write(bundle, block)
             typer.echo(f"wrote {key} into {written}", err=True)
     except ProducerError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - the tool library failing on this input, not a bug to trace
         first = (str(exc).strip().splitlines() or [""])[0]
-        raise _fail(f"{what} failed: {type(exc).__name__}: {first}") from None
+        raise fail(f"{what} failed: {type(exc).__name__}: {first}") from None
     typer.echo(yaml.safe_dump({key: block}, sort_keys=False), nl=False)
 
 
@@ -198,9 +195,9 @@ def drift(
     from gatekeeper.evidence.producers.drift import drift_from_report, drift_from_tables, write_drift
 
     if report is not None and (reference or current):
-        raise _fail("give either --report or --reference and --current, not both")
+        raise fail("give either --report or --reference and --current, not both")
     if report is None and not (reference and current):
-        raise _fail("--reference and --current are both needed (or --report)")
+        raise fail("--reference and --current are both needed (or --report)")
     if report is not None:
         _produce(f"reading {report}", lambda: drift_from_report(report), write_drift, bundle, "drift")
     else:
@@ -228,9 +225,9 @@ def explain(
     from gatekeeper.evidence.producers.explain import importance_from_model, importance_from_values, write_explanation
 
     if shap_values is not None and (model or data):
-        raise _fail("give either --shap-values or --model and --data, not both")
+        raise fail("give either --shap-values or --model and --data, not both")
     if shap_values is None and not (model and data):
-        raise _fail("--model and --data are both needed (or --shap-values)")
+        raise fail("--model and --data are both needed (or --shap-values)")
     if shap_values is not None:
         compute = lambda: importance_from_values(shap_values, split_columns(columns))  # noqa: E731
     else:

@@ -24,15 +24,13 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from gatekeeper.cli.common import Environment, Evidence, Mlflow, PolicyDir, environments as parse_environments, fail
+from gatekeeper.cli.common import note, note_default_folders, policy_folder, settings as build_settings, shown
+
 app = typer.Typer(help="Work on the policy library: test it, see which decisions a change flips.",
                   no_args_is_help=True)
 
 IMPACT_FORMATS = ("table", "json")
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"gatekeeper: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _tool(name: str) -> str:
@@ -40,16 +38,14 @@ def _tool(name: str) -> str:
 
     path = find_tool(name)
     if not path:
-        raise _fail(f"{name} binary not found: run `make install` (scripts/install-tool.sh {name})")
+        raise fail(f"{name} binary not found: run `make install` (scripts/install-tool.sh {name})")
     return path
 
 
 def _policy_dir(policy_dir: Path | None) -> Path:
-    from gatekeeper.paths import default_policy_dir
-
-    folder = (policy_dir or default_policy_dir()).resolve()
+    folder = policy_folder(policy_dir).resolve()
     if not folder.is_dir():
-        raise _fail(f"policy folder {folder} does not exist")
+        raise fail(f"policy folder {folder} does not exist")
     return folder
 
 
@@ -57,9 +53,9 @@ def _run(command: list[str], *, cwd: Path | None = None, timeout: float = 600) -
     try:
         return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=timeout)
     except OSError as exc:
-        raise _fail(f"cannot run {command[0]}: {exc.strerror}") from None
+        raise fail(f"cannot run {command[0]}: {exc.strerror}") from None
     except subprocess.TimeoutExpired:
-        raise _fail(f"{Path(command[0]).name} {command[1]} did not finish within {timeout:g}s") from None
+        raise fail(f"{Path(command[0]).name} {command[1]} did not finish within {timeout:g}s") from None
 
 
 def _indent(text: str, limit: int = 60) -> str:
@@ -73,7 +69,7 @@ def _indent(text: str, limit: int = 60) -> str:
 
 @app.command("test")
 def test(
-    policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder (default: policies/).")] = None,
+    policy_dir: PolicyDir = None,
     min_coverage: Annotated[float, typer.Option(help="Fail below this policy test coverage, in percent.")] = 90.0,
 ) -> None:
     """Compile (strict), run the Rego tests with coverage, and lint with Regal."""
@@ -96,7 +92,7 @@ def test(
             report = json.loads(tests.stdout)
             coverage = float(report.get("coverage", 0.0))
         except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
-            raise _fail("opa test --coverage printed no coverage report") from None
+            raise fail("opa test --coverage printed no coverage report") from None
         typer.echo("PASS  opa test: every test passed")
         low = sorted((path, float(f.get("coverage", 0.0))) for path, f in (report.get("files") or {}).items()
                      if float(f.get("coverage", 0.0)) < 100)
@@ -160,25 +156,25 @@ def _git(top: Path, *args: str, text: bool = True) -> subprocess.CompletedProces
     try:
         return subprocess.run(["git", "-C", str(top), *args], capture_output=True, text=text, timeout=120)
     except OSError as exc:
-        raise _fail(f"cannot run git: {exc.strerror}") from None
+        raise fail(f"cannot run git: {exc.strerror}") from None
 
 
 def _export(top: Path, relative: Path, rev: str, into: Path) -> Side:
     """The policy folder as it is at REV, extracted under INTO (`git archive`)."""
     resolved = _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     if resolved.returncode != 0:
-        raise _fail(f"unknown git revision '{rev}' in {top}")
+        raise fail(f"unknown git revision '{rev}' in {top}")
     commit = resolved.stdout.strip()
     pathspec = relative.as_posix() if str(relative) != "." else "."
     archive = _git(top, "archive", "--format=tar", commit, "--", pathspec, text=False)
     if archive.returncode != 0:
         reason = archive.stderr.decode(errors="replace").strip().splitlines()
-        raise _fail(f"{pathspec} at {rev}: {reason[-1] if reason else 'git archive failed'}")
+        raise fail(f"{pathspec} at {rev}: {reason[-1] if reason else 'git archive failed'}")
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(into, filter="data")
     folder = into / relative
     if not (folder / "gatekeeper").is_dir():
-        raise _fail(f"{pathspec} at {rev} has no gatekeeper/ policy package")
+        raise fail(f"{pathspec} at {rev} has no gatekeeper/ policy package")
     return Side(label=f"{rev} ({commit[:12]})", folder=folder, rev=rev, commit=commit)
 
 
@@ -286,46 +282,39 @@ def impact(
     base: Annotated[str, typer.Option("--base", help="Git revision whose policies to compare against (e.g. origin/main).")],
     paths: Annotated[Optional[list[str]], typer.Argument(help="Manifest files or folders; '-' reads stdin (default: examples/manifests).")] = None,
     head: Annotated[Optional[str], typer.Option("--head", help="Git revision of the new policies (default: the working tree).")] = None,
-    environment: Annotated[str, typer.Option("--environment", "-e", help="Environment(s), comma-separated.")] = "production",
-    evidence: Annotated[Optional[Path], typer.Option(help="Evidence folder (<root>/<model>/<version>/evidence.yaml).")] = None,
-    mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URL to read evidence from.")] = None,
-    policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder in a git checkout (default: policies/).")] = None,
+    environment: Environment = "production",
+    evidence: Evidence = None,
+    mlflow: Mlflow = None,
+    policy_dir: PolicyDir = None,
     output_format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the --format report here; the terminal shows the table.")] = None,
 ) -> None:
     """Which decisions would a policy change flip? Exit 0 none, 1 some, 2 could not evaluate."""
-    from gatekeeper.config import Settings
     from gatekeeper.cli.manifests import load_manifests
     from gatekeeper.paths import PROJECT_ROOT
 
     if output_format not in IMPACT_FORMATS:
-        raise _fail(f"unknown format '{output_format}' (choose one of: {', '.join(IMPACT_FORMATS)})")
-    environments = list(dict.fromkeys(e.strip() for e in environment.split(",") if e.strip()))
-    if not environments:
-        raise _fail("--environment names no environment")
+        raise fail(f"unknown format '{output_format}' (choose one of: {', '.join(IMPACT_FORMATS)})")
+    environments = parse_environments(environment)
     folder = _policy_dir(policy_dir)
     top_answer = _git(folder, "rev-parse", "--show-toplevel")
     if top_answer.returncode != 0:
-        raise _fail(f"policy folder {folder} is not in a git repository")
+        raise fail(f"policy folder {folder} is not in a git repository")
     top = Path(top_answer.stdout.strip()).resolve()
     relative = folder.relative_to(top)
     if not paths:
         default = Path("examples/manifests")
-        paths = [str(default if default.is_dir() else PROJECT_ROOT / "examples" / "manifests")]
-    values: dict[str, Any] = {"opa_timeout": 60.0}
-    if evidence:
-        values["evidence_dir"] = evidence
-    if mlflow:
-        values["mlflow_url"] = mlflow
-    try:
-        settings = Settings(**values)
-    except ValueError as exc:
-        raise _fail(f"bad setting: {str(exc).splitlines()[0]}") from None
+        default = default if default.is_dir() else PROJECT_ROOT / "examples" / "manifests"
+        note(f"manifests from {shown(default)}")
+        paths = [str(default)]
+    # Both sides start their own OPA from their own folder: only the evidence comes from the settings.
+    settings = build_settings({"opa_timeout": 60.0}, evidence_dir=evidence, mlflow_url=mlflow)
 
     loaded = load_manifests(paths)
     with tempfile.TemporaryDirectory(prefix="gatekeeper-impact-") as scratch:
         base_side = _export(top, relative, base, Path(scratch) / "base")
         head_side = _export(top, relative, head, Path(scratch) / "head") if head else Side("working tree", folder)
+        note_default_folders(settings, evidence=True)
         result = _evaluate_both(settings, base_side, head_side, loaded.manifests, environments)
     for error in loaded.errors:
         typer.echo(f"gatekeeper: {error}", err=True)
@@ -336,7 +325,7 @@ def impact(
         try:
             output.write_text(_render_json(*args) if output_format == "json" else table, encoding="utf-8")
         except OSError as exc:
-            raise _fail(f"cannot write {output}: {exc.strerror}") from None
+            raise fail(f"cannot write {output}: {exc.strerror}") from None
     typer.echo(_render_json(*args) if output_format == "json" and output is None else table, nl=False)
     for problem in problems:
         typer.echo(f"gatekeeper: {problem}", err=True)
@@ -348,26 +337,23 @@ def impact(
 def _evaluate_both(settings: Any, base: Side, head: Side, manifests: list, environments: list[str]
                    ) -> tuple[list[Change], list[str], int]:
     from gatekeeper.evidence.files import EvidenceRootError
-    from gatekeeper.pipeline.gate import Gate, UnknownEnvironment
+    from gatekeeper.pipeline.gate import UnknownEnvironment
     from gatekeeper.opa.server import OpaServer, OpaStartError
-    from gatekeeper.opa.client import PolicyEngine, PolicyError
-    from gatekeeper.pipeline.assemble import evidence_source
+    from gatekeeper.opa.client import PolicyError
+    from gatekeeper.pipeline.assemble import evidence_source, open_gate
 
     async def run() -> tuple[list[Change], list[str], int]:
         source = evidence_source(settings)  # one source for both: only the policies differ
         async with AsyncExitStack() as stack:
+            stack.push_async_callback(source.close)
             servers = [OpaServer(side.folder) for side in (base, head)]
             for server in servers:
                 stack.callback(server.stop)
             urls = await asyncio.gather(*(asyncio.to_thread(server.start) for server in servers))  # boot both at once
             gates = []
             for side, url in zip((base, head), urls):
-                engine = PolicyEngine(url, timeout=settings.opa_timeout)
-                await engine.open()
-                stack.push_async_callback(engine.close)
-                gate = Gate(engine, source, evidence_timeout=settings.evidence_timeout,
-                            cache_ttl=settings.evidence_cache_ttl)
-                await gate.refresh_policy()
+                side_settings = settings.model_copy(update={"opa_url": url})  # the OPA just started for this side
+                gate = await stack.enter_async_context(open_gate(side_settings, source=source))
                 side.revision = gate.policy_revision
                 gates.append(gate)
             for side, gate in zip((base, head), gates):
@@ -394,4 +380,4 @@ def _evaluate_both(settings: Any, base: Side, head: Side, manifests: list, envir
     try:
         return asyncio.run(run())
     except (EvidenceRootError, UnknownEnvironment, OpaStartError, PolicyError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None

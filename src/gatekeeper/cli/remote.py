@@ -19,7 +19,6 @@ from pydantic import ValidationError
 
 from gatekeeper.pipeline.gate import Evaluation, Manifest
 from gatekeeper.types.decision import ObjectRef, Report
-from gatekeeper.reports.render import merge
 from gatekeeper.pipeline.workloads import object_ref
 
 EVALUATE_PATH = "/v1/evaluate"
@@ -82,7 +81,7 @@ class RemoteGate:
             problems.extend(chunk_problems)
             if on_chunk is not None:
                 on_chunk(len(chunk))
-        return Evaluation(report=merge(reports), problems=list(dict.fromkeys(problems)))
+        return Evaluation(report=Report.merge(reports), problems=list(dict.fromkeys(problems)))
 
     def _ask(self, chunk: list[Manifest], environment: str) -> tuple[Report, list[str]]:
         body = {"environment": environment, "objects": [m.object for m in chunk]}

@@ -11,35 +11,31 @@ from typing import Annotated, Any, Optional
 
 import typer
 import yaml
-from securesystemslib import dsse
 
 from gatekeeper.evidence.signing.statements import (
-    PAYLOAD_TYPE,
     SIGNOFF_PREDICATE,
     WAIVER_PREDICATE,
     SigningError,
     Statement,
     Subject,
-    TrustStore,
     load_signer,
     parse_duration,
     rfc3339,
+    sign_envelope,
     sign_statement,
     signoff_predicate,
     verify_statement,
 )
-from gatekeeper.paths import default_policy_dir
+from gatekeeper.evidence.signing.trust import TrustStore
+from gatekeeper.cli.common import evidence_folder, fail, policy_folder
+from gatekeeper.types.policy_facts import PolicyFacts
 
 app = typer.Typer(help="Create and verify signed sign-offs (DSSE envelopes of in-toto Statement v1).", no_args_is_help=True)
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"gatekeeper: {message}", err=True)
-    return typer.Exit(2)
-
-
 def signers_file(policy_dir: Path | None) -> Path:
-    return (policy_dir or default_policy_dir()) / "gatekeeper" / "signers" / "signers.yaml"
+    """The trust data in POLICY_DIR; None: the folder --policy-dir would default to (said on stderr)."""
+    return policy_folder(policy_dir) / "gatekeeper" / "signers" / "signers.yaml"
 
 
 def _signer_name(keyid: str, path: Path) -> str | None:
@@ -47,10 +43,37 @@ def _signer_name(keyid: str, path: Path) -> str | None:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError):
         return None
-    for signer in data.get("signers") or []:
+    return _name_for_key(keyid, data)
+
+
+def _name_for_key(keyid: str, signers: dict[str, Any]) -> str | None:
+    """The name the signers document gives the holder of keyid."""
+    for signer in signers.get("signers") or []:
         if any(key.get("keyid") == keyid for key in signer.get("keys") or []):
             return signer.get("name")
     return None
+
+
+def _policy_facts(policy_dir: Path | None, opa_url: str | None) -> PolicyFacts:
+    """The policy facts as OPA evaluates them: from the OPA at opa_url, or from one started
+    here on the policy folder. Exit 2 naming OPA when it cannot answer."""
+    from gatekeeper.opa.client import PolicyEngine, PolicyError
+    from gatekeeper.opa.server import OpaServer, OpaStartError
+
+    async def ask(url: str) -> PolicyFacts:
+        engine = PolicyEngine(url)
+        try:
+            return await engine.facts()
+        finally:
+            await engine.close()
+
+    try:
+        if opa_url:
+            return asyncio.run(ask(opa_url))
+        with OpaServer(policy_folder(policy_dir)) as server:
+            return asyncio.run(ask(server.url))
+    except (OpaStartError, PolicyError, ValueError) as exc:
+        raise fail(str(exc)) from None
 
 
 def _artifact_digest(evidence: Path, model: str, version: str) -> str:
@@ -61,10 +84,10 @@ def _artifact_digest(evidence: Path, model: str, version: str) -> str:
     try:
         loaded = asyncio.run(FileEvidenceSource(evidence).load(ModelRef(ref=f"models:/{model}/{version}", name=model, version=version)))
     except (EvidenceError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     digest = loaded.bundle.artifact.digest if loaded.bundle.artifact else None
     if not digest:
-        raise _fail(f"{loaded.location}: artifact.digest is not set; sign-offs bind to it")
+        raise fail(f"{loaded.location}: artifact.digest is not set; sign-offs bind to it")
     return digest
 
 
@@ -93,17 +116,16 @@ def create(
     out: Annotated[Optional[Path], typer.Option(help="Write the envelope here instead of stdout.")] = None,
 ) -> None:
     """Sign off MODEL VERSION in ROLE: a DSSE envelope whose subject is the artifact digest."""
-    from gatekeeper.paths import default_evidence_dir
-
     try:
         private = load_signer(key)
         lifetime = parse_duration(expires)
     except SigningError as exc:
-        raise _fail(str(exc)) from None
-    artifact_digest = digest or _artifact_digest(evidence or default_evidence_dir(), model, version)
-    who = signer or _signer_name(private.public_key.keyid, signers_file(policy_dir))
+        raise fail(str(exc)) from None
+    artifact_digest = digest or _artifact_digest(evidence_folder(evidence), model, version)
+    signers = None if signer else signers_file(policy_dir)
+    who = signer or _signer_name(private.public_key.keyid, signers)
     if not who:
-        raise _fail(f"key {private.public_key.keyid[:12]}… is not in {signers_file(policy_dir)}; pass --signer or add the key")
+        raise fail(f"key {private.public_key.keyid[:12]}… is not in {signers}; pass --signer or add the key")
     predicate = signoff_predicate(model=model, version=version, role=role, signer=who, expires=lifetime, comment=comment)
     try:
         envelope = sign_statement(
@@ -111,7 +133,7 @@ def create(
             digest=artifact_digest, predicate=predicate, signer=private,
         )
     except SigningError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     write_envelope(envelope, out)
 
 
@@ -130,14 +152,14 @@ def statement_facts(envelope: Path, policy_dir: Path | None) -> dict[str, Any]:
     try:
         raw = envelope.read_bytes()
     except OSError as exc:
-        raise _fail(f"{envelope}: {exc.strerror}") from None
+        raise fail(f"{envelope}: {exc.strerror}") from None
     try:
         trust = TrustStore.from_file(signers_file(policy_dir))
     except SigningError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     facts = verify_statement(raw, str(envelope), trust)
     if facts["predicate_type"] is None:
-        raise _fail(f"{envelope}: {facts['error']}")
+        raise fail(f"{envelope}: {facts['error']}")
     return facts
 
 
@@ -160,7 +182,6 @@ waiver_app = typer.Typer(
 )
 
 _REQUIREMENT = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_.]+$")
-NEVER_WAIVABLE = ("classification.",)
 
 
 def parse_versions(text: str) -> list[str]:
@@ -181,21 +202,17 @@ def parse_versions(text: str) -> list[str]:
     return list(dict.fromkeys(versions))
 
 
-def _approver_roles(policy_dir: Path | None) -> list[str]:
-    path = (policy_dir or default_policy_dir()) / "gatekeeper" / "matrix" / "requirements.yaml"
-    try:
-        matrix = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return []
-    return list(((matrix.get("waivers") or {}).get("approver_roles")) or [])
+def _never_waivable(requirement: str, facts: PolicyFacts) -> str | None:
+    """Why no waiver may cover requirement (the matrix's never_waivable_prefixes), or None."""
+    for prefix in facts.never_waivable_prefixes:
+        if requirement.startswith(prefix):
+            return f"{prefix.rstrip('.')} requirements can never be waived"
+    return None
 
 
-def _signer_roles(name: str, path: Path) -> list[str]:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return []
-    return [role for signer in data.get("signers") or [] if signer.get("name") == name for role in signer.get("roles") or []]
+def _signer_roles(name: str, signers: dict[str, Any]) -> list[str]:
+    return [role for signer in signers.get("signers") or [] if signer.get("name") == name
+            for role in signer.get("roles") or []]
 
 
 def _version_digests(model: str, versions: list[str], given: dict[str, str], evidence: Path | None,
@@ -203,7 +220,6 @@ def _version_digests(model: str, versions: list[str], given: dict[str, str], evi
     """The artifact digest of each version that has one (given, MLflow, or the evidence folder)."""
     from gatekeeper.evidence.source import EvidenceError
     from gatekeeper.types.decision import ModelRef
-    from gatekeeper.paths import default_evidence_dir
 
     found = {v: given[v] for v in versions if v in given}
     notes: list[str] = []
@@ -217,9 +233,9 @@ def _version_digests(model: str, versions: list[str], given: dict[str, str], evi
             from gatekeeper.evidence.files import EvidenceRootError, FileEvidenceSource
 
             try:
-                source = FileEvidenceSource(evidence or default_evidence_dir())
+                source = FileEvidenceSource(evidence_folder(evidence))
             except EvidenceRootError as exc:
-                raise _fail(str(exc)) from None
+                raise fail(str(exc)) from None
 
         async def lookup(version: str) -> tuple[str, str | None, str | None]:
             try:
@@ -230,7 +246,10 @@ def _version_digests(model: str, versions: list[str], given: dict[str, str], evi
             return version, digest, None if digest else f"{loaded.location} has no artifact.digest"
 
         async def lookup_all():
-            return await asyncio.gather(*(lookup(v) for v in wanted))
+            try:
+                return await asyncio.gather(*(lookup(v) for v in wanted))
+            finally:
+                await source.close()
 
         for version, digest, problem in asyncio.run(lookup_all()):
             if digest:
@@ -249,11 +268,7 @@ def sign_waiver(*, model: str, digests: dict[str, str], predicate: dict[str, Any
         if algorithm != "sha256" or not re.fullmatch(r"[0-9a-f]{64}", value):
             raise SigningError(f"version {version}: '{digest}' is not an artifact digest of the form sha256:<64 hex>")
         subjects.append(Subject(name=f"models:/{model}/{version}", digest={"sha256": value}))
-    statement = Statement(subject=subjects, predicateType=WAIVER_PREDICATE, predicate=predicate)
-    payload = json.dumps(statement.model_dump(by_alias=True), sort_keys=True, separators=(",", ":")).encode()
-    envelope = dsse.Envelope(payload, PAYLOAD_TYPE, {})
-    envelope.sign(signer)
-    return envelope.to_dict()
+    return sign_envelope(Statement(subject=subjects, predicateType=WAIVER_PREDICATE, predicate=predicate), signer)
 
 
 def waiver_predicate(*, model: str, versions: list[str], requirement: str, reason: str, approver: str,
@@ -276,17 +291,22 @@ def waiver_create(
     mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URL to read each version's artifact.digest from.")] = None,
     digest: Annotated[list[str], typer.Option(help="VERSION=sha256:<hex> artifact digest; repeatable.")] = [],  # noqa: B006
     policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder holding the trust data.")] = None,
+    opa_url: Annotated[Optional[str], typer.Option(
+        help="Ask this OPA for the waiver settings and signers (default: start one on the policy folder).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Write the envelope here instead of stdout.")] = None,
 ) -> None:
     """Sign a waiver: REQUIREMENT's violation becomes a warning for MODEL VERSIONS until it expires."""
     if not _REQUIREMENT.match(requirement):
-        raise _fail(f"'{requirement}' is not a requirement ID like fairness.demographic_parity_ratio")
-    if requirement.startswith(NEVER_WAIVABLE):
-        raise _fail(f"{requirement}: classification requirements can never be waived")
+        raise fail(f"'{requirement}' is not a requirement ID like fairness.demographic_parity_ratio")
+    # The waiver settings and signers as the policy reads them, never re-read from the YAML.
+    facts = _policy_facts(policy_dir, opa_url)
+    refusal = _never_waivable(requirement, facts)
+    if refusal:
+        raise fail(f"{requirement}: {refusal}")
     if not reason.strip():
-        raise _fail("--reason must say why the violation is accepted")
+        raise fail("--reason must say why the violation is accepted")
     if evidence and mlflow:
-        raise _fail("--evidence and --mlflow are alternatives; give one")
+        raise fail("--evidence and --mlflow are alternatives; give one")
     try:
         version_list = parse_versions(versions)
         lifetime = parse_duration(expires)
@@ -298,27 +318,27 @@ def waiver_create(
                 raise SigningError(f"--digest '{item}' is not VERSION=sha256:<hex>")
             given[version.strip()] = value.strip()
     except SigningError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if lifetime <= timedelta(0):
-        raise _fail("--expires must be a positive duration")
-    signers = signers_file(policy_dir)
-    who = approver or _signer_name(private.public_key.keyid, signers)
+        raise fail("--expires must be a positive duration")
+    who = approver or _name_for_key(private.public_key.keyid, facts.signers)
     if not who:
-        raise _fail(f"key {private.public_key.keyid[:12]}… is not in {signers}; pass --approver or add the key")
+        where = opa_url or signers_file(policy_dir)
+        raise fail(f"key {private.public_key.keyid[:12]}… is not in {where}; pass --approver or add the key")
     digests, notes = _version_digests(model, version_list, given, evidence, mlflow)
     if not digests:
-        raise _fail(f"no artifact digest found for {model} versions {', '.join(version_list)}; pass --evidence DIR, "
+        raise fail(f"no artifact digest found for {model} versions {', '.join(version_list)}; pass --evidence DIR, "
                     "--mlflow URL or --digest VERSION=sha256:<hex> (a waiver is bound to the artifacts it covers)")
     predicate = waiver_predicate(model=model, versions=version_list, requirement=requirement, reason=reason.strip(),
                                  approver=who, expires=lifetime)
     try:
         envelope = sign_waiver(model=model, digests=digests, predicate=predicate, signer=private)
     except SigningError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     for note in notes:
         typer.echo(f"gatekeeper: note: {note}", err=True)
-    roles = _approver_roles(policy_dir)
-    if roles and not set(roles) & set(_signer_roles(who, signers)):
+    roles = facts.approver_roles
+    if roles and not set(roles) & set(_signer_roles(who, facts.signers)):
         typer.echo(f"gatekeeper: warning: {who} holds none of the approver roles ({', '.join(roles)}); the policy "
                    "will not honour this waiver", err=True)
     write_envelope(envelope, out)

@@ -6,13 +6,13 @@ Python reads files and verifies signatures here; it decides nothing. Whatever a 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from typing import Any
 
-from gatekeeper.evidence.signing.statements import TrustStore, verify_statement
+from gatekeeper.evidence.signing.statements import verify_statement
+from gatekeeper.evidence.signing.trust import TrustStore
 from gatekeeper.evidence.source import LoadedEvidence
+from gatekeeper.types.canonical import sha256_digest
 
 # Model Cards (Mitchell et al., 2019) headings -> the section names the matrix uses.
 _SECTION_ALIASES = {
@@ -100,9 +100,4 @@ def report_shape(content: bytes) -> dict[str, Any]:
 
 def evidence_digest(evidence: dict[str, Any], files: dict[str, bytes | None]) -> str:
     """What the decision was based on: the bundle and every file it refers to."""
-    digest = hashlib.sha256(json.dumps(evidence, sort_keys=True, separators=(",", ":")).encode())
-    for path in sorted(files):
-        content = files[path]
-        digest.update(f"\0{path}\0".encode())
-        digest.update(hashlib.sha256(content).digest() if content is not None else b"absent")
-    return "sha256:" + digest.hexdigest()
+    return sha256_digest(evidence, files=files)

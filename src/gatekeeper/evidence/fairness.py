@@ -1,9 +1,10 @@
 """The fairness block of a bundle, computed from a model's predictions with Fairlearn.
 
-Per sensitive attribute (DESIGN §4): demographic parity ratio and difference, equalized
-odds difference, and the size of the smallest group. Fairlearn (with pandas, scipy and
-scikit-learn) is an optional extra, `model-gatekeeper[fairness]`; it is imported inside
-`compute_fairness` only, never on the webhook's import path.
+Per sensitive attribute (the `fairness:` block of README.md, "Evidence bundle"):
+demographic parity ratio and difference, equalized odds difference, and the size of the
+smallest group. Fairlearn (with pandas, scipy and scikit-learn) is an optional extra,
+`model-gatekeeper[fairness]`; it is imported inside `compute_fairness` only, never on the
+webhook's import path.
 
 Values are kept at full precision: rounding could move a ratio of 0.7996 onto the 0.80
 threshold and turn a failure into a pass.

@@ -13,8 +13,9 @@ import yaml
 from pydantic import ValidationError
 
 from gatekeeper.types.decision import ModelRef
+from gatekeeper.types.names import model_ref_problem
 from gatekeeper.types.bundle import EvidenceBundle, describe_validation_error
-from gatekeeper.evidence.source import EvidenceError, LoadedEvidence
+from gatekeeper.evidence.source import EvidenceError, EvidenceSource, LoadedEvidence
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -23,13 +24,26 @@ class EvidenceRootError(ValueError):
     """The evidence folder itself is missing: a configuration error, not a model's problem."""
 
 
-class FileEvidenceSource:
+class FileEvidenceSource(EvidenceSource):
     name = "files"
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise EvidenceRootError(f"evidence folder {self.root} does not exist or is not a folder")
+        self._real_root = self.root.resolve()
+
+    def _inside(self, model: ModelRef, *parts: str) -> Path:
+        """`<root>/<parts>` when every name is plain and the path, symlinks resolved, stays
+        inside the evidence folder; otherwise the reference is refused (nothing is read)."""
+        problem = model_ref_problem(model.name, model.version, model.alias)
+        if problem:
+            raise EvidenceError("missing", f"{model.ref}: {problem}; no evidence is read for it")
+        path = self.root.joinpath(*parts)
+        for candidate in (path.parent, path):
+            if not candidate.resolve().is_relative_to(self._real_root):
+                raise EvidenceError("missing", f"{model.ref}: {candidate} leads outside the evidence folder; not read")
+        return path
 
     async def resolve(self, model: ModelRef) -> ModelRef:
         if model.version is not None:
@@ -39,8 +53,11 @@ class FileEvidenceSource:
     async def load(self, model: ModelRef) -> LoadedEvidence:
         return await asyncio.to_thread(self._load, model)
 
+    async def close(self) -> None:
+        """Nothing to release: every load opens and closes its own files."""
+
     def _resolve_alias(self, model: ModelRef) -> ModelRef:
-        path = self.root / model.name / "aliases.yaml"
+        path = self._inside(model, model.name, "aliases.yaml")
         try:
             aliases = yaml.load(path.read_text(), Loader=_Loader) or {}
         except FileNotFoundError:
@@ -53,8 +70,8 @@ class FileEvidenceSource:
         return model.model_copy(update={"version": str(version)})
 
     def _load(self, model: ModelRef) -> LoadedEvidence:
-        folder = self.root / model.name / str(model.version)
-        path = folder / "evidence.yaml"
+        path = self._inside(model, model.name, str(model.version), "evidence.yaml")
+        folder = path.parent
         try:
             text = path.read_text()
         except FileNotFoundError:

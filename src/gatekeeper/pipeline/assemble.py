@@ -1,16 +1,22 @@
-"""Assemble a ready Gate from Settings: start OPA if needed, pick the evidence source."""
+"""Assemble a ready Gate from Settings: start OPA if needed, pick the evidence source.
+
+`open_gate` is the one place a Gate is built: the webhook (with its audit store), `gatekeeper
+check` and `gatekeeper policy impact` (one per policy side, sharing one evidence source).
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from gatekeeper.audit import AuditStore
 from gatekeeper.config import Settings
 from gatekeeper.evidence.files import FileEvidenceSource
+from gatekeeper.evidence.lookup import EvidenceLookup
 from gatekeeper.evidence.source import EvidenceSource
-from gatekeeper.pipeline.gate import Gate
-from gatekeeper.opa.server import OpaServer
 from gatekeeper.opa.client import PolicyEngine
+from gatekeeper.opa.server import OpaServer
+from gatekeeper.pipeline.gate import Gate, WallClock, utc_now
 
 
 def evidence_source(settings: Settings) -> EvidenceSource:
@@ -22,11 +28,17 @@ def evidence_source(settings: Settings) -> EvidenceSource:
 
 
 @asynccontextmanager
-async def open_gate(settings: Settings, *, opa_processors: int | None = None) -> AsyncIterator[Gate]:
+async def open_gate(
+    settings: Settings, *, opa_processors: int | None = None, audit: AuditStore | None = None,
+    source: EvidenceSource | None = None, clock: WallClock = utc_now,
+) -> AsyncIterator[Gate]:
     """A Gate with its OPA (started here unless settings.opa_url names one, with
-    `opa_processors` as its GOMAXPROCS) and evidence source."""
-    source = evidence_source(settings)  # fails fast on a missing evidence folder
+    `opa_processors` as its GOMAXPROCS), its evidence source (`source`, else the one
+    settings name), the audit store that records its decisions (None: not recorded) and
+    the clock its decisions are made at. The policy is read before it is yielded."""
+    source = source or evidence_source(settings)  # fails fast on a missing evidence folder
     async with AsyncExitStack() as stack:
+        stack.push_async_callback(source.close)
         url = settings.opa_url
         server = None
         if not url:
@@ -36,7 +48,7 @@ async def open_gate(settings: Settings, *, opa_processors: int | None = None) ->
         engine = PolicyEngine(url, timeout=settings.opa_timeout)
         await engine.open()
         stack.push_async_callback(engine.close)
-        gate = Gate(engine, source, evidence_timeout=settings.evidence_timeout, cache_ttl=settings.evidence_cache_ttl)
-        gate.opa_server = server
+        lookup = EvidenceLookup(source, timeout=settings.evidence_timeout, ttl=settings.evidence_cache_ttl)
+        gate = Gate(engine, lookup, audit=audit, opa_server=server, clock=clock)
         await gate.refresh_policy()
         yield gate

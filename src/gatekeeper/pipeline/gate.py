@@ -1,14 +1,15 @@
-"""The one pipeline: objects -> served models -> evidence -> OPA -> decisions.
+"""The one pipeline: objects -> served models -> evidence -> OPA -> decisions -> audit.
 
-The webhook and the CLI both call `Gate.evaluate`; neither re-implements a step.
-Rego decides; this module gathers facts and fails closed when a component fails.
+The webhook, the CLI and `gatekeeper policy impact` call `Gate.evaluate`; none
+re-implements a step. This module only orchestrates: `workloads.served_models` names what
+an object serves, `EvidenceLookup` finds each model's evidence, `types.policy_input` is what
+OPA reads, `PolicyEngine` asks OPA, the audit store records, and `fail_closed` answers when
+one of them failed. `assemble.open_gate` builds a Gate from Settings.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,17 +18,25 @@ from typing import Any, TypeVar
 
 from gatekeeper import metrics
 from gatekeeper.audit import AuditRecord, AuditStore, AuditStoreError
-from gatekeeper.evidence.lookup import TTLCache
-from gatekeeper.evidence.facts import evidence_facts
-from gatekeeper.evidence.signing.statements import TrustStore, rfc3339
-from gatekeeper.evidence.source import EvidenceError, EvidenceSource
-from gatekeeper.types.decision import Decision, DecidedModel, ModelRef, ObjectRef, Report, Skipped, SourceLocation
-from gatekeeper.opa.server import OpaServer
+from gatekeeper.evidence.lookup import EvidenceLookup, Found
+from gatekeeper.evidence.signing.statements import rfc3339
+from gatekeeper.evidence.signing.trust import TrustStore
+from gatekeeper.types.canonical import sha256_of
 from gatekeeper.opa.client import PolicyEngine, PolicyError
+from gatekeeper.opa.server import OpaServer
+from gatekeeper.pipeline.fail_closed import fail_closed, unrecorded
+from gatekeeper.pipeline.serving import ServingKinds
 from gatekeeper.pipeline.workloads import ServedModels, served_models
-
+from gatekeeper.types.decision import Decision, DecidedModel, ModelRef, Report, Skipped, SourceLocation
+from gatekeeper.types.policy_facts import Enforcement, PolicyFacts
+from gatekeeper.types.policy_input import PolicyInput, model_entry, policy_input
 
 T = TypeVar("T")
+WallClock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 class UnknownEnvironment(ValueError):
@@ -43,6 +52,8 @@ class ReviewContext:
     user: str | None = None
     dry_run: bool = False
     source: str = "cli"
+    groups: list[str] = field(default_factory=list)
+    old_object: dict[str, Any] | None = None  # UPDATE: the object before the change
 
 
 @dataclass
@@ -62,55 +73,55 @@ class Evaluation:
 
 
 @dataclass
-class _ModelFacts:
-    entry: dict[str, Any]
-    digest: str = ""
-    problem: str | None = None
-    revision: str = ""  # the source's version marker the facts were built from
+class _Gated:
+    """A model-serving object on its way through the pipeline."""
+
+    manifest: Manifest
+    served: ServedModels
+    found: list[Found]
 
 
 class Gate:
+    """Evaluates objects against the policies OPA has loaded. Everything it uses is given
+    here (`assemble.open_gate` is where a Gate is built from Settings); `clock` is the
+    time decisions are made at (`now` of the policy input), the wall clock unless a
+    caller evaluates "as of" another time (`gatekeeper check --at`)."""
+
     def __init__(
         self,
         engine: PolicyEngine,
-        source: EvidenceSource,
+        lookup: EvidenceLookup,
         *,
-        evidence_timeout: float = 1.0,
-        cache_ttl: float = 30.0,
         audit: AuditStore | None = None,
+        opa_server: OpaServer | None = None,
+        clock: WallClock = utc_now,
     ) -> None:
         self.engine = engine
-        self.source = source
-        self.audit = audit
-        self.opa_server: OpaServer | None = None  # set when the gate started OPA itself
-        self.evidence_timeout = evidence_timeout
-        self.trust = TrustStore({})
+        self.lookup = lookup
+        self.audit = audit  # None: decisions are not recorded (the CLI)
+        self.opa_server = opa_server  # the OPA this gate started, which readiness restarts; None for an external one
+        self.clock = clock
         self.policy_revision = ""
-        self.enforcement: dict[str, str] = {}
-        # A source whose aliases move often (a registry) asks for a shorter alias TTL;
-        # 0 resolves on every lookup, concurrent lookups still sharing one request.
-        alias_ttl = min(cache_ttl, float(getattr(source, "alias_ttl", cache_ttl)))
-        self._aliases: TTLCache[ModelRef] = TTLCache(alias_ttl)
-        self._evidence: TTLCache[_ModelFacts] = TTLCache(cache_ttl)
-        slots = getattr(source, "max_concurrency", None)
-        self._source_slots = asyncio.Semaphore(int(slots)) if slots else None
+        self.facts = PolicyFacts()  # one snapshot per policy revision, as OPA evaluated it
+        self.kinds: ServingKinds | None = None  # the serving-kinds table of those facts
 
     async def refresh_policy(self) -> None:
-        """Read what OPA has loaded: the revision, the environments, the trusted keys."""
-        revision = await self.engine.revision()
-        if revision != self.policy_revision:
-            self._evidence.clear()  # facts embed trust decisions made under the old data
-        self.policy_revision = revision
-        matrix = await self.engine.data("gatekeeper/matrix") or {}
-        self.enforcement = {
-            name: str((settings or {}).get("enforcement", "deny"))
-            for name, settings in (matrix.get("environments") or {}).items()
-        }
-        self.trust = TrustStore.from_data(await self.engine.data("gatekeeper/signers") or {})
+        """Read what OPA has loaded: the policy facts (revision, environments, trusted keys)."""
+        facts = await self.engine.facts()
+        if facts.revision != self.policy_revision:
+            # facts embed trust decisions made under the old data
+            self.lookup.trust(TrustStore.from_data(facts.signers))
+        self.kinds = ServingKinds.from_data(facts.serving)
+        self.facts = facts
+        self.policy_revision = facts.revision
+
+    def enforcement_of(self, environment: str) -> Enforcement:
+        """What the policy does with violations in `environment`; an unknown one is enforced."""
+        return self.facts.enforcement(environment)
 
     def check_environment(self, environment: str) -> None:
-        if environment not in self.enforcement:
-            known = ", ".join(sorted(self.enforcement)) or "none"
+        if environment not in self.facts.environments:
+            known = ", ".join(sorted(self.facts.environments)) or "none"
             raise UnknownEnvironment(f"unknown environment '{environment}' (the requirement matrix defines: {known})")
 
     async def evaluate(
@@ -118,56 +129,91 @@ class Gate:
     ) -> Evaluation:
         context = context or ReviewContext()
         self.check_environment(environment)
-        now = rfc3339(datetime.now(timezone.utc))
+        if self.kinds is None:
+            await self.refresh_policy()
         evaluation = Evaluation(report=Report(allowed=True, results=[]))
-        gated: list[tuple[Manifest, ServedModels, list[_ModelFacts]]] = []
-        for manifest in manifests:
-            served = served_models(manifest.object)
-            if not served.gated:
-                reason = "kind is not gated" if served.object.kind else "not a Kubernetes object"
-                if served.object.kind in ("Deployment", "StatefulSet"):
-                    reason = "no model-gatekeeper.io/model annotation"
-                evaluation.report.skipped.append(Skipped(object=served.object, reason=reason, source=manifest.source))
-                continue
-            gated.append((manifest, served, []))
+        gated = self._served(manifests, evaluation.report, context)
+        if not gated:
+            return evaluation  # nothing serves a model: no evidence, no OPA call, no record
+        now = rfc3339(self.clock())
 
-        # Evidence for every distinct model reference, concurrently; the cache collapses repeats.
+        # Evidence for every distinct model reference, concurrently; the lookup collapses repeats.
         # Keyed by everything a model entry holds: two workloads naming one version with
         # different storage URIs or risk annotations each keep their own.
-        refs = {_entry_key(model): model for _, served, _ in gated for model in served.models}
-        facts = dict(zip(refs, await _all(self._facts(model) for model in refs.values())))
-        inputs = []
-        for manifest, served, model_facts in gated:
-            model_facts.extend(facts[_entry_key(model)] for model in served.models)
-            inputs.append(self._input(served, model_facts, environment, context, now))
-            evaluation.problems.extend(
-                f"{_where(manifest)}{f.problem}" for f in model_facts if f.problem
-            )
-            if served.malformed_reference:
-                evaluation.problems.extend(f"{_where(manifest)}{error}" for error in served.reference_errors)
+        refs = {_entry_key(model): model for item in gated for model in item.served.models}
+        found = dict(zip(refs, await _all(self.lookup.find(model) for model in refs.values())))
+        inputs: list[PolicyInput] = []
+        for item in gated:
+            item.found.extend(found[_entry_key(model)] for model in item.served.models)
+            entries = [model_entry(model, f.version, f.facts, f.error) for model, f in zip(item.served.models, item.found)]
+            inputs.append(policy_input(now, environment, context.operation, item.served.object, entries,
+                                       item.served.reference_errors, item.served.locations,
+                                       self._label_change(item.served, context)))
+            evaluation.problems.extend(f"{_where(item.manifest)}{f.problem}" for f in item.found if f.problem)
+            if item.served.malformed_reference:
+                evaluation.problems.extend(f"{_where(item.manifest)}{error}" for error in item.served.reference_errors)
 
-        failure = ""
-        try:
-            with metrics.OPA_SECONDS.time():
-                results = await (self.engine.decide_many(inputs) if len(inputs) > 1 else self._decide_one(inputs))
-        except PolicyError as exc:
-            metrics.ERRORS.labels("opa").inc()
-            results = [None] * len(inputs)
-            evaluation.problems.append(str(exc))
-            failure = str(exc)
-        for (manifest, served, model_facts), result in zip(gated, results):
-            decision = (
-                self._decision(result, model_facts, manifest)
-                if result is not None
-                else self._fail_closed(served.object, [f.entry for f in model_facts], environment, context, failure,
-                                       manifest.source)
-            )
-            evaluation.report.results.append(decision)
+        results, failure = await self._decide(inputs)
+        if failure:
+            evaluation.problems.append(failure)
+        for item, result in zip(gated, results):
+            evaluation.report.results.append(self._decision(item, result, environment, context, failure))
         if self.audit is not None and evaluation.report.results:
             await self._record(evaluation.report.results, context)
         evaluation.problems = list(dict.fromkeys(evaluation.problems))
         evaluation.report.allowed = all(decision.allowed for decision in evaluation.report.results)
         return evaluation
+
+    def _served(self, manifests: list[Manifest], report: Report, context: ReviewContext) -> list[_Gated]:
+        """The objects that serve or add a model (the serving-kinds table of the policy);
+        the others are reported as skipped, with why."""
+        assert self.kinds is not None
+        gated = []
+        for manifest in manifests:
+            served = served_models(manifest.object, self.kinds, old=context.old_object,
+                                   admission=context.source == "webhook")
+            if served.gated:
+                gated.append(_Gated(manifest, served, []))
+                continue
+            reason = served.skip_reason or ("kind is not gated" if served.object.kind else "not a Kubernetes object")
+            report.skipped.append(Skipped(object=served.object, reason=reason, source=manifest.source))
+        return gated
+
+    @staticmethod
+    def _label_change(served: ServedModels, context: ReviewContext) -> dict[str, Any] | None:
+        """A Namespace's environment label change, with who asks for it (the label guard)."""
+        if not served.label_change:
+            return None
+        return {**served.label_change, "user": context.user, "groups": context.groups}
+
+    async def _decide(self, inputs: list[PolicyInput]) -> tuple[list[dict[str, Any] | None], str]:
+        """OPA's decision documents, in order; or, when OPA failed, no result and why."""
+        try:
+            with metrics.OPA_SECONDS.time():
+                if len(inputs) == 1:  # one review: the plain decision query
+                    return [await self.engine.decide(inputs[0])], ""  # type: ignore[arg-type]
+                if not inputs:
+                    return [], ""
+                # Batch queries: a CI run over 1,000 manifests is a few round trips, not 1,000.
+                return list(await self.engine.decide_many(inputs)), ""  # type: ignore[arg-type]
+        except PolicyError as exc:
+            metrics.ERRORS.labels("opa").inc()
+            return [None] * len(inputs), str(exc)
+
+    def _decision(self, item: _Gated, result: dict[str, Any] | None, environment: str, context: ReviewContext,
+                  failure: str) -> Decision:
+        if result is None:
+            models = (DecidedModel(ref=model.ref, name=model.name, version=f.version)
+                      for model, f in zip(item.served.models, item.found))
+            return fail_closed(item.served.object, models, environment, self.enforcement_of(environment), failure,
+                               operation=context.operation, policy_revision=self.policy_revision,
+                               source=item.manifest.source)
+        decision = Decision.model_validate(result)
+        decision.policy_revision = self.policy_revision
+        decision.decision_id = uuid.uuid4().hex
+        decision.evidence_digest = _combined_digest(item.found)
+        decision.source = item.manifest.source
+        return decision
 
     async def _record(self, decisions: list[Decision], context: ReviewContext) -> None:
         """Durably log every decision before it is answered; fail closed when the log cannot."""
@@ -183,102 +229,7 @@ class Gate:
         except AuditStoreError as exc:
             metrics.ERRORS.labels("audit").inc()
             failure = f"the decision could not be recorded: {exc}"
-            for index, decision in enumerate(decisions):
-                if decision.allowed:
-                    decisions[index] = self._fail_closed(
-                        decision.object, [m.model_dump() for m in decision.models], decision.environment,
-                        context, failure, decision.source, decision.decision_id,
-                    )
-
-    async def _decide_one(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [await self.engine.decide(inputs[0])] if inputs else []
-
-    async def _facts(self, model: ModelRef) -> _ModelFacts:
-        entry: dict[str, Any] = {
-            "ref": model.ref, "name": model.name, "version": model.version, "alias": model.alias,
-            "declared_risk_class": model.declared_risk_class, "storage_uri": model.storage_uri,
-            "evidence_error": None, "evidence": None, "signoffs": [], "waivers": [],
-        }
-        try:
-            if model.version is None:
-                alias_key = ("alias", model.name, model.alias)
-                resolved = await self._aliases.get(alias_key, lambda: self._call(lambda: self.source.resolve(model)))
-                entry["version"] = resolved.version
-                model = resolved
-            loaded = await self._cached_facts(model)
-        except EvidenceError as exc:
-            entry["evidence_error"] = {"kind": exc.kind, "message": exc.message}
-            problem = exc.message if exc.kind in ("unreadable", "unavailable") else None
-            return _ModelFacts(entry=entry, problem=problem)
-        except TimeoutError:
-            metrics.ERRORS.labels(f"evidence:{self.source.name}").inc()
-            message = f"evidence source {self.source.name} did not answer within {self.evidence_timeout:g}s"
-            entry["evidence_error"] = {"kind": "unavailable", "message": message}
-            return _ModelFacts(entry=entry, problem=message)
-        entry.update(loaded.entry)
-        return _ModelFacts(entry=entry, digest=loaded.digest)
-
-    async def _cached_facts(self, model: ModelRef) -> _ModelFacts:
-        """Facts for one version from the TTL cache, reloaded early when the source has since
-        shown a newer revision of that version (e.g. an alias lookup saw a tag set on it)."""
-        key = (model.name, model.version)
-        facts = await self._evidence.get(key, lambda: self._call(lambda: self._load(model)))
-        hint = getattr(self.source, "revision_hint", None)
-        expected = hint(model) if hint is not None else None
-        if expected and facts.revision and expected != facts.revision:
-            self._evidence.invalidate(key)
-            facts = await self._evidence.get(key, lambda: self._call(lambda: self._load(model)))
-        return facts
-
-    async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
-        """One request to the evidence source, within the evidence timeout. A source that asks
-        for it (`max_concurrency`, a registry) gets at most that many calls at once, so a CI run
-        over many models does not queue hundreds of requests on it; the wait for a slot is not
-        part of the timeout (the webhook's response budget bounds it)."""
-        async with self._source_slots or contextlib.nullcontext():
-            async with asyncio.timeout(self.evidence_timeout):
-                return await make()
-
-    async def _load(self, model: ModelRef) -> _ModelFacts:
-        with metrics.EVIDENCE_SECONDS.labels(self.source.name).time():
-            loaded = await self.source.load(model)
-        facts = evidence_facts(loaded, self.trust)
-        digest = facts.pop("evidence_digest")
-        return _ModelFacts(entry=facts, digest=digest, revision=loaded.revision)
-
-    @staticmethod
-    def _input(served: ServedModels, facts: list[_ModelFacts], environment: str, context: ReviewContext, now: str) -> dict[str, Any]:
-        return {
-            "now": now,
-            "environment": environment,
-            "operation": context.operation,
-            "object": served.object.model_dump(by_alias=True),
-            "models": [f.entry for f in facts],
-            "reference_errors": [{"message": message} for message in served.reference_errors],
-        }
-
-    def _decision(self, result: dict[str, Any], facts: list[_ModelFacts], manifest: Manifest) -> Decision:
-        decision = Decision.model_validate(result)
-        decision.policy_revision = self.policy_revision
-        decision.decision_id = uuid.uuid4().hex
-        decision.evidence_digest = _combined_digest(facts)
-        decision.source = manifest.source
-        return decision
-
-    def _fail_closed(
-        self, obj: ObjectRef, models: list[dict[str, Any]], environment: str, context: ReviewContext,
-        failure: str, source: SourceLocation | None, decision_id: str | None = None,
-    ) -> Decision:
-        """A component failed: deny where the environment enforces, admit with a warning elsewhere."""
-        enforcement = self.enforcement.get(environment, "deny")
-        return Decision(
-            object=obj, environment=environment, operation=context.operation,
-            allowed=enforcement != "deny", enforcement=enforcement,  # type: ignore[arg-type]
-            models=[DecidedModel(ref=m["ref"], name=m["name"], version=m["version"]) for m in models],
-            warnings=[f"policy not enforced: {failure}"] if enforcement != "deny" else [],
-            policy_revision=self.policy_revision, decision_id=decision_id or uuid.uuid4().hex,
-            error=failure, source=source,
-        )
+            decisions[:] = [unrecorded(d, self.enforcement_of(d.environment), failure) for d in decisions]
 
 
 async def _all(awaitables: Iterable[Awaitable[T]]) -> list[T]:
@@ -293,11 +244,10 @@ def _entry_key(model: ModelRef) -> tuple[str, str | None, str | None]:
     return (model.ref, model.storage_uri, model.declared_risk_class)
 
 
-def _combined_digest(facts: list[_ModelFacts]) -> str:
-    if len(facts) == 1:
-        return facts[0].digest
-    digest = hashlib.sha256("".join(f.digest for f in facts).encode())
-    return "sha256:" + digest.hexdigest()
+def _combined_digest(found: list[Found]) -> str:
+    if len(found) == 1:
+        return found[0].digest
+    return sha256_of(*(f.digest.encode() for f in found))
 
 
 def _where(manifest: Manifest) -> str:

@@ -1,6 +1,9 @@
-"""Which model does an object serve? object -> [ModelRef] (DESIGN §3).
+"""Which model does an object serve? object -> [ModelRef] and where it loads them (DESIGN §3).
 
-Pure functions over plain dicts, shared by the webhook and the CLI.
+Pure functions over plain dicts, shared by the webhook and the CLI. Which kinds are
+judged, and where each loads its artifacts, is the serving-kinds table
+(`data.gatekeeper.serving`, compiled into `ServingKinds`): a kind it does not name is
+answered after one dict lookup.
 """
 
 from __future__ import annotations
@@ -9,17 +12,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from gatekeeper.pipeline.serving import Location, ServingKinds
 from gatekeeper.types.decision import ModelRef, ObjectRef
+from gatekeeper.types.names import model_ref_problem
 
 ANNOTATION_PREFIX = "model-gatekeeper.io/"
 MODEL_ANNOTATION = ANNOTATION_PREFIX + "model"
 RISK_ANNOTATION = ANNOTATION_PREFIX + "risk-class"
 ENVIRONMENT_LABEL = ANNOTATION_PREFIX + "environment"
-
-# (group, kind) pairs the gate judges; version-agnostic within the group so an older
-# served version of the CRD is still gated.
-WORKLOAD_KINDS = {("apps", "Deployment"), ("apps", "StatefulSet")}
-SERVING_KINDS = {("serving.kserve.io", "InferenceService"), ("mlops.seldon.io", "Model")}
 
 # models:/<name>/<version> or models:/<name>@<alias>; MLflow allows most characters in
 # names, but not '/' or '@'.
@@ -32,7 +32,8 @@ class ModelReferenceError(ValueError):
 
 @dataclass
 class ServedModels:
-    """What an object serves: its identity, model references and why some could not be read."""
+    """What an object serves: its identity, model references, where it loads models from,
+    and why some could not be read."""
 
     object: ObjectRef
     gated: bool
@@ -41,6 +42,12 @@ class ServedModels:
     # True when an annotation exists but is malformed: bad input for the CLI (exit 2),
     # a denial for the webhook. A missing annotation is only a denial.
     malformed_reference: bool = False
+    # Every place the object loads a model artifact from (`input.artifacts`).
+    locations: list[Location] = field(default_factory=list)
+    # Why an object of a table kind is not judged (None when gated or not a table kind).
+    skip_reason: str | None = None
+    # A Namespace whose environment label is set, changed or removed: {"key", "old", "new"}.
+    label_change: dict[str, Any] | None = None
 
 
 def parse_model_uri(uri: str) -> ModelRef:
@@ -49,6 +56,9 @@ def parse_model_uri(uri: str) -> ModelRef:
         raise ModelReferenceError(
             f"'{uri}' is not a model URI: expected models:/<name>/<version> or models:/<name>@<alias>"
         )
+    problem = model_ref_problem(match["name"], match["version"], match["alias"])
+    if problem:
+        raise ModelReferenceError(f"'{uri}': {problem}")
     return ModelRef(ref=uri.strip(), name=match["name"], version=match["version"], alias=match["alias"])
 
 
@@ -72,43 +82,83 @@ def _annotations(node: dict[str, Any] | None) -> dict[str, str]:
     return annotations if isinstance(annotations, dict) else {}
 
 
-def _storage_uri(obj: dict[str, Any], kind: str) -> str | None:
-    spec = obj.get("spec") or {}
-    if kind == "InferenceService":
-        predictor = spec.get("predictor") or {}
-        # v1beta1 has the new `model:` form and the older per-framework form.
-        for key in ("model", *[k for k in predictor if isinstance(predictor.get(k), dict)]):
-            uri = (predictor.get(key) or {}).get("storageUri")
-            if uri:
-                return str(uri)
-        return None
-    if kind == "Model":
-        uri = spec.get("storageUri")
-        return str(uri) if uri else None
+def _at(node: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def _judged_through_owner(obj: dict[str, Any], kinds: ServingKinds, *, serving_owner_only: bool) -> str | None:
+    """The controller (of a kind the table names) that owns this object, if any: the gate
+    judged that controller's object, so its ReplicaSets, Pods and Jobs are not judged again.
+    A Deployment or StatefulSet is only skipped when a serving kind (InferenceService,
+    SeldonDeployment, ...) controls it: that object, artifacts included, was judged."""
+    owners = (obj.get("metadata") or {}).get("ownerReferences")
+    for owner in owners if isinstance(owners, list) else []:
+        if isinstance(owner, dict) and owner.get("controller") is True:
+            row = kinds.kind_of(_group(str(owner.get("apiVersion", ""))), str(owner.get("kind", "")))
+            if row is not None and (row.serves == "always" or not serving_owner_only):
+                return f"{owner.get('kind')}/{owner.get('name')}"
     return None
 
 
-def served_models(obj: dict[str, Any]) -> ServedModels:
-    """Name the models an object serves; reference errors are facts for the policy."""
+def _label(obj: dict[str, Any] | None, key: str) -> str | None:
+    labels = ((obj or {}).get("metadata") or {}).get("labels")
+    value = labels.get(key) if isinstance(labels, dict) else None
+    return None if value is None else str(value)
+
+
+def _namespace(obj: dict[str, Any], ref: ObjectRef, kinds: ServingKinds, old: dict[str, Any] | None,
+               admission: bool) -> ServedModels:
+    """A Namespace is judged when its environment label is set, changed or removed at
+    admission (who does it is known only there); the policy decides who may."""
+    if not admission:
+        return ServedModels(object=ref, gated=False, skip_reason="namespaces are judged at admission only")
+    before, after = _label(old, kinds.label_key), _label(obj, kinds.label_key)
+    if before == after:
+        return ServedModels(object=ref, gated=False, skip_reason=f"{kinds.label_key} unchanged")
+    return ServedModels(object=ref, gated=True, label_change={"key": kinds.label_key, "old": before, "new": after})
+
+
+def served_models(obj: dict[str, Any], kinds: ServingKinds, *, old: dict[str, Any] | None = None,
+                  admission: bool = False) -> ServedModels:
+    """Name the models an object serves and where it loads them; reference errors are
+    facts for the policy. `old` (the object before an UPDATE) and `admission` (a request
+    whose user is known) matter for Namespaces only."""
     ref = object_ref(obj)
-    key = (_group(ref.api_version), ref.kind)
-    if key not in WORKLOAD_KINDS and key not in SERVING_KINDS:
+    row = kinds.kind_of(_group(ref.api_version), ref.kind)
+    if row is None:
+        if ref.kind == "Namespace" and ref.api_version == "v1":
+            return _namespace(obj, ref, kinds, old, admission)
         return ServedModels(object=ref, gated=False)
+    if row.serves != "always":
+        owner = _judged_through_owner(obj, kinds, serving_owner_only=not row.direct_only)
+        if owner:
+            return ServedModels(object=ref, gated=False, skip_reason=f"created by {owner}, judged there")
 
     annotations = _annotations(obj)
-    if key in WORKLOAD_KINDS:
-        template = (obj.get("spec") or {}).get("template") or {}
+    if row.template:
         # The pod template's annotation counts too; the object's own wins when both exist.
-        annotations = {**_annotations(template), **annotations}
-        if MODEL_ANNOTATION not in annotations:
-            return ServedModels(object=ref, gated=False)
+        annotations = {**_annotations(_at(obj, row.template)), **annotations}
+    inspection = kinds.inspect(obj, row)
+    if (row.serves != "always" and MODEL_ANNOTATION not in annotations and not inspection.servers
+            and not inspection.shape_errors):
+        return ServedModels(object=ref, gated=False,
+                            skip_reason=f"no {MODEL_ANNOTATION} annotation and no known model server")
 
-    served = ServedModels(object=ref, gated=True)
+    served = ServedModels(object=ref, gated=True, locations=inspection.locations)
+    served.reference_errors.extend(inspection.shape_errors)
     uri = annotations.get(MODEL_ANNOTATION)
     if uri is None:
-        served.reference_errors.append(
-            f"{ref.kind} serves a model but has no {MODEL_ANNOTATION} annotation naming it"
-        )
+        if inspection.servers:
+            name, image = inspection.servers[0]
+            served.reference_errors.append(
+                f"{ref.kind} runs model server {name} (image {image}) but has no {MODEL_ANNOTATION} annotation naming its model"
+            )
+        else:
+            served.reference_errors.append(
+                f"{ref.kind} serves a model but has no {MODEL_ANNOTATION} annotation naming it"
+            )
         return served
     try:
         model = parse_model_uri(str(uri))
@@ -118,6 +168,8 @@ def served_models(obj: dict[str, Any]) -> ServedModels:
         return served
     declared = annotations.get(RISK_ANNOTATION)
     model.declared_risk_class = str(declared).strip().lower() if declared else None
-    model.storage_uri = _storage_uri(obj, ref.kind)
+    # The first comparable location, kept for the decision log and older inputs; the
+    # policy compares every one of `locations`.
+    model.storage_uri = next((loc.value for loc in inspection.locations if loc.kind == "uri"), None)
     served.models.append(model)
     return served

@@ -99,5 +99,5 @@ def from_decision(uid: str, decision: Decision) -> AdmissionReviewResponse:
         lines = [f"model-gatekeeper could not evaluate the policy, so it denies (fail closed): {decision.error}"]
     else:
         lines = [f"model-gatekeeper denied {decision.object.display()} in {decision.environment}:"]
-        lines += [violation.line() for violation in decision.violations]
+        lines += [violation.line for violation in decision.violations]
     return deny(uid, "\n".join(lines), decision.decision_id, decision.warnings)

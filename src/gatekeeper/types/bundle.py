@@ -26,6 +26,16 @@ class Artifact(_Strict):
     digest: str | None = Field(None, pattern=DIGEST_PATTERN)
 
 
+class RegisteredArtifact(_Strict):
+    """A further artifact the model version loads (an explainer, a tokenizer, the server
+    image with the model baked in): a URI, a content digest, or an image pinned by digest."""
+
+    component: str | None = None
+    uri: str | None = None
+    digest: str | None = Field(None, pattern=DIGEST_PATTERN)
+    image: str | None = Field(None, pattern=r"^[^@\s]+@sha256:[0-9a-f]{64}$")
+
+
 class ModelCard(_Strict):
     path: str | None = None
     sections: dict[str, str] | None = None
@@ -111,6 +121,8 @@ class EvidenceBundle(_Strict):
     risk_class: Literal["prohibited", "high", "limited", "minimal"] | None = None
     owner: str | None = None
     artifact: Artifact | None = None
+    # Optional; bundles without it keep their meaning (artifact.uri is the one location).
+    artifacts: list[RegisteredArtifact] = []
     model_card: ModelCard | None = None
     lineage: Lineage | None = None
     performance: Performance | None = None

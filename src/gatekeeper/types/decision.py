@@ -6,12 +6,16 @@ The decision shape is DESIGN §6; OPA produces it, the gate adds `policy_revisio
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RiskClass = Literal["prohibited", "high", "limited", "minimal"]
-RISK_CLASSES: tuple[str, ...] = ("minimal", "limited", "high", "prohibited")
+# Least to most severe. The policy's order (`lib.risk_classes`, served in
+# `data.gatekeeper.facts`) is the authority; tests/test_opa_facts.py holds the two equal.
+# Python needs it only where a source merges layers before OPA is asked (MLflow tags).
+RiskClass = Literal["minimal", "limited", "high", "prohibited"]
+RISK_CLASSES: tuple[str, ...] = get_args(RiskClass)
 Enforcement = Literal["deny", "warn", "dryrun"]
 
 
@@ -53,10 +57,9 @@ class Violation(BaseModel):
     observed: Any = None
     threshold: Any = None
     remediation: str = ""
-
-    def line(self) -> str:
-        """The one-line form Kubernetes users see (DESIGN §6)."""
-        return f"[{self.requirement}] {self.model}@{self.version}: {self.message}"
+    # The one-line form Kubernetes users see (DESIGN §6), as the policy formatted it:
+    # decision.rego's `line` is the one place that format is written.
+    line: str = ""
 
 
 class WaivedViolation(Violation):
@@ -116,3 +119,13 @@ class Report(BaseModel):
     allowed: bool
     results: list[Decision]
     skipped: list[Skipped] = []
+
+    @classmethod
+    def merge(cls, reports: Iterable[Report]) -> Report:
+        """One report from several (chunks of one run, in order)."""
+        merged = cls(allowed=True, results=[], skipped=[])
+        for report in reports:
+            merged.results.extend(report.results)
+            merged.skipped.extend(report.skipped)
+        merged.allowed = all(d.allowed for d in merged.results)
+        return merged

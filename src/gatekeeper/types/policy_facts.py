@@ -4,11 +4,11 @@ the webhook's metrics take these facts from `data.gatekeeper.facts`."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Enforcement = Literal["deny", "warn", "dryrun"]
+from gatekeeper.types.decision import Enforcement
 
 
 class PolicyFacts(BaseModel):
@@ -26,6 +26,9 @@ class PolicyFacts(BaseModel):
     approver_roles: list[str] = Field(default_factory=list)
     # The trusted signers document (keys and roles), as the compliance team wrote it.
     signers: dict[str, Any] = Field(default_factory=dict)
+    # The serving-kinds table (data.gatekeeper.serving: kinds, servers, storage_env,
+    # environment_label), compiled by pipeline.serving.ServingKinds.from_data.
+    serving: dict[str, Any] = Field(default_factory=dict)
 
     def enforcement(self, environment: str) -> Enforcement:
         """Fail closed: an environment the policy does not define is enforced."""

@@ -23,7 +23,7 @@ from gatekeeper.config import Settings
 from gatekeeper.pipeline.gate import Gate, Manifest, ReviewContext, UnknownEnvironment
 from gatekeeper.types import admission
 from gatekeeper.types.admission import AdmissionReview, AdmissionReviewResponse
-from gatekeeper.types.decision import RISK_CLASSES, Decision
+from gatekeeper.types.decision import Decision
 from gatekeeper.webhook.namespaces import NamespaceEnvironments
 
 log = structlog.get_logger("gatekeeper")
@@ -93,7 +93,8 @@ class Webhook:
         if request.namespace and not (obj.get("metadata") or {}).get("namespace"):
             obj["metadata"] = {**(obj.get("metadata") or {}), "namespace": request.namespace}
         context = ReviewContext(operation=request.operation, request_uid=request.uid,
-                                user=request.user_info.username, dry_run=request.dry_run, source="webhook")
+                                user=request.user_info.username, dry_run=request.dry_run, source="webhook",
+                                groups=list(request.user_info.groups), old_object=request.old_object)
         assert self.gate is not None
         try:
             async with asyncio.timeout(self.settings.response_budget):
@@ -107,22 +108,23 @@ class Webhook:
         if not evaluation.report.results:
             return admission.allow(request.uid)  # not model-serving: OPA was not asked
         decision = evaluation.report.results[0]
-        self._observe(decision, context)
+        self._observe(decision, context, self.gate.facts.risk_classes)
         return admission.from_decision(request.uid, decision)
 
     def _over_budget(self, uid: str, environment: str) -> AdmissionReviewResponse:
         message = (f"model-gatekeeper did not decide within its {self.settings.response_budget:g}s budget "
                    "(OPA or the evidence source is too slow)")
         assert self.gate is not None
-        if self.gate.enforcement.get(environment, "deny") == "deny":
+        if self.gate.enforcement_of(environment) == "deny":
             return admission.deny(uid, message + "; denied (fail closed)")
         return admission.allow(uid, [message])
 
     @staticmethod
-    def _observe(decision: Decision, context: ReviewContext) -> None:
+    def _observe(decision: Decision, context: ReviewContext, risk_order: list[str]) -> None:
         outcome = outcome_of(decision)  # the same word the decision log records
-        classes = [m.risk_class for m in decision.models if m.risk_class in RISK_CLASSES]
-        metrics.REVIEWS.labels(outcome, decision.environment, max(classes, key=RISK_CLASSES.index, default="none")).inc()
+        # The most severe class, in the policy's own order (data.gatekeeper.facts).
+        classes = [m.risk_class for m in decision.models if m.risk_class in risk_order]
+        metrics.REVIEWS.labels(outcome, decision.environment, max(classes, key=risk_order.index, default="none")).inc()
         log.info("decision", decision_id=decision.decision_id, uid=context.request_uid, user=context.user,
                  operation=context.operation, object=decision.object.display(), environment=decision.environment,
                  outcome=outcome, dry_run=context.dry_run, models=[f"{m.name}@{m.version}" for m in decision.models],

@@ -1,7 +1,7 @@
 """Publish an evidence bundle folder to an MLflow model version (docs/mlflow.md).
 
 The inverse of the MLflow source: what `publish_bundle` writes, `MlflowEvidenceSource`
-reads back as the same bundle. The registry stays the authority for what it already
+reads back as the same bundle, since both map fields through convention.py. The registry stays the authority for what it already
 knows (the version's storage location, its source run and that run's code commit):
 publishing never overwrites those, it refuses a bundle that names another artifact
 location and notes any other disagreement.
@@ -14,7 +14,6 @@ Writes: model version tags `gatekeeper.*` (stale ones removed), run metrics
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import tempfile
 import time
@@ -24,26 +23,23 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
-
-from gatekeeper.types.bundle import BundleFileError, EvidenceBundle, bundle_path, read_bundle_yaml, validate_bundle
-from gatekeeper.evidence.mlflow.source import (
-    DATASET_CONTEXT_TAG,
-    DATASET_DIGEST_TAG,
+from gatekeeper.evidence.mlflow.client import MlflowHttpError, MlflowRest
+from gatekeeper.evidence.mlflow.convention import (
     EVIDENCE_FOLDER,
     GIT_COMMIT_TAG,
     MODEL_CARD_FILE,
     BLOCK_FILES,
     REVISION_TAG,
-    TAG_FIELDS,
     TAG_PREFIX,
-    MlflowHttpError,
-    MlflowRest,
-    RegistryVersion,
-    read_version,
+    bundle_metrics,
+    bundle_tags,
+    dataset_input,
+    lineage,
 )
+from gatekeeper.evidence.mlflow.registry import RegistryVersion, read_version
 from gatekeeper.evidence.source import EvidenceError
-
-_MAX_DATASET_DIGEST = 36  # MLflow's limit on a dataset's own digest field
+from gatekeeper.types.bundle import BundleFileError, EvidenceBundle, bundle_path, read_bundle_yaml, validate_bundle
+from gatekeeper.types.canonical import SPACED, sha256_digest
 
 
 class PublishError(Exception):
@@ -103,8 +99,8 @@ async def publish_bundle_async(
     files, notes = _files_to_upload(local)
     client = MlflowRest(url, timeout=timeout, source="mlflow", env=env)
     try:
-        async with client.open() as session:
-            result = await _publish(session, local, files)
+        async with client:
+            result = await _publish(client, local, files)
             result.notes[:0] = notes
             return result
     except EvidenceError as exc:  # the registry is down, refused us, or has no such version
@@ -140,7 +136,7 @@ async def _publish(client: MlflowRest, local: LocalBundle, files: dict[str, byte
     result.metrics = metrics
 
     commit = bundle.lineage.code_commit if bundle.lineage else None
-    run_tags = {t.get("key") for t in ((registry.run or {}).get("data") or {}).get("tags") or []}
+    run_tags = {t.get("key") for t in registry.run_tags()}
     if commit and GIT_COMMIT_TAG not in run_tags:
         await client.post("runs/set-tag", {"run_id": run_id, "key": GIT_COMMIT_TAG, "value": commit})
         result.run_tags[GIT_COMMIT_TAG] = commit
@@ -168,35 +164,10 @@ async def _publish(client: MlflowRest, local: LocalBundle, files: dict[str, byte
     return result
 
 
-def bundle_tags(bundle: EvidenceBundle) -> dict[str, str]:
-    """The `gatekeeper.*` model version tags that carry the bundle's scalar fields."""
-    data = bundle.model_dump(mode="json", exclude_none=True)
-    tags: dict[str, str] = {}
-    for suffix, path in TAG_FIELDS.items():
-        value: Any = data
-        for part in path:
-            value = value.get(part) if isinstance(value, dict) else None
-        if value is None:
-            continue
-        tags[TAG_PREFIX + suffix] = str(value)
-    return tags
-
-
 def publication_digest(tags: dict[str, str], metrics: dict[str, float], files: dict[str, bytes]) -> str:
-    digest = hashlib.sha256(json.dumps({"tags": tags, "metrics": metrics}, sort_keys=True).encode())
-    for path in sorted(files):
-        digest.update(f"\0{path}\0".encode() + hashlib.sha256(files[path]).digest())
-    return "sha256:" + digest.hexdigest()
-
-
-def bundle_metrics(bundle: EvidenceBundle) -> dict[str, float]:
-    metrics: dict[str, float] = {}
-    if bundle.performance:
-        metrics.update({f"performance.{name}": float(value) for name, value in bundle.performance.metrics.items()})
-    for attribute, values in (bundle.fairness or {}).items():
-        for metric, value in values.model_dump(exclude_none=True).items():
-            metrics[f"fairness.{attribute}.{metric}"] = float(value)
-    return metrics
+    # Spaced separators: registries already hold tags computed this way, and the same
+    # publication must keep its value (a new value makes every gate read the version again).
+    return sha256_digest({"tags": tags, "metrics": metrics}, files=files, separators=SPACED)
 
 
 def _check_artifact(bundle: EvidenceBundle, registry: RegistryVersion) -> None:
@@ -210,42 +181,20 @@ def _check_artifact(bundle: EvidenceBundle, registry: RegistryVersion) -> None:
 
 
 def _note_lineage(bundle: EvidenceBundle, registry: RegistryVersion, result: Published) -> None:
-    lineage = bundle.lineage
-    if lineage is None:
+    claimed = bundle.lineage
+    if claimed is None:
         return
-    if lineage.run_id and lineage.run_id != registry.run_id:
-        result.notes.append(f"lineage.run_id {lineage.run_id} is not kept: MLflow records run {registry.run_id} as "
+    if claimed.run_id and claimed.run_id != registry.run_id:
+        result.notes.append(f"lineage.run_id {claimed.run_id} is not kept: MLflow records run {registry.run_id} as "
                             "the version's source run")
-    run_tags = {t.get("key"): t.get("value") for t in (registry.run or {}).get("data", {}).get("tags") or []}
+    run_tags = {t.get("key"): t.get("value") for t in registry.run_tags()}
     recorded = run_tags.get(GIT_COMMIT_TAG)
-    if lineage.code_commit and recorded and recorded != lineage.code_commit:
-        result.notes.append(f"lineage.code_commit {lineage.code_commit} is not kept: run {registry.run_id} records "
+    if claimed.code_commit and recorded and recorded != claimed.code_commit:
+        result.notes.append(f"lineage.code_commit {claimed.code_commit} is not kept: run {registry.run_id} records "
                             f"commit {recorded}")
 
 
-def dataset_input(name: str, digest: str | None, context: str | None) -> dict[str, Any]:
-    """A run dataset input that the MLflow source reads back as {name, digest, context}.
-
-    MLflow keeps at most 36 characters in a dataset's digest; a longer one (sha256:<64 hex>)
-    goes whole into the input tag `gatekeeper.digest`, which the source prefers.
-    """
-    digest = digest or ""
-    native = digest
-    tags = []
-    if len(digest) > _MAX_DATASET_DIGEST:
-        native = (digest.partition(":")[2] or digest)[:32]
-        tags.append({"key": DATASET_DIGEST_TAG, "value": digest})
-    if context:
-        tags.append({"key": DATASET_CONTEXT_TAG, "value": context})
-    entry: dict[str, Any] = {"dataset": {"name": name, "digest": native, "source_type": "external", "source": "{}"}}
-    if tags:
-        entry["tags"] = tags
-    return entry
-
-
 def _new_datasets(bundle: EvidenceBundle, registry: RegistryVersion) -> list[dict[str, Any]]:
-    from gatekeeper.evidence.mlflow.source import lineage
-
     if not bundle.lineage or not bundle.lineage.datasets:
         return []
     recorded = lineage(registry).get("datasets") or []

@@ -1,7 +1,7 @@
 """Signed statements: sign-offs and waivers as DSSE envelopes of in-toto Statement v1.
 
-Python verifies signatures against the trusted keys (policy data the compliance team
-owns); Rego decides whether a verified statement satisfies a requirement (role, quorum,
+Python verifies signatures against the trusted keys (trust.py: policy data the compliance
+team owns); Rego decides whether a verified statement satisfies a requirement (role, quorum,
 expiry, digest binding). Unverified content is still passed on, marked invalid, so the
 policy can say which sign-off was rejected and why.
 """
@@ -11,14 +11,18 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
 from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from securesystemslib import dsse
 from securesystemslib.exceptions import VerificationError
-from securesystemslib.signer import CryptoSigner, Key, SSlibKey
+from securesystemslib.signer import CryptoSigner
+
+from gatekeeper.types.canonical import canonical_json
+
+if TYPE_CHECKING:  # trust.py raises this module's SigningError, so it is imported only for the annotation
+    from gatekeeper.evidence.signing.trust import TrustStore
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -44,35 +48,6 @@ class Statement(BaseModel):
     subject: list[Subject] = Field(min_length=1)
     predicate_type: str = Field(alias="predicateType")
     predicate: dict[str, Any]
-
-
-class TrustStore:
-    """Trusted public keys by keyid, read from the signers data (`signers.yaml`)."""
-
-    def __init__(self, keys: dict[str, Key]) -> None:
-        self.keys = keys
-
-    @classmethod
-    def from_data(cls, data: dict[str, Any], origin: str = "data.gatekeeper.signers") -> TrustStore:
-        keys: dict[str, Key] = {}
-        for signer in data.get("signers") or []:
-            for entry in signer.get("keys") or []:
-                try:
-                    keys[entry["keyid"]] = SSlibKey.from_dict(
-                        entry["keyid"],
-                        {"keytype": entry["keytype"], "scheme": entry["scheme"], "keyval": {"public": entry["public"]}},
-                    )
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise SigningError(f"{origin}: bad key entry for {signer.get('name')}: {exc}") from None
-        return cls(keys)
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> TrustStore:
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise SigningError(f"trusted signers {path}: {exc}") from None
-        return cls.from_data(data, str(path))
 
 
 def generate_key() -> tuple[bytes, dict[str, str]]:
@@ -116,8 +91,12 @@ def sign_statement(
         predicateType=predicate_type,
         predicate=predicate,
     )
-    payload = json.dumps(statement.model_dump(by_alias=True), sort_keys=True, separators=(",", ":")).encode()
-    envelope = dsse.Envelope(payload, PAYLOAD_TYPE, {})
+    return sign_envelope(statement, signer)
+
+
+def sign_envelope(statement: Statement, signer: CryptoSigner) -> dict[str, Any]:
+    """The statement as canonical JSON, signed into a DSSE envelope (a dict ready for JSON)."""
+    envelope = dsse.Envelope(canonical_json(statement.model_dump(by_alias=True)), PAYLOAD_TYPE, {})
     envelope.sign(signer)
     return envelope.to_dict()
 
