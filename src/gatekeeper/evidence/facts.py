@@ -6,6 +6,7 @@ Python reads files and verifies signatures here; it decides nothing. Whatever a 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
