@@ -55,7 +55,9 @@ allowed if count(open_violations) == 0
 raised := union({
 	data.gatekeeper.requirements.artifact.violations,
 	data.gatekeeper.requirements.classification.violations,
+	data.gatekeeper.requirements.data_quality.violations,
 	data.gatekeeper.requirements.documentation.violations,
+	data.gatekeeper.requirements.drift.violations,
 	data.gatekeeper.requirements.evidence.violations,
 	data.gatekeeper.requirements.explainability.violations,
 	data.gatekeeper.requirements.fairness.violations,
