@@ -18,11 +18,14 @@ FROM openpolicyagent/opa:${OPA_VERSION}-static AS opa
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md LICENSE* ./
+COPY pyproject.toml README.md LICENSE* constraints.txt ./
 COPY src/ ./src/
+# No extras: everything `serve`, `check` and the webhook import is a plain dependency, and
+# constraints.txt pins the versions the tests ran with. tests/e2e/test_as_deployed_e2e.py
+# installs exactly this way (tests/deploy checks the two agree).
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
  && python -m venv /opt/venv \
- && /opt/venv/bin/pip install /wheels/model_gatekeeper-*.whl
+ && /opt/venv/bin/pip install -c constraints.txt /wheels/model_gatekeeper-*.whl
 
 # --- 3: runtime: Python, the installed wheel, opa, the policies and example evidence.
 FROM ${PYTHON_IMAGE}

@@ -70,6 +70,7 @@ bench: install
 	$(PY) -m bench.conftest_bench
 	$(PY) -m bench.webhook_bench
 	$(PY) -m bench.mlflow_bench
+	$(PY) -m bench.producers_bench
 
 # The gate over published model-serving manifests (not part of `make test`: the corpus
 # lives outside the repository). Per kind: judged / skipped (reason) / unreadable.

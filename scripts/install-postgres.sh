@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install Debian's PostgreSQL server binaries for the audit store tests (DESIGN §10).
+# Install Debian's PostgreSQL server binaries for the audit store tests (README "The webhook").
 # A no-op when they are already there. The tests start their own throwaway server on
 # loopback on a free port; the cluster that the Debian package creates is left alone.
 set -euo pipefail

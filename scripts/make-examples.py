@@ -74,6 +74,12 @@ Monthly retraining; not for pricing decisions.
 """
 
 
+def data_quality(dataset: str, when: str) -> dict:
+    """A passing Great Expectations result, as `gatekeeper evidence data-quality` writes it."""
+    return {"tool": "great_expectations", "suite": dataset, "success": True, "success_percent": 100.0,
+            "evaluated_expectations": 12, "failed": [], "evaluated_at": when, "dataset_digest": digest_of(dataset)}
+
+
 def credit_bundle(version: str) -> dict:
     return {
         "apiVersion": "model-gatekeeper.io/v1",
@@ -102,6 +108,7 @@ def credit_bundle(version: str) -> dict:
         "explainability": {"method": "shap", "report": "shap-importance.json"},
         "pii_scan": {"tool": "presidio", "scanned_at": "2026-10-01T00:00:00Z",
                      "dataset_digest": digest_of("loans-2025q4"), "open_findings": 0},
+        "data_quality": data_quality("loans-2025q4", "2026-10-01T00:00:00Z"),
         "monitoring": {"drift": "enabled", "dashboard": "https://grafana.example.com/d/credit-scoring"},
         "signoffs": ["signoffs/validator.dsse.json", "signoffs/compliance.dsse.json"],
     }
@@ -126,6 +133,7 @@ def churn_bundle(version: str) -> dict:
         "fairness": {"region": {"demographic_parity_ratio": 0.88, "demographic_parity_difference": 0.05, "min_group_size": 5000}},
         "pii_scan": {"tool": "presidio", "scanned_at": "2026-09-15T00:00:00Z",
                      "dataset_digest": digest_of("subscribers-2026-09"), "open_findings": 0},
+        "data_quality": data_quality("subscribers-2026-09", "2026-09-15T00:00:00Z"),
         "signoffs": ["signoffs/owner.dsse.json"],
     }
 
@@ -234,9 +242,62 @@ def main() -> None:
     dump(noncompliant / "artifact-storage-mismatch.yaml",
          inference_service("credit-scoring-wrong-artifact", "models:/credit-scoring/3", "s3://models/credit-scoring/2"))
 
+    write_produced_example("13")
     write_admission_reviews()
     write_signers()
     print(f"wrote {EVIDENCE} and {MANIFESTS}; public keys in {SIGNERS}")
+
+
+def write_produced_example(version: str) -> None:
+    """credit-scoring 13: a bundle whose measured evidence the producers wrote, from data made here.
+
+    What a data scientist runs (README, "Evidence from your tools"), as Python calls: DVC lineage,
+    a Great Expectations result, Evidently drift, SHAP importance, a Presidio scan, Fairlearn.
+    It has no sign-offs yet (signing is the validator's and compliance's step), and its drift
+    result is dated today: it turns stale (drift.stale) 30 days after this script ran.
+    Needs the `test` extra (dvc, great-expectations, evidently, shap, presidio-analyzer).
+    """
+    import sys
+    import tempfile
+
+    import joblib
+    from sklearn.ensemble import RandomForestClassifier
+
+    from gatekeeper.evidence.fairness import compute_fairness, write_fairness
+    from gatekeeper.evidence.producers import data_quality, drift, explain, lineage, pii
+
+    sys.path.insert(0, str(ROOT))
+    from tests.producers.data import dvc_project, ge_result, labelled, loans
+
+    folder = EVIDENCE / "credit-scoring" / version
+    bundle = credit_bundle(version)
+    for key in ("lineage", "fairness", "explainability", "pii_scan", "data_quality", "monitoring"):
+        bundle.pop(key)
+    bundle.update(signoffs=[], lineage={"run_id": hashlib.md5(f"run-{version}".encode()).hexdigest()})
+    write_bundle(bundle, MODEL_CARD_FULL, {})
+    features = ["income", "debt_ratio", "bureau_score", "age"]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        project = dvc_project(work / "project")  # data/loans.csv (dvc add), data/train.csv (dvc repro)
+        lineage.write_lineage(folder, lineage.lineage_block(project))
+        training = labelled(2000, seed=3)
+        training.to_csv(work / "train.csv", index=False)
+        (work / "validation.json").write_text(json.dumps(ge_result(training)))
+        data_quality.write_data_quality(folder, data_quality.data_quality_block(work / "validation.json",
+                                                                                work / "train.csv"))
+        loans(2000, seed=4).to_csv(work / "current.csv", index=False)
+        drift.write_drift(folder, drift.drift_from_tables(work / "train.csv", work / "current.csv", features))
+        model = RandomForestClassifier(n_estimators=30, max_depth=5, random_state=0).fit(training[features],
+                                                                                          training["default"])
+        joblib.dump(model, work / "model.joblib")
+        explain.write_explanation(folder, explain.importance_from_model(work / "model.joblib", work / "train.csv"))
+        customers = training.assign(note=[f"applied online, ref {i}" for i in range(len(training))])
+        customers.to_csv(work / "customers.csv", index=False)
+        pii.write_pii(folder, pii.scan_table(work / "customers.csv", ["note"]))
+        predictions = training.assign(prediction=model.predict(training[features]),
+                                      sex=["F", "M"] * (len(training) // 2))
+        write_fairness(folder, compute_fairness(predictions, label="default", prediction="prediction",
+                                                sensitive=["sex"]))
 
 
 def write_admission_reviews() -> None:
@@ -273,4 +334,7 @@ def write_signers() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `--produced` rewrites only credit-scoring 13 (no new keys, the other examples untouched).
+    import sys
+
+    write_produced_example("13") if sys.argv[1:] == ["--produced"] else main()

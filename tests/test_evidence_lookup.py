@@ -87,17 +87,17 @@ def test_an_alias_is_resolved_again_when_the_ttl_runs_out(evidence: Path):
 
 def test_failures_are_never_cached(evidence: Path):
     lookup = lookup_of(evidence, ttl=TTL, clock=FakeClock().monotonic)
-    folder = evidence / "credit-scoring" / "13"
+    folder = evidence / "credit-scoring" / "99"
 
     async def run() -> tuple:
-        missing = await lookup.find(ref("credit-scoring", "13"))
-        copy_version(evidence, "credit-scoring", "3", "13")
-        return missing, await lookup.find(ref("credit-scoring", "13"))
+        missing = await lookup.find(ref("credit-scoring", "99"))
+        copy_version(evidence, "credit-scoring", "3", "99")
+        return missing, await lookup.find(ref("credit-scoring", "99"))
 
     missing, found = asyncio.run(run())
     assert missing.facts is None and missing.error["kind"] == "missing" and missing.problem is None
     assert f"{folder / 'evidence.yaml'} not found" in missing.error["message"]
-    assert found.error is None and found.version == "13" and found.digest.startswith("sha256:")
+    assert found.error is None and found.version == "99" and found.digest.startswith("sha256:")
 
 
 def test_an_unreadable_bundle_is_a_problem_to_report(evidence: Path):

@@ -28,7 +28,7 @@ def alive(pid: int) -> bool:
 def test_start_answers_and_stop_leaves_nothing():
     server = OpaServer(POLICIES, binary=require_tool("opa"))
     server.start()
-    pid = server._process.pid
+    pid = server.pid
     environments = asyncio.run(_environments(server.url))
     assert environments == ["development", "production", "staging"]
     server.stop()
@@ -46,7 +46,7 @@ async def _environments(url: str):
 def test_opa_dies_with_a_crashed_parent(tmp_path):
     script = (
         "import sys, time; from gatekeeper.opa.server import OpaServer; "
-        f"s = OpaServer({str(POLICIES)!r}); s.start(); print(s._process.pid, flush=True); time.sleep(60)"
+        f"s = OpaServer({str(POLICIES)!r}); s.start(); print(s.pid, flush=True); time.sleep(60)"
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     opa_pid = int(parent.stdout.readline())

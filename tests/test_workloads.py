@@ -1,4 +1,4 @@
-"""Which model does an object serve (DESIGN §3)."""
+"""Which model does an object serve (README "Which workloads, which model, which artifact")."""
 
 import asyncio
 

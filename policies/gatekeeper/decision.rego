@@ -10,7 +10,7 @@ import data.gatekeeper.lib
 # METADATA
 # title: Admission decision
 # description: |
-#   The decision document of DESIGN §6 (without policy_revision, which the gate adds).
+#   The decision document of README "The decision" (without policy_revision, which the gate adds).
 #   Defined for any input.
 # entrypoint: true
 decision := {
@@ -74,7 +74,9 @@ checks(ctx) := sort(array.concat(["classification", "evidence"], [family |
 raised := union({
 	data.gatekeeper.requirements.artifact.violations,
 	data.gatekeeper.requirements.classification.violations,
+	data.gatekeeper.requirements.data_quality.violations,
 	data.gatekeeper.requirements.documentation.violations,
+	data.gatekeeper.requirements.drift.violations,
 	data.gatekeeper.requirements.evidence.violations,
 	data.gatekeeper.requirements.explainability.violations,
 	data.gatekeeper.requirements.fairness.violations,
@@ -125,7 +127,7 @@ expired_lines := [line(w, sprintf("waiver at %s expired on %s", [w.source, w.exp
 # METADATA
 # description: |
 #   The one place the violation line `[<requirement>] <model>@<version>: <message>` is
-#   formatted (DESIGN §6). Here, not in Python: waived and expired-waiver warnings are
+#   formatted (README "The decision"). Here, not in Python: waived and expired-waiver warnings are
 #   lines too, built from waiver data only the policy sees; Python's denial message
 #   reads each violation's `line`.
 line(v, message) := sprintf("[%s] %s@%s: %s", [v.requirement, v.model, v.version, message])

@@ -36,8 +36,8 @@ test_decision_document if {
 		"allowed": true,
 		"models": [{"ref": "models:/credit-scoring/3", "name": "credit-scoring", "version": "3", "risk_class": "high"}],
 		"checks": [{"model": "credit-scoring", "version": "3", "families": [
-			"artifact", "classification", "evidence", "explainability", "fairness", "lineage",
-			"model_card", "monitoring", "performance", "pii", "signoffs",
+			"artifact", "classification", "data_quality", "drift", "evidence", "explainability",
+			"fairness", "lineage", "model_card", "monitoring", "performance", "pii", "signoffs",
 		]}],
 		"violations": [],
 		"waived": [],

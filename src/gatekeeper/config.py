@@ -32,6 +32,16 @@ class Settings(BaseSettings):
     response_budget: float = 3.0
     max_body_bytes: int = 4 * 1024 * 1024
     evaluate_token: str | None = None
+    # When set, `/validate*` answers only callers presenting `Authorization: Bearer <the
+    # file's content>`: the kube-apiserver, through its AdmissionConfiguration kubeConfigFile
+    # (deploy/apiserver/). Anyone else gets a 401 and nothing is recorded.
+    admission_token_file: Path | None = None
+    # How often the serving certificate and the admission token are checked for renewal
+    # (a stat of each file; nothing per request).
+    reload_interval: float = 10.0
+    # In-cluster API access (namespace labels): the kubelet's projected service-account files.
+    kube_token_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+    kube_ca_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
     audit_db: str = "sqlite:///.gatekeeper/audit.db"
 
     def evidence_root(self) -> Path:

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server on loopback, from the local binaries (DESIGN §10).
+"""A throwaway PostgreSQL server on loopback, from the local binaries (README "The webhook").
 
 Used by the audit tests' fixture and by bench_append.py. PostgreSQL refuses to run as
 root, so as root the data directory belongs to, and the server runs as, the `postgres`

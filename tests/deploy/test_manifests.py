@@ -1,4 +1,4 @@
-"""deploy/ and the Dockerfile: what reaches a cluster is what DESIGN.md §9 promises.
+"""deploy/ and the Dockerfile: what reaches a cluster is what deploy/README.md promises.
 
 The manifests are rendered by the real `kustomize build` (.tools/bin/kustomize, installed
 by `bash scripts/install-tool.sh kustomize`); without it these tests fail, never skip.
@@ -241,9 +241,13 @@ def test_gate_container_command_probes_and_secrets(base):
     assert options == {
         "--host": "0.0.0.0", "--port": "8443", "--tls-cert": "/certs/tls.crt", "--tls-key": "/certs/tls.key",
         "--opa-url": "http://127.0.0.1:8181", "--evidence": "/evidence", "--audit-db": "$(GATEKEEPER_AUDIT_DB)",
+        "--admission-token-file": "/etc/model-gatekeeper/admission/token",
     }
     env = {e["name"]: e for e in gate["env"]}
     assert env["GATEKEEPER_AUDIT_DB"]["valueFrom"]["secretKeyRef"] == {"name": "model-gatekeeper-audit", "key": "url"}
+    # only the API server (holding the admission token) and evaluate-token holders are answered
+    assert env["GATEKEEPER_EVALUATE_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "model-gatekeeper-tokens",
+                                                                           "key": "evaluate"}
 
     for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
         get = gate[probe]["httpGet"]
@@ -253,6 +257,9 @@ def test_gate_container_command_probes_and_secrets(base):
     volumes = {v["name"]: v for v in spec["volumes"]}
     certs = next(m for m in gate["volumeMounts"] if m["mountPath"] == "/certs")
     assert volumes[certs["name"]]["secret"]["secretName"] == "model-gatekeeper-tls"
+    token = next(m for m in gate["volumeMounts"] if m["mountPath"] == "/etc/model-gatekeeper/admission")
+    assert volumes[token["name"]]["secret"]["secretName"] == "model-gatekeeper-tokens"
+    assert volumes[token["name"]]["secret"]["items"] == [{"key": "admission", "path": "token"}]
     assert spec["serviceAccountName"] == "model-gatekeeper"
 
 
@@ -454,3 +461,20 @@ def test_dockerignore_is_an_allow_list():
     assert patterns[0] == "*", "start from nothing: .git, .venv, .tools and keys stay out of the build context"
     allowed = {p[1:].rstrip("/") for p in patterns if p.startswith("!")}
     assert {"pyproject.toml", "README.md", "src", "policies", "examples/evidence"} <= allowed
+
+
+def test_dockerfile_installs_the_wheel_as_the_as_deployed_e2e_does():
+    # tests/e2e/test_as_deployed_e2e.py proves the install IMAGE_EXTRAS/IMAGE_CONSTRAINTS describe
+    from tests.e2e.deployed import IMAGE_CONSTRAINTS, IMAGE_EXTRAS
+
+    _, stages = dockerfile_stages()
+    runs = [rest for stage in stages for instruction, rest in stage if instruction == "RUN"]
+    installs = [part.strip() for rest in runs for part in rest.split("&&") if "/opt/venv/bin/pip install" in part]
+    assert len(installs) == 1, installs
+    words = installs[0].split()
+    [wheel] = [w for w in words if "model_gatekeeper-" in w]
+    extras = re.fullmatch(r"/wheels/model_gatekeeper-\*\.whl(?:\[([\w,-]*)\])?", wheel.strip("'\""))
+    assert extras, wheel
+    assert tuple(filter(None, (extras.group(1) or "").split(","))) == IMAGE_EXTRAS
+    assert words[words.index("-c") + 1] == IMAGE_CONSTRAINTS
+    assert any(instruction == "COPY" and IMAGE_CONSTRAINTS in rest for instruction, rest in stages[1])

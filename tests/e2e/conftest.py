@@ -18,9 +18,11 @@ from __future__ import annotations
 import base64
 import copy
 import os
+import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,8 @@ import pytest
 import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
+
+from gatekeeper.opa.server import free_port
 
 from ..conftest import EVIDENCE, MANIFESTS, ROOT, run_cli
 from .cluster import KubeBinariesMissing, KubeControlPlane, default_bin_dir
@@ -49,10 +53,41 @@ def load_manifest(relative: str, index: int = 0) -> dict[str, Any]:
 # --- the control plane -----------------------------------------------------------------------
 
 
+@dataclass
+class ApiServerAuth:
+    """How the API server authenticates to the as-deployed gate (deploy/apiserver/)."""
+
+    gate_port: int   # chosen before the API server starts: its kubeconfig names host:port
+    token: str
+    files: Path
+
+
 @pytest.fixture(scope="session")
-def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeControlPlane]:
+def apiserver_auth(tmp_path_factory: pytest.TempPathFactory) -> ApiServerAuth:
+    """deploy/apiserver/'s AdmissionConfiguration and webhook kubeconfig, with this machine's
+    paths, and the webhook's `name` as the host:port the API server calls the gate at here
+    (deploy/ names the Service's DNS name, which needs Service routing)."""
+    auth = ApiServerAuth(free_port(), secrets.token_urlsafe(32), tmp_path_factory.mktemp("apiserver-auth"))
+    token_file = auth.files / "admission-token"
+    token_file.write_text(auth.token)  # no newline, as `base64 -d` writes it
+    kubeconfig = yaml.safe_load((ROOT / "deploy" / "apiserver" / "webhook-kubeconfig.yaml").read_text())
+    [user] = kubeconfig["users"]
+    assert user["name"] == "model-gatekeeper.model-gatekeeper-system.svc"
+    user["name"] = f"127.0.0.1:{auth.gate_port}"
+    user["user"]["tokenFile"] = str(token_file)
+    (auth.files / "webhook-kubeconfig.yaml").write_text(yaml.safe_dump(kubeconfig))
+    admission = yaml.safe_load((ROOT / "deploy" / "apiserver" / "admission-configuration.yaml").read_text())
+    [plugin] = admission["plugins"]
+    plugin["configuration"]["kubeConfigFile"] = str(auth.files / "webhook-kubeconfig.yaml")
+    (auth.files / "admission-configuration.yaml").write_text(yaml.safe_dump(admission))
+    return auth
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory, apiserver_auth: ApiServerAuth) -> Iterator[KubeControlPlane]:
     try:
-        plane = KubeControlPlane(tmp_path_factory.mktemp("kube"))
+        plane = KubeControlPlane(tmp_path_factory.mktemp("kube"), extra_apiserver_args=[
+            f"--admission-control-config-file={apiserver_auth.files / 'admission-configuration.yaml'}"])
     except KubeBinariesMissing as exc:
         pytest.fail(f"{exc} (or run `make e2e`, which builds them)", pytrace=False)
     plane.start()

@@ -1,4 +1,4 @@
-"""Kubernetes itself rejects non-compliant model deployments (issue 6, DESIGN §3, §7, §8, §9).
+"""Kubernetes itself rejects non-compliant model deployments (README "Which workloads, which model, which artifact", "The webhook", deploy/README.md).
 
 A real kube-apiserver, with deploy/'s ValidatingWebhookConfiguration pointed at the real gate
 over HTTPS, is driven with the `kubernetes` client: nothing here builds an AdmissionReview.
@@ -144,13 +144,13 @@ def test_removing_the_model_annotation_from_a_deployment_still_reaches_the_gate(
     del stored["spec"]["template"]["metadata"]["annotations"][MODEL_ANNOTATION]
     answered = gate.reviews_answered()
 
-    kube.replace(stored)  # no model served any more: admitted (DESIGN §8)
+    kube.replace(stored)  # no model served any more: admitted (README "The webhook")
 
     assert gate.reviews_answered() == answered + 1  # the API server did call the gate
-    # An object that serves no model is admitted without a decision, so the gate records
-    # nothing for this UPDATE (deploy/README says "and its audit log": it is not there).
-    operations = [r["operation"] for r in audit(name="scorer-unannotated-later", namespace=PRODUCTION)]
-    assert operations == ["CREATE"]
+    # Admitted without a policy decision, and in the decision log, marked with what happened.
+    records = audit(name="scorer-unannotated-later", namespace=PRODUCTION)
+    assert [(r["operation"], r["outcome"], r.get("reason")) for r in records] == [
+        ("UPDATE", "admitted", "annotation_removed"), ("CREATE", "admitted", None)]
     # and an unrelated change to an unannotated Deployment is sent too (deploy/ sends every
     # Deployment of a governed namespace: whether it runs a model server is the gate's call),
     # and admitted without a decision record
@@ -160,7 +160,8 @@ def test_removing_the_model_annotation_from_a_deployment_still_reaches_the_gate(
     answered = gate.reviews_answered()
     kube.replace(plain)
     assert gate.reviews_answered() == answered + 1
-    assert [r["operation"] for r in audit(name="scorer-unannotated-later", namespace=PRODUCTION)] == ["CREATE"]
+    assert [r["operation"] for r in audit(name="scorer-unannotated-later", namespace=PRODUCTION)] == [
+        "UPDATE", "CREATE"]
 
 
 # --- staging: warn ---------------------------------------------------------------------------

@@ -40,3 +40,20 @@ test_messages if {
 		"the explainability report (none named) was not found",
 	}
 }
+
+test_report_must_be_feature_importance if {
+	shaped := {"evidence": {"explainability": {"report_features": 3}}}
+	found(td.model_with("high", shaped)) == set()
+	misshapen := {"evidence": {"explainability": {"report_problem": "no global_importance map"}}}
+	every class in td.classes {
+		found(td.model_with(class, misshapen)) == td.expect(class, {"high"}, {"explainability.report_format"})
+	}
+	violations := explainability.violations with input as td.input_of([td.model_with("high", misshapen)])
+	message := concat("", [
+		"the explainability report shap-importance.json is not a feature-importance report: ",
+		"no global_importance map",
+	])
+	{v.message | some v in violations} == {message}
+	absent := {"evidence": {"explainability": {"report_present": false, "report_problem": "x"}}}
+	found(td.model_with("high", absent)) == {"explainability.report"}
+}

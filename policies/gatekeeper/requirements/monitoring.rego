@@ -1,15 +1,17 @@
-# Monitoring: drift monitoring is enabled for the model.
+# Monitoring: drift is watched for the model, either declared (monitoring.drift: enabled)
+# or shown by a measured drift result (drift.drift_share, judged by the drift family).
 package gatekeeper.requirements.monitoring
 
 import data.gatekeeper.lib
 
 # METADATA
-# description: the class requires monitoring and drift monitoring is not enabled
+# description: the class requires monitoring; drift monitoring is neither enabled nor measured
 violations contains v if {
 	some ctx in lib.assessed
 	ctx.requirements.monitoring.required == true
 	drift := object.get(ctx.evidence, ["monitoring", "drift"], null)
 	drift != "enabled"
+	not is_number(object.get(ctx.evidence, ["drift", "drift_share"], null))
 	message := sprintf("drift monitoring is %s, not enabled (monitoring.drift)", [state(drift)])
 	v := lib.violation(ctx, "monitoring.required", message, drift, "enabled")
 }

@@ -1,5 +1,6 @@
 # Namespace: the environment label decides which rules a namespace's workloads meet, so
-# only the identities the policy data names may set, change or remove it (DESIGN §3).
+# only the identities the policy data names may set, change or remove it
+# (README "Which workloads, which model, which artifact").
 # The gate sends Namespace CREATE/UPDATE that touch the label as input.namespace_label:
 #   {"key", "old" (null on CREATE or when absent), "new" (null when removed), "user", "groups"}
 package gatekeeper.requirements.namespace

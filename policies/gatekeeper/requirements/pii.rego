@@ -21,6 +21,17 @@ violations contains v if {
 	found := ctx.evidence.pii_scan.open_findings
 	is_number(found)
 	found > allowed
-	message := sprintf("the PII scan has %s open findings, above %s", [lib.number_text(found), lib.number_text(allowed)])
+	message := sprintf("the PII scan has %s open findings, above %s%s", [
+		lib.number_text(found), lib.number_text(allowed),
+		entities_text(ctx.evidence.pii_scan),
+	])
 	v := lib.violation(ctx, "pii.open_findings", message, found, allowed)
 }
+
+# METADATA
+# description: Presidio's counts per entity type after the message, e.g. (EMAIL_ADDRESS 2) (empty without counts)
+entities_text(scan) := sprintf(" (%s)", [concat(", ", counts)]) if {
+	entities := lib.as_object(object.get(scan, "entities", {}))
+	counts := [sprintf("%s %s", [name, lib.number_text(n)]) | some name, n in entities; n > 0]
+	count(counts) > 0
+} else := ""

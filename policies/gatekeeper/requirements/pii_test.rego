@@ -40,3 +40,10 @@ test_higher_limit_by_override if {
 	td.ids(pii.violations) == {"pii.open_findings"} with input as three
 		with data.gatekeeper.matrix as matrix
 }
+
+test_message_counts_entity_types if {
+	entities := {"EMAIL_ADDRESS": 2, "PHONE_NUMBER": 1, "IBAN_CODE": 0}
+	scan := {"evidence": {"pii_scan": {"open_findings": 3, "entities": entities}}}
+	violations := pii.violations with input as td.input_of([td.model_with("high", scan)])
+	{v.message | some v in violations} == {"the PII scan has 3 open findings, above 0 (EMAIL_ADDRESS 2, PHONE_NUMBER 1)"}
+}

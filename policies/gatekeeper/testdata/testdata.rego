@@ -72,8 +72,21 @@ bundle(class) := {
 		"dataset_digest": "sha256:aa", "open_findings": 0,
 	},
 	"monitoring": {"drift": "enabled", "dashboard": "https://grafana.example.com/d/credit"},
+	"data_quality": {
+		"tool": "great_expectations", "suite": "loans", "success": true, "success_percent": 100,
+		"evaluated_expectations": 12, "failed": [], "evaluated_at": "2026-11-20T00:00:00Z",
+	},
 	"signoffs": ["signoffs/validator.dsse.json", "signoffs/compliance.dsse.json", "signoffs/owner.dsse.json"],
 	"waivers": [],
+}
+
+# METADATA
+# description: |
+#   a measured drift result within every class's limits (the compliant bundle has none:
+#   without one, a bundle is judged on its declared monitoring)
+drift_result := {
+	"tool": "evidently", "method": "DataDriftPreset", "dataset_drift": false, "drift_share": 0.1,
+	"drifted_columns": ["income"], "columns": 10, "evaluated_at": "2026-11-20T00:00:00Z",
 }
 
 # METADATA

@@ -1,4 +1,4 @@
-"""The decision log: every decision, hash-chained, in SQLite or PostgreSQL (DESIGN §10)."""
+"""The decision log: every decision, hash-chained, in SQLite or PostgreSQL (README "The webhook")."""
 
 from gatekeeper.audit.chain import VerifyResult
 from gatekeeper.audit.errors import AuditStoreError

@@ -13,8 +13,17 @@ from gatekeeper.types.decision import DecidedModel, Decision, ObjectRef, Violati
 
 Outcome = Literal["admitted", "denied", "warned", "error"]
 OUTCOMES: tuple[str, ...] = ("admitted", "denied", "warned", "error")
-Source = Literal["webhook", "cli", "api", "background"]  # background: the auditor re-judging running workloads
+# webhook: an AdmissionReview from the API server; api: POST /v1/evaluate (an evaluation,
+# never an admission); cli: `gatekeeper check`; background: the auditor re-judging
+# running workloads (`gatekeeper monitor`).
+Source = Literal["webhook", "cli", "api", "background"]
 SOURCES: tuple[str, ...] = get_args(Source)
+REASONS: dict[str, str] = {
+    "over_budget": "no decision within the response budget; answered per the environment's enforcement",
+    "annotation_removed": "UPDATE removing the model annotation: the new object serves no model",
+    "not_judged": "DELETE/CONNECT of an object that serves a model: always admitted",
+    "unknown_environment": "the environment is not in the requirement matrix; denied",
+}
 
 # prev_hash of record 1: there is no record 0 to point at.
 GENESIS_HASH = "0" * 64
@@ -37,7 +46,7 @@ def sha256_hex(text: str) -> str:
 
 
 class AuditRecord(BaseModel):
-    """A decision as the audit log keeps it (DESIGN §2 "audit", §8 dry-run marking)."""
+    """A decision as the audit log keeps it (README "The webhook")."""
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -62,6 +71,10 @@ class AuditRecord(BaseModel):
     dry_run: bool = False
     source: Source
     error: str | None = None
+    # Why the review was answered without a policy evaluation (REASONS); None when OPA
+    # judged it. Records written before this field existed read as None and verify as they
+    # were written (the hash is over the stored text).
+    reason: str | None = None
     # Chain fields: set by the store when the record is appended.
     seq: int = 0
     prev_hash: str = ""

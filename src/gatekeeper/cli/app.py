@@ -1,6 +1,6 @@
 """`gatekeeper`: the CLI front door. Wiring only: each verb group lives in its own module.
 
-Exit codes (DESIGN §7): 0 all admitted, 1 something denied, 2 could not evaluate, with a
+Exit codes (README "The CLI" and "The webhook"): 0 all admitted, 1 something denied, 2 could not evaluate, with a
 one-line reason on stderr. No traceback ever reaches a user.
 """
 

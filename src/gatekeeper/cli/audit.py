@@ -1,4 +1,4 @@
-"""`gatekeeper audit list|verify`: read and check the decision log (DESIGN §7).
+"""`gatekeeper audit list|verify`: read and check the decision log (README "The CLI" and "The webhook").
 
 Exit codes, like `gatekeeper check`: 0 fine, 1 the log is not intact, 2 could not read it
 (bad input, unreachable or missing store) with one line on stderr, never a traceback.

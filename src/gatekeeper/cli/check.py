@@ -1,6 +1,6 @@
 """`gatekeeper check`: the CI dry-run. Same core as the webhook (pipeline.gate.Gate.evaluate).
 
-Exit codes (DESIGN §7): 0 all admitted, 1 something denied, 2 could not evaluate, with a
+Exit codes (README "The CLI" and "The webhook"): 0 all admitted, 1 something denied, 2 could not evaluate, with a
 one-line reason on stderr.
 """
 

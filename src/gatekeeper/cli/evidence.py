@@ -1,4 +1,5 @@
-"""`gatekeeper evidence publish|fairness|digest`: produce and publish evidence bundles.
+"""`gatekeeper evidence publish|fairness|digest|lineage|data-quality|drift|explain|pii`: produce and
+publish evidence bundles.
 
 Exit codes: 0 done, 2 could not do it (bad input, unreachable registry), with one line
 on stderr. Heavy dependencies (Fairlearn, pandas) are imported inside their command.
@@ -15,7 +16,8 @@ import yaml
 
 from gatekeeper.cli.common import fail
 
-app = typer.Typer(help="Produce evidence (fairness, artifact digest) and publish bundles to MLflow.",
+app = typer.Typer(help="Produce evidence (lineage, data quality, drift, explanations, PII, fairness, artifact "
+                  "digest) and publish bundles to MLflow.",
                   no_args_is_help=True)
 
 
@@ -123,3 +125,126 @@ def _set_bundle_digest(bundle: Path, value: str) -> None:
     target.write_text(yaml.safe_dump(raw, sort_keys=False))
     typer.echo(f"set artifact.digest in {target}; existing sign-offs bound to another digest no longer count",
                err=True)
+
+
+# --- producers: the outputs of the tools data scientists run (gatekeeper.evidence.producers) ----
+
+
+_BUNDLE_HELP = "Write the block into this evidence.yaml (or its folder)."
+
+
+def _produce(what: str, compute, write=None, bundle: Optional[Path] = None, key: str = "") -> None:
+    """Run a producer: print its block as YAML; with --bundle, write it there first. One line on failure."""
+    from gatekeeper.evidence.producers.common import ProducerError
+
+    try:
+        block = compute()
+        if bundle is not None and write is not None:
+            written = write(bundle, block)
+            typer.echo(f"wrote {key} into {written}", err=True)
+    except ProducerError as exc:
+        raise fail(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - the tool library failing on this input, not a bug to trace
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise fail(f"{what} failed: {type(exc).__name__}: {first}") from None
+    typer.echo(yaml.safe_dump({key: block}, sort_keys=False), nl=False)
+
+
+@app.command("lineage")
+def lineage(
+    dvc: Annotated[Path, typer.Option(help="dvc.lock, a .dvc file, or a DVC project folder (all of them).")],
+    context: Annotated[str, typer.Option(help="lineage.datasets context of these outputs.")] = "training",
+    run_id: Annotated[Optional[str], typer.Option(help="Also set lineage.run_id (e.g. the MLflow run).")] = None,
+    bundle: Annotated[Optional[Path], typer.Option(help=_BUNDLE_HELP)] = None,
+) -> None:
+    """lineage.datasets from the md5 digests DVC recorded, and lineage.code_commit from git HEAD.
+
+    Reads DVC's documented file format (no dvc library needed). Digests keep DVC's
+    algorithm: md5:<hash>, with .dir for a folder.
+    """
+    from gatekeeper.evidence.producers.lineage import lineage_block, write_lineage
+
+    _produce(f"reading {dvc}", lambda: lineage_block(dvc, context=context, run_id=run_id), write_lineage, bundle,
+             "lineage")
+
+
+@app.command("data-quality")
+def data_quality(
+    great_expectations: Annotated[Path, typer.Option(
+        "--great-expectations", help="A Great Expectations validation or checkpoint result (JSON).")],
+    data: Annotated[Optional[Path], typer.Option(help="The validated data file, to record its sha256.")] = None,
+    bundle: Annotated[Optional[Path], typer.Option(help=_BUNDLE_HELP)] = None,
+) -> None:
+    """data_quality from a Great Expectations result: suite, success %, failed expectations."""
+    from gatekeeper.evidence.producers.data_quality import data_quality_block, write_data_quality
+
+    _produce(f"reading {great_expectations}", lambda: data_quality_block(great_expectations, data),
+             write_data_quality, bundle, "data_quality")
+
+
+@app.command("drift")
+def drift(
+    reference: Annotated[Optional[Path], typer.Option(help="Reference table (training data): CSV or Parquet.")] = None,
+    current: Annotated[Optional[Path], typer.Option(help="Current table (recent inputs): CSV or Parquet.")] = None,
+    columns: Annotated[Optional[str], typer.Option(help="Columns to compare, comma-separated (default: all).")] = None,
+    report: Annotated[Optional[Path], typer.Option(help="A saved Evidently report (JSON) instead of the tables.")] = None,
+    bundle: Annotated[Optional[Path], typer.Option(help=_BUNDLE_HELP)] = None,
+) -> None:
+    """drift from Evidently's DataDriftPreset: share of drifted columns and which (extra `drift`)."""
+    from gatekeeper.evidence.producers.common import split_columns
+    from gatekeeper.evidence.producers.drift import drift_from_report, drift_from_tables, write_drift
+
+    if report is not None and (reference or current):
+        raise fail("give either --report or --reference and --current, not both")
+    if report is None and not (reference and current):
+        raise fail("--reference and --current are both needed (or --report)")
+    if report is not None:
+        _produce(f"reading {report}", lambda: drift_from_report(report), write_drift, bundle, "drift")
+    else:
+        _produce(f"Evidently on {reference} and {current}",
+                 lambda: drift_from_tables(reference, current, split_columns(columns)), write_drift, bundle, "drift")
+
+
+@app.command("explain")
+def explain(
+    model: Annotated[Optional[Path], typer.Option(
+        help="A scikit-learn model: joblib/pickle file or MLflow model folder. Loading it runs the code "
+             "pickled in it: use it for your own artifacts only.")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="Rows to explain (CSV or Parquet), the model's features.")] = None,
+    columns: Annotated[Optional[str], typer.Option(help="Feature columns, comma-separated (default: all).")] = None,
+    shap_values: Annotated[Optional[Path], typer.Option(
+        help="Saved SHAP values instead: a table with one column per feature.")] = None,
+    bundle: Annotated[Optional[Path], typer.Option(help="Write the report beside this evidence.yaml and point "
+                                                        "explainability at it.")] = None,
+) -> None:
+    """SHAP global feature importance (mean |SHAP value| per feature) as the explainability report.
+
+    Loading a model file unpickles it, which runs code: only for your own artifacts (extra `explain`).
+    """
+    from gatekeeper.evidence.producers.common import split_columns
+    from gatekeeper.evidence.producers.explain import importance_from_model, importance_from_values, write_explanation
+
+    if shap_values is not None and (model or data):
+        raise fail("give either --shap-values or --model and --data, not both")
+    if shap_values is None and not (model and data):
+        raise fail("--model and --data are both needed (or --shap-values)")
+    if shap_values is not None:
+        compute = lambda: importance_from_values(shap_values, split_columns(columns))  # noqa: E731
+    else:
+        compute = lambda: importance_from_model(model, data, split_columns(columns))  # noqa: E731
+    _produce("SHAP", compute, write_explanation, bundle, "explainability_report")
+
+
+@app.command("pii")
+def pii(
+    data: Annotated[Path, typer.Option(help="Table to scan: CSV, TSV, JSON Lines or Parquet.")],
+    columns: Annotated[Optional[str], typer.Option(help="Columns to scan, comma-separated (default: text columns).")] = None,
+    min_score: Annotated[float, typer.Option(help="Lowest Presidio score that counts as a finding.")] = 0.4,
+    bundle: Annotated[Optional[Path], typer.Option(help=_BUNDLE_HELP)] = None,
+) -> None:
+    """pii_scan from Presidio's pattern recognizers (offline: no NLP model), counts per entity type (extra `pii`)."""
+    from gatekeeper.evidence.producers.common import split_columns
+    from gatekeeper.evidence.producers.pii import scan_table, write_pii
+
+    _produce(f"Presidio on {data}", lambda: scan_table(data, split_columns(columns), min_score), write_pii, bundle,
+             "pii_scan")

@@ -1,5 +1,5 @@
 """`gatekeeper check --remote URL`: ask a running gate's `POST /v1/evaluate` instead of
-starting OPA here, and get the same report (DESIGN §6) the local check prints.
+starting OPA here, and get the same report (README "The decision") the local check prints.
 
 Objects go in chunks (the gate refuses bodies over its limit, 4 MiB by default); the
 answers are joined in input order, and each decision gets back the file and line of its

@@ -23,27 +23,22 @@ def serve(
     evaluate_token: Annotated[Optional[str], typer.Option(
         envvar="GATEKEEPER_EVALUATE_TOKEN", show_envvar=True,
         help="Require this bearer token on POST /v1/evaluate (gatekeeper check --remote --token).")] = None,
+    admission_token_file: Annotated[Optional[Path], typer.Option(
+        help="Answer /validate only to callers sending this file's token (the API server's kubeConfigFile; "
+             "default: GATEKEEPER_ADMISSION_TOKEN_FILE).")] = None,
 ) -> None:
     """Run the admission webhook."""
-    import uvicorn
-
-    from gatekeeper.webhook.app import create_app
+    from gatekeeper.webhook.app import run as run_webhook
 
     run = settings(host=host, port=port, evidence_dir=evidence, mlflow_url=mlflow, opa_url=opa_url,
                    policy_dir=policy_dir, tls_cert=tls_cert, tls_key=tls_key, audit_db=audit_db,
-                   evaluate_token=evaluate_token)
+                   evaluate_token=evaluate_token, admission_token_file=admission_token_file)
     if bool(run.tls_cert) != bool(run.tls_key):
         raise fail("--tls-cert and --tls-key go together")
     note_default_folders(run, policies=not run.opa_url, evidence=True)
     if run.audit_db.startswith("sqlite:///") and not run.audit_db.startswith("sqlite:////"):
         Path(run.audit_db[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     try:
-        uvicorn.run(
-            create_app(run), host=run.host, port=run.port, log_level="warning", access_log=False,
-            # The API server calls the webhook directly: no proxy's X-Forwarded-* to honour.
-            proxy_headers=False,
-            ssl_certfile=str(run.tls_cert) if run.tls_cert else None,
-            ssl_keyfile=str(run.tls_key) if run.tls_key else None,
-        )
+        run_webhook(run)
     except (OSError, ValueError) as exc:
         raise fail(str(exc)) from None

@@ -6,6 +6,7 @@ Python reads files and verifies signatures here; it decides nothing. Whatever a 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -62,13 +63,40 @@ def evidence_facts(loaded: LoadedEvidence, trust: TrustStore) -> dict[str, Any]:
             card["sections"] = {**markdown_sections(content.decode("utf-8", "replace")), **(card.get("sections") or {})}
     if bundle.explainability and bundle.explainability.report:
         report = bundle.explainability.report
-        evidence["explainability"]["report_present"] = "://" in report or loaded.files.get(report) is not None
+        content = loaded.files.get(report)
+        evidence["explainability"]["report_present"] = "://" in report or content is not None
+        if content is not None:  # a URI is not fetched: its shape is not checked
+            evidence["explainability"].update(report_shape(content))
     return {
         "evidence": evidence,
         "signoffs": [verify_statement(loaded.files.get(path), path, trust) for path in bundle.signoffs],
         "waivers": [verify_statement(loaded.files.get(path), path, trust) for path in bundle.waivers],
         "evidence_digest": evidence_digest(evidence, loaded.files),
     }
+
+
+def report_shape(content: bytes) -> dict[str, Any]:
+    """{report_features: n} for a feature-importance report, else {report_problem}.
+
+    Feature importance is a non-empty map feature -> number >= 0: under `global_importance`
+    (what `gatekeeper evidence explain` writes), or the whole report when it is only that
+    map (reports written before the producer existed).
+    """
+    try:
+        report = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return {"report_problem": "not JSON"}
+    importance = report.get("global_importance") if isinstance(report, dict) else None
+    if importance is None and isinstance(report, dict) and report and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in report.values()):
+        importance = report
+    if not isinstance(importance, dict) or not importance:
+        return {"report_problem": "no global_importance map of feature -> importance"}
+    bad = [name for name, value in importance.items()
+           if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0]
+    if bad:
+        return {"report_problem": f"importance of {', '.join(map(repr, bad[:3]))} is not a number >= 0"}
+    return {"report_features": len(importance)}
 
 
 def evidence_digest(evidence: dict[str, Any], files: dict[str, bytes | None]) -> str:

@@ -1,4 +1,4 @@
-"""The file evidence source: `<root>/<model>/<version>/evidence.yaml` (DESIGN §4).
+"""The file evidence source: `<root>/<model>/<version>/evidence.yaml` (README "Evidence bundle").
 
 Aliases (`models:/name@champion`) resolve through `<root>/<model>/aliases.yaml`, a map of
 alias to version, the way a registry's alias table does.

@@ -79,6 +79,11 @@ class OpaServer:
         self._log: IO[bytes] | None = None
 
     @property
+    def pid(self) -> int | None:
+        """The OPA process's id while it runs (for logs and for checking it is gone)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 

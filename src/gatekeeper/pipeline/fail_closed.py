@@ -1,4 +1,4 @@
-"""The gate's own decisions when a component failed (DESIGN §8): never admit on error.
+"""The gate's own decisions when a component failed (README "The webhook"): never admit on error.
 
 OPA did not decide, or the decision log could not record an admission: where the
 environment enforces, the object is denied naming the failing component; in `warn` and

@@ -215,6 +215,15 @@ class Gate:
         decision.source = item.manifest.source
         return decision
 
+    async def record(self, record: AuditRecord) -> None:
+        """Log a review answered without an evaluation (over budget, nothing to judge).
+
+        Raises AuditStoreError: the caller fails closed, as `evaluate` does.
+        """
+        if self.audit is not None:
+            with metrics.AUDIT_SECONDS.time():
+                await self.audit.append(record)
+
     async def _record(self, decisions: list[Decision], context: ReviewContext) -> None:
         """Durably log every decision before it is answered; fail closed when the log cannot."""
         assert self.audit is not None

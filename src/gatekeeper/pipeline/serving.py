@@ -1,6 +1,6 @@
 """The serving-kinds table (policy data `data.gatekeeper.serving`, read through OPA) and
 what it says about one object: is it a serving kind, does a container run a known model
-server, and every place it loads a model artifact from (DESIGN §3).
+server, and every place it loads a model artifact from (README "Which workloads, which model, which artifact").
 
 Pure functions over plain dicts. The table is compiled once per policy revision
 (`ServingKinds.from_data`); objects of kinds the table does not name cost one dict lookup.

@@ -1,4 +1,4 @@
-"""Which model does an object serve? object -> [ModelRef] and where it loads them (DESIGN §3).
+"""Which model does an object serve? object -> [ModelRef] and where it loads them (README "Which workloads, which model, which artifact").
 
 Pure functions over plain dicts, shared by the webhook and the CLI. Which kinds are
 judged, and where each loads its artifacts, is the serving-kinds table

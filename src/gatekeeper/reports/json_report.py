@@ -1,6 +1,6 @@
 """JSON (named so as not to shadow the standard library's `json`).
 
-With one environment the JSON is the DESIGN §6 report itself; with several it is
+With one environment the JSON is the README "The decision" report itself; with several it is
 
     {"allowed": <every environment admits everything>,
      "stops_at": <first environment, in the order given, that denies something, or null>,

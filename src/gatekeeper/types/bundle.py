@@ -1,4 +1,4 @@
-"""The EvidenceBundle schema (DESIGN §4): one per model version, whatever the source.
+"""The EvidenceBundle schema (README "Evidence bundle"): one per model version, whatever the source.
 
 Strict: an unknown field is an error naming the field, so a typo never silently drops
 evidence. Open-ended maps (metrics, fairness attributes, model card sections) stay open.
@@ -74,6 +74,38 @@ class PiiScan(_Strict):
     scanned_at: str | None = None
     dataset_digest: str | None = None
     open_findings: int
+    # Measured by `gatekeeper evidence pii` (Presidio): findings per entity type, what was scanned.
+    entities: dict[str, int] | None = None
+    recognizers: list[str] | None = None
+    columns: list[str] | None = None
+    rows: int | None = None
+
+
+class DataQuality(_Strict):
+    """A Great Expectations validation result (`gatekeeper evidence data-quality`)."""
+
+    tool: str | None = None
+    suite: str | None = None
+    success: bool | None = None
+    success_percent: float | None = None
+    evaluated_expectations: int | None = None
+    failed: list[str] = []
+    evaluated_at: str | None = None
+    dataset_digest: str | None = None
+
+
+class Drift(_Strict):
+    """An Evidently data-drift result (`gatekeeper evidence drift`)."""
+
+    tool: str | None = None
+    method: str | None = None
+    dataset_drift: bool | None = None
+    drift_share: float | None = None
+    drifted_columns: list[str] = []
+    columns: int | None = None
+    evaluated_at: str | None = None
+    reference_digest: str | None = None
+    current_digest: str | None = None
 
 
 class Monitoring(_Strict):
@@ -97,6 +129,8 @@ class EvidenceBundle(_Strict):
     fairness: dict[str, FairnessMetrics] | None = None
     explainability: Explainability | None = None
     pii_scan: PiiScan | None = None
+    data_quality: DataQuality | None = None
+    drift: Drift | None = None
     monitoring: Monitoring | None = None
     signoffs: list[str] = []
     waivers: list[str] = []

@@ -1,6 +1,6 @@
 """Typed values that flow through the pipeline: model references, decisions, reports.
 
-The decision shape is DESIGN §6; OPA produces it, the gate adds `policy_revision` and a
+The decision shape is README "The decision"; OPA produces it, the gate adds `policy_revision` and a
 `decision_id`, and every front door (webhook, CLI, reports, audit) reads these models.
 """
 
@@ -57,7 +57,7 @@ class Violation(BaseModel):
     observed: Any = None
     threshold: Any = None
     remediation: str = ""
-    # The one-line form Kubernetes users see (DESIGN §6), as the policy formatted it:
+    # The one-line form Kubernetes users see (README "The decision"), as the policy formatted it:
     # decision.rego's `line` is the one place that format is written.
     line: str = ""
 
@@ -106,7 +106,7 @@ class SourceLocation(BaseModel):
 
 
 class Decision(BaseModel):
-    """The decision for one object (DESIGN §6)."""
+    """The decision for one object (README "The decision")."""
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -139,7 +139,7 @@ class Skipped(BaseModel):
 
 
 class Report(BaseModel):
-    """Several objects' decisions (DESIGN §6): allowed when every decision is."""
+    """Several objects' decisions (README "The decision"): allowed when every decision is."""
 
     allowed: bool
     results: list[Decision]

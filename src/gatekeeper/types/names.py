@@ -1,4 +1,4 @@
-"""Model names, versions and aliases are plain names (DESIGN §3): one check every
+"""Model names, versions and aliases are plain names (README "Which workloads, which model, which artifact"): one check every
 evidence source and every front door uses, so `models:/../3` never becomes a path."""
 
 from __future__ import annotations

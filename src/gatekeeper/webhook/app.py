@@ -1,4 +1,4 @@
-"""The webhook front door: the FastAPI app, its endpoints and its lifespan (DESIGN §7).
+"""The webhook front door: the FastAPI app, its endpoints and its lifespan (README "The CLI" and "The webhook").
 
 A review goes `admit()` -> `review.Webhook.review` -> `pipeline.gate.Gate.evaluate` -> OPA,
 and back as an AdmissionResponse. Nothing here returns a 5xx to Kubernetes.
@@ -30,6 +30,7 @@ from gatekeeper.pipeline.assemble import open_gate
 from gatekeeper.pipeline.gate import Manifest, ReviewContext, UnknownEnvironment
 from gatekeeper.types import admission
 from gatekeeper.webhook.readiness import watch
+from gatekeeper.webhook.reload import BearerToken, ServingTLS, keep_fresh
 from gatekeeper.webhook.review import BadRequest, EvaluateRequest, Webhook, bad_request, parse_review, read_body
 
 log = structlog.get_logger("gatekeeper")
@@ -51,8 +52,12 @@ def configure_logging() -> None:
     )
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, tls: ServingTLS | None = None) -> FastAPI:
     hook = Webhook(settings)
+    # Only the kube-apiserver may post reviews when a token is configured (deploy/ does):
+    # a review from anyone else would enter the decision log as if Kubernetes had asked.
+    admission_token = BearerToken(settings.admission_token_file) if settings.admission_token_file else None
+    renewable = [item for item in (tls, admission_token) if item is not None]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
             async with open_gate(settings, opa_processors=SERVING_OPA_PROCESSORS, audit=store) as gate:
                 hook.gate = gate
                 watcher = asyncio.create_task(watch(gate, hook.ready))
+                refresher = asyncio.create_task(keep_fresh(renewable, settings.reload_interval))
                 # Everything loaded so far (modules, policy data, clients) lives as long as the
                 # process: move it out of the collector's reach, so full collections during
                 # reviews stay short and rare (a tail-latency cost otherwise).
@@ -78,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
                     yield
                 finally:
                     watcher.cancel()
+                    refresher.cancel()
         finally:
             await store.close()
 
@@ -86,6 +93,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     async def admit(request: Request, environment: str | None) -> Response:
         started = time.perf_counter()
+        if admission_token is not None and not admission_token.accepts(request.headers.get("authorization")):
+            log.warning("review refused: caller is not the API server", client=request.client.host if request.client else None)
+            return bad_request(401, "only the Kubernetes API server may post AdmissionReviews here "
+                                    "(Authorization: Bearer <admission token>)", "unauthorized")
         try:
             review = parse_review(await read_body(request, settings.max_body_bytes))
         except BadRequest as exc:
@@ -153,4 +164,18 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def run(settings: Settings) -> None:
+    """Serve the webhook (`gatekeeper serve`): HTTPS when a certificate is configured."""
+    import uvicorn
+
+    tls = ServingTLS(settings.tls_cert, settings.tls_key) if settings.tls_cert and settings.tls_key else None
+    uvicorn.run(
+        create_app(settings, tls), host=settings.host, port=settings.port, log_level="warning", access_log=False,
+        # The API server calls the webhook directly: no proxy's X-Forwarded-* to honour.
+        proxy_headers=False,
+        # Our own context, so a renewed certificate is loaded into it without a restart.
+        ssl_context_factory=(lambda _config, _default: tls.context) if tls else None,
+    )
 

@@ -10,21 +10,23 @@ import asyncio
 import os
 import time
 
+from gatekeeper.config import Settings
 from gatekeeper.pipeline.workloads import ENVIRONMENT_LABEL
 
 DEFAULT_ENVIRONMENT = "production"
 
 
+class ClusterAccessError(ValueError):
+    """Inside a cluster, but the service account's token or CA cannot be read."""
+
+
 class NamespaceEnvironments:
-    def __init__(self, ttl: float = 30.0) -> None:
+    def __init__(self, settings: Settings, ttl: float = 30.0) -> None:
         self.ttl = ttl
         self._cache: dict[str, tuple[float, str]] = {}
         self._api = None
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
-            from kubernetes import client, config  # only inside a cluster
-
-            config.load_incluster_config()
-            self._api = client.CoreV1Api()
+            self._api = _core_api(settings)
 
     async def environment_of(self, namespace: str | None) -> str:
         if self._api is None or not namespace:
@@ -39,3 +41,21 @@ class NamespaceEnvironments:
             return DEFAULT_ENVIRONMENT
         self._cache[namespace] = (time.monotonic() + self.ttl, environment)
         return environment
+
+
+def _core_api(settings: Settings):  # noqa: ANN202 - the client's generated type
+    # The client's own in-cluster loader (KUBERNETES_SERVICE_HOST/PORT), with the token and
+    # CA paths from Settings; it re-reads the token file every minute, as bound
+    # service-account tokens are rotated by the kubelet.
+    from kubernetes import client
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.incluster_config import InClusterConfigLoader
+
+    configuration = client.Configuration()
+    try:
+        InClusterConfigLoader(token_filename=str(settings.kube_token_file),
+                              cert_filename=str(settings.kube_ca_file)).load_and_set(configuration)
+    except ConfigException as exc:
+        raise ClusterAccessError(f"KUBERNETES_SERVICE_HOST is set but the cluster cannot be reached as this pod's "
+                                 f"service account: {exc}") from None
+    return client.CoreV1Api(client.ApiClient(configuration))

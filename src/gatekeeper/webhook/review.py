@@ -1,4 +1,4 @@
-"""One AdmissionReview, read, checked and answered through the pipeline (DESIGN §7, §8).
+"""One AdmissionReview, read, checked and answered through the pipeline (README "The webhook").
 
 Follow a review: `read_body` and `parse_review` check the wire input, `Reviewer.review`
 hands the object to `Gate.evaluate` (served models -> evidence -> OPA -> audit), the same
@@ -9,6 +9,8 @@ budget; nothing here returns a 5xx to Kubernetes.
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -18,15 +20,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from gatekeeper import metrics
+from gatekeeper.audit import AuditRecord, AuditStoreError
 from gatekeeper.audit.record import outcome_of
 from gatekeeper.config import Settings
 from gatekeeper.pipeline.gate import Gate, Manifest, ReviewContext, UnknownEnvironment
+from gatekeeper.pipeline.workloads import object_ref, served_models
 from gatekeeper.types import admission
 from gatekeeper.types.admission import AdmissionReview, AdmissionReviewResponse
 from gatekeeper.types.decision import Decision
 from gatekeeper.webhook.namespaces import NamespaceEnvironments
 
 log = structlog.get_logger("gatekeeper")
+# The response budget (3 s) plus this stays below deploy/'s webhook timeout (5 s).
+RECORD_GRACE_S = 1.0
 
 
 class BadRequest(Exception):
@@ -82,13 +88,15 @@ class Webhook:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.gate: Gate | None = None
-        self.namespaces = NamespaceEnvironments()
+        self.namespaces = NamespaceEnvironments(settings)
         self.ready: dict[str, str | None] = {"opa": "starting", "audit": "starting"}
 
     async def review(self, review: AdmissionReview, environment: str) -> AdmissionReviewResponse:
         request = review.request
         if request.operation in ("DELETE", "CONNECT") or request.object is None:
-            return admission.allow(request.uid)
+            if not self._served_a_model(request.old_object):
+                return admission.allow(request.uid)  # nothing about a model was decided: not recorded
+            return await self._unjudged(request, environment, admission.allow(request.uid), "not_judged")
         obj = dict(request.object)
         if request.namespace and not (obj.get("metadata") or {}).get("namespace"):
             obj["metadata"] = {**(obj.get("metadata") or {}), "namespace": request.namespace}
@@ -100,16 +108,57 @@ class Webhook:
             async with asyncio.timeout(self.settings.response_budget):
                 evaluation = await self.gate.evaluate([Manifest(obj)], environment, context)
         except UnknownEnvironment as exc:
-            return admission.deny(request.uid, f"model-gatekeeper: {exc}; denied (fail closed)")
+            answer = admission.deny(request.uid, f"model-gatekeeper: {exc}; denied (fail closed)")
+            return await self._unjudged(request, environment, answer, "unknown_environment")
         except asyncio.TimeoutError:
             metrics.ERRORS.labels("budget").inc()
             log.warning("review over budget", uid=request.uid, budget=self.settings.response_budget)
-            return self._over_budget(request.uid, environment)
-        if not evaluation.report.results:
-            return admission.allow(request.uid)  # not model-serving: OPA was not asked
+            return await self._unjudged(request, environment, self._over_budget(request.uid, environment), "over_budget")
+        if not evaluation.report.results:  # not model-serving: OPA was not asked
+            if request.operation == "UPDATE" and self._served_a_model(request.old_object):
+                return await self._unjudged(request, environment, admission.allow(request.uid), "annotation_removed")
+            # An object that serves no model (an ordinary Deployment, a ConfigMap): nothing
+            # about a model was decided, so it costs no durable write (counted in /metrics).
+            return admission.allow(request.uid)
         decision = evaluation.report.results[0]
         self._observe(decision, context, self.gate.facts.risk_classes)
         return admission.from_decision(request.uid, decision)
+
+    async def _unjudged(self, request: Any, environment: str, answer: AdmissionReviewResponse,
+                        reason: str) -> AdmissionReviewResponse:
+        """Record a review answered without a policy decision; deny when it cannot be recorded."""
+        assert self.gate is not None
+        result = answer.response
+        failed = reason in ("over_budget", "unknown_environment")  # no decision could be made
+        message = (result.status.message if result.status else None) or "; ".join(result.warnings or [])
+        record = AuditRecord.model_construct(
+            decision_id=uuid.uuid4().hex, time=datetime.now(timezone.utc), request_uid=request.uid,
+            user=request.user_info.username, operation=request.operation,
+            object=object_ref(request.object or request.old_object or {}), environment=environment, models=[],
+            evidence_digest="", policy_revision=self.gate.policy_revision,
+            outcome="error" if failed else ("admitted" if result.allowed else "denied"), allowed=result.allowed,
+            enforcement=self.gate.enforcement_of(environment), violations=[], waived=[],
+            warnings=list(result.warnings or []), dry_run=request.dry_run, source="webhook",
+            error=message if failed else None, reason=reason)
+        if not record.object.namespace and request.namespace:
+            record.object = record.object.model_copy(update={"namespace": request.namespace})
+        try:
+            # A slow store may be why the budget ran out: bounded, to stay inside the webhook's timeout.
+            async with asyncio.timeout(RECORD_GRACE_S):
+                await self.gate.record(record)
+        except (AuditStoreError, asyncio.TimeoutError) as exc:
+            metrics.ERRORS.labels("audit").inc()
+            if result.allowed:
+                return admission.deny(request.uid, f"model-gatekeeper: the decision could not be recorded: "
+                                                   f"{exc or 'audit store timed out'}; denied (fail closed)")
+        log.info("answered", uid=request.uid, operation=request.operation, environment=environment,
+                 allowed=result.allowed, reason=reason)
+        return answer
+
+    def _served_a_model(self, old_object: dict[str, Any] | None) -> bool:
+        """Whether the object before this change served a model (so the change is on record)."""
+        assert self.gate is not None
+        return bool(old_object) and self.gate.kinds is not None and served_models(old_object, self.gate.kinds).gated
 
     def _over_budget(self, uid: str, environment: str) -> AdmissionReviewResponse:
         message = (f"model-gatekeeper did not decide within its {self.settings.response_budget:g}s budget "

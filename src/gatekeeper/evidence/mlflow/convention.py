@@ -14,7 +14,7 @@ scalar fields, looked up on the model version, then its logged model, its run, t
 registered model; metrics `performance.<name>` and `fairness.<attribute>.<metric>` on the
 run or the logged model give the measurements; the run's tag `mlflow.source.git.commit`
 and its dataset inputs give the lineage; the run's artifact folder `gatekeeper/` holds
-the files (`model-card.md`, `pii-scan.json`, the explainability report,
+the files (`model-card.md`, `pii-scan.json`, `data-quality.json`, `drift.json`, the explainability report,
 `signoffs/*.json`, `waivers/*.json`).
 """
 
@@ -29,13 +29,27 @@ from pydantic import ValidationError
 
 from gatekeeper.evidence.mlflow.registry import RegistryVersion
 from gatekeeper.evidence.source import EvidenceError
-from gatekeeper.types.bundle import API_VERSION, KIND, EvidenceBundle, PiiScan, describe_validation_error
+from gatekeeper.types.bundle import (
+    API_VERSION,
+    KIND,
+    DataQuality,
+    Drift,
+    EvidenceBundle,
+    PiiScan,
+    describe_validation_error,
+)
 from gatekeeper.types.decision import RISK_CLASSES
 
 TAG_PREFIX = "gatekeeper."
 EVIDENCE_FOLDER = "gatekeeper"
 MODEL_CARD_FILE = "model-card.md"
 PII_SCAN_FILE = "pii-scan.json"
+# Measured blocks published as JSON files in the evidence folder: file -> (bundle field, schema).
+BLOCK_FILES: dict[str, tuple[str, type]] = {
+    PII_SCAN_FILE: ("pii_scan", PiiScan),
+    "data-quality.json": ("data_quality", DataQuality),
+    "drift.json": ("drift", Drift),
+}
 STATEMENT_FOLDERS = ("signoffs", "waivers")
 DATASET_DIGEST_TAG = "gatekeeper.digest"
 DATASET_CONTEXT_TAG = "mlflow.data.context"
@@ -211,16 +225,17 @@ def measurements(registry: RegistryVersion) -> tuple[dict[str, Any], dict[str, s
     return out, origins
 
 
-def parse_pii_scan(content: bytes, where: str) -> dict[str, Any]:
+def parse_block(content: bytes, schema: type, where: str) -> dict[str, Any]:
+    """A measured block (pii_scan, data_quality, drift) from its JSON file, checked against its schema."""
     try:
         data = json.loads(content)
     except ValueError as exc:
         raise EvidenceError("unreadable", f"{where}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
-        raise EvidenceError("unreadable", f"{where}: expected a JSON object with tool, scanned_at, dataset_digest, "
-                                          "open_findings")
+        raise EvidenceError("unreadable", f"{where}: expected a JSON object with "
+                                          f"{', '.join(schema.model_fields)}")
     try:
-        return PiiScan.model_validate(data).model_dump(exclude_none=True)
+        return schema.model_validate(data).model_dump(exclude_none=True)
     except ValidationError as exc:
         raise EvidenceError("unreadable", f"{where}: {describe_validation_error(exc)}") from None
 

@@ -28,7 +28,7 @@ from gatekeeper.evidence.mlflow.convention import (
     EVIDENCE_FOLDER,
     GIT_COMMIT_TAG,
     MODEL_CARD_FILE,
-    PII_SCAN_FILE,
+    BLOCK_FILES,
     REVISION_TAG,
     TAG_PREFIX,
     bundle_metrics,
@@ -237,8 +237,10 @@ def _files_to_upload(local: LocalBundle) -> tuple[dict[str, bytes], list[str]]:
     report = bundle.explainability.report if bundle.explainability else None
     if report and "://" not in report:
         take(report, required=False)
-    if bundle.pii_scan:
-        files[PII_SCAN_FILE] = (json.dumps(bundle.pii_scan.model_dump(exclude_none=True), indent=2) + "\n").encode()
+    for name, (field, _) in BLOCK_FILES.items():  # pii_scan, data_quality, drift: one JSON file each
+        block = getattr(bundle, field)
+        if block is not None:
+            files[name] = (json.dumps(block.model_dump(exclude_none=True), indent=2) + "\n").encode()
     for folder, paths in (("signoffs", bundle.signoffs), ("waivers", bundle.waivers)):
         for rel in paths:
             parts = PurePosixPath(rel).parts

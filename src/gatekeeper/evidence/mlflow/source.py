@@ -18,12 +18,12 @@ from gatekeeper.evidence.files import referenced_files
 from gatekeeper.evidence.mlflow.client import MlflowRest
 from gatekeeper.evidence.mlflow.convention import (
     EVIDENCE_FOLDER,
-    PII_SCAN_FILE,
+    BLOCK_FILES,
     STATEMENT_FOLDERS,
     artifact_path,
     assemble,
     has_evidence,
-    parse_pii_scan,
+    parse_block,
     raw_referenced_files,
     validate,
 )
@@ -103,13 +103,14 @@ class MlflowEvidenceSource(EvidenceSource):
         location = f"{self.url} models:/{name}/{version}" + (f" (run {registry.run_id})" if registry.run_id else "")
         raw, origins = assemble(registry, listing)
         paths = raw_referenced_files(raw)
-        wanted = [*paths, PII_SCAN_FILE] if PII_SCAN_FILE in listing else paths
+        wanted = [*paths, *(file for file in BLOCK_FILES if file in listing)]
         # Every file in one round of concurrent requests.
         contents = dict(zip(wanted, await asyncio.gather(*(self._file(registry.run_id, path) for path in wanted))))
-        pii = contents.get(PII_SCAN_FILE) if PII_SCAN_FILE in listing else None
-        if pii is not None:
-            raw["pii_scan"] = parse_pii_scan(pii, f"{location}: artifact {EVIDENCE_FOLDER}/{PII_SCAN_FILE}")
-            origins["pii_scan"] = f"artifact {EVIDENCE_FOLDER}/{PII_SCAN_FILE}"
+        for file, (field, schema) in BLOCK_FILES.items():  # pii_scan, data_quality, drift
+            content = contents.get(file) if file in listing else None
+            if content is not None:
+                raw[field] = parse_block(content, schema, f"{location}: artifact {EVIDENCE_FOLDER}/{file}")
+                origins[field] = f"artifact {EVIDENCE_FOLDER}/{file}"
         if not has_evidence(raw, listing, registry):
             raise EvidenceError(
                 "missing",

@@ -1,0 +1,76 @@
+# Drift: a measured data-drift result (Evidently) shows few enough drifted columns, recently.
+#
+# A bundle without a measured result is judged on its declared drift monitoring
+# (monitoring.required) unless the class sets `required: true` here; older bundles keep
+# the verdict they had. A bundle that carries a result is judged on it.
+package gatekeeper.requirements.drift
+
+import data.gatekeeper.lib
+
+nanos_per_day := ((24 * 60) * 60) * 1000000000
+
+# METADATA
+# description: the class requires a measured drift result and the evidence has none
+violations contains v if {
+	some ctx in lib.assessed
+	ctx.requirements.drift.required == true
+	not measured(ctx.evidence)
+	message := "the evidence has no measured drift result (drift.drift_share, from `gatekeeper evidence drift`)"
+	v := lib.violation(ctx, "drift.missing", message, null, null)
+}
+
+# METADATA
+# description: a larger share of the columns drifted than the class allows
+violations contains v if {
+	some ctx in lib.assessed
+	maximum := ctx.requirements.drift.drift_share_max
+	result := lib.as_object(ctx.evidence.drift)
+	share := result.drift_share
+	is_number(share)
+	share > maximum
+	message := sprintf("drift share %s is above %s%s", [
+		lib.number_text(share), lib.number_text(maximum),
+		columns_text(result),
+	])
+	v := lib.violation(ctx, "drift.drift_share", message, share, maximum)
+}
+
+# METADATA
+# description: the drift result is older than the class allows, or does not say when it was computed
+violations contains v if {
+	some ctx in lib.assessed
+	measured(ctx.evidence)
+	days := ctx.requirements.drift.max_age_days
+	evaluated := object.get(ctx.evidence, ["drift", "evaluated_at"], null)
+	message := stale(evaluated, days)
+	v := lib.violation(ctx, "drift.stale", message, evaluated, days)
+}
+
+measured(evidence) if is_number(object.get(evidence, ["drift", "drift_share"], null))
+
+# METADATA
+# description: why the result is too old, undefined while it is recent enough
+stale(evaluated, days) := "the drift result does not say when it was computed (drift.evaluated_at)" if {
+	not evaluated_ns(evaluated)
+} else := "cannot check the drift result's age: input.now is missing or not an RFC3339 time" if {
+	not lib.now_ns
+} else := sprintf("the drift result of %s is %d days old, older than %s days", [
+	evaluated, floor(age / nanos_per_day),
+	lib.number_text(days),
+]) if {
+	age := lib.now_ns - evaluated_ns(evaluated)
+	age > days * nanos_per_day
+}
+
+evaluated_ns(evaluated) := time.parse_rfc3339_ns(evaluated) if is_string(evaluated)
+
+# METADATA
+# description: the drifted columns named after the message, with how many of all (empty when none are named)
+columns_text(result) := sprintf(": drifted columns %s%s", [concat(", ", names), of_text(result, names)]) if {
+	names := [lib.text(name) | some name in lib.as_array(object.get(result, "drifted_columns", []))]
+	count(names) > 0
+} else := ""
+
+of_text(result, names) := sprintf(" (%d of %s)", [count(names), lib.number_text(result.columns)]) if {
+	is_number(object.get(result, "columns", null))
+} else := ""

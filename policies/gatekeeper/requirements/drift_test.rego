@@ -1,0 +1,72 @@
+package gatekeeper.requirements.drift_test
+
+import data.gatekeeper.requirements.drift
+import data.gatekeeper.testdata as td
+
+found(model) := ids if {
+	ids := td.ids(drift.violations) with input as td.input_of([model])
+}
+
+measured(share) := {"evidence": {"drift": object.union(td.drift_result, {"drift_share": share})}}
+
+test_compliant_at_every_class if {
+	every class in td.classes {
+		found(td.model(class)) == set()
+		found(td.model_with(class, {"evidence": {"drift": td.drift_result}})) == set()
+	}
+}
+
+test_no_result_is_judged_on_declared_monitoring_by_default if {
+	every class in td.classes {
+		found(td.model_without(class, ["evidence/drift"])) == set()
+		found(json.remove(td.model(class), ["evidence/monitoring"])) == set()
+	}
+}
+
+test_result_required_when_the_matrix_says_so if {
+	matrix := object.union(data.gatekeeper.matrix, {"risk_classes": {"limited": {"drift": {"required": true}}}})
+	without := td.input_of([td.model_without("limited", ["evidence/drift"])])
+	td.ids(drift.violations) == {"drift.missing"} with input as without with data.gatekeeper.matrix as matrix
+}
+
+test_share_thresholds_per_class if {
+	found(td.model_with("high", measured(0.3))) == set()
+	found(td.model_with("high", measured(0.31))) == {"drift.drift_share"}
+	found(td.model_with("limited", measured(0.5))) == set()
+	found(td.model_with("limited", measured(0.51))) == {"drift.drift_share"}
+	found(td.model_with("minimal", measured(1))) == set()
+}
+
+test_message_names_the_drifted_columns if {
+	shifted := {"evidence": {"drift": object.union(
+		td.drift_result,
+		{"drift_share": 0.75, "drifted_columns": ["age", "income", "debt"], "columns": 4},
+	)}}
+	violations := drift.violations with input as td.input_of([td.model_with("high", shifted)])
+	message := "drift share 0.75 is above 0.3: drifted columns age, income, debt (3 of 4)"
+	{[v.message, v.observed, v.threshold] | some v in violations} == {[message, 0.75, 0.3]}
+	bare := td.model_with("high", {"evidence": {"drift": {"drift_share": 0.5}}})
+	{v.message | some v in drift.violations with input as td.input_of([bare])} == {
+		"drift share 0.50 is above 0.3",
+		"the drift result does not say when it was computed (drift.evaluated_at)",
+	}
+}
+
+test_age_for_high_only if {
+	old := {"evidence": {"drift": object.union(td.drift_result, {"evaluated_at": "2026-10-01T00:00:00Z"})}}
+	found(td.model_with("high", old)) == {"drift.stale"}
+	found(td.model_with("limited", old)) == set()
+	recent := {"evidence": {"drift": object.union(td.drift_result, {"evaluated_at": "2026-10-23T08:00:00Z"})}}
+	found(td.model_with("high", recent)) == set()
+	violations := drift.violations with input as td.input_of([td.model_with("high", old)])
+	{[v.message, v.observed, v.threshold] | some v in violations} == {[
+		"the drift result of 2026-10-01T00:00:00Z is 52 days old, older than 30 days",
+		"2026-10-01T00:00:00Z", 30,
+	]}
+}
+
+test_age_needs_a_clock if {
+	no_clock := object.remove(td.input_of([td.model_with("high", measured(0.1))]), ["now"])
+	message := "cannot check the drift result's age: input.now is missing or not an RFC3339 time"
+	{v.message | some v in drift.violations with input as no_clock} == {message}
+}

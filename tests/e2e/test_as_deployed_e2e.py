@@ -1,0 +1,295 @@
+"""The gate as deploy/ runs it answers a real kube-apiserver (issue 13, deploy/README.md).
+
+The wheel, built and installed as the Dockerfile does (no extras), runs as the rendered
+Deployment's containers (tests/e2e/deployed.py): deploy/'s args and env, OPA as the sidecar
+with the generated policies ConfigMap, HTTPS with a certificate from the CA the webhook
+configuration trusts, a read-only root filesystem, and the cluster reached in-cluster as
+deploy/'s service account, with deploy/'s RBAC and nothing more. The API server presents the
+admission token through deploy/apiserver/'s AdmissionConfiguration (conftest.apiserver_auth).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import secrets
+import socket
+import ssl
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+from kubernetes.dynamic import DynamicClient
+
+from ..audit.audit_pg_server import PostgresServer
+from ..audit.conftest import postgres_server  # noqa: F401 - the real PostgreSQL deploy/'s audit Secret names
+from ..conftest import EVIDENCE
+from ..webhook.server import review
+from .cluster import KubeControlPlane
+from .conftest import ENVIRONMENT_LABEL, GATE_NAMESPACE, ApiServerAuth, load_manifest
+from .deployed import Pod, install_image_wheel
+from .kube import MODEL_ANNOTATION, Kube, status_message, wait_for, with_namespace
+
+pytestmark = pytest.mark.e2e
+
+PROD, STAGE, PLAIN = "deployed-production", "deployed-staging", "deployed-unlabelled"
+SERVICE_ACCOUNT = "model-gatekeeper"
+WEBHOOK_NAME = "model-gatekeeper-as-deployed"
+
+
+class Deployed:
+    def __init__(self, pod: Pod, venv: Path, audit_db: str, evaluate_token: str, admission_token: str,
+                 ca_file: Path, control_plane: KubeControlPlane) -> None:
+        self.pod, self.venv, self.audit_db = pod, venv, audit_db
+        self.evaluate_token, self.admission_token = evaluate_token, admission_token
+        self.url = f"https://127.0.0.1:{pod.port}"
+        self.verify = ssl.create_default_context(cafile=str(ca_file))
+        self.control_plane = control_plane
+        self.ready_seconds = 0.0  # from starting the containers to the readiness probe's 200
+
+    def gatekeeper(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The installed `gatekeeper` command (the image's), as an operator runs it."""
+        return subprocess.run([str(self.venv / "bin" / "gatekeeper"), *args], capture_output=True, text=True,
+                              timeout=60)
+
+    def records(self, **match: Any) -> list[dict[str, Any]]:
+        done = self.gatekeeper("audit", "list", "--audit-db", self.audit_db, "--format", "json", "--limit", "10000")
+        assert done.returncode == 0, done.stdout + done.stderr
+        return [r for r in json.loads(done.stdout) if all(r["object"].get(k) == v for k, v in match.items())]
+
+    def post(self, path: str, body: dict[str, Any], token: str | None) -> httpx.Response:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return httpx.post(self.url + path, json=body, headers=headers, verify=self.verify, timeout=10)
+
+
+def apply(dynamic: DynamicClient, obj: dict[str, Any]) -> None:
+    resource = dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+    dynamic.server_side_apply(resource, body=obj, namespace=obj["metadata"].get("namespace"),
+                              field_manager="as-deployed-e2e")
+
+
+@pytest.fixture(scope="module")
+def deployed(kube: Kube, control_plane: KubeControlPlane, apiserver_auth: ApiServerAuth,
+             deploy_base: list[dict[str, Any]], postgres_server: PostgresServer,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    work = tmp_path_factory.mktemp("as-deployed")
+    venv = install_image_wheel(work / "image")
+    dynamic = DynamicClient(kube.api_client)
+    # deploy/'s namespace, service account and RBAC, and nothing more for the gate.
+    for obj in deploy_base:
+        if obj["kind"] in ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"):
+            apply(dynamic, obj)
+    for name, labels in ((PROD, {ENVIRONMENT_LABEL: "production"}), (STAGE, {ENVIRONMENT_LABEL: "staging"}),
+                         (PLAIN, {})):
+        kube.core.create_namespace({"metadata": {"name": name, "labels": labels}})
+    token = kube.core.create_namespaced_service_account_token(
+        SERVICE_ACCOUNT, GATE_NAMESPACE, {"spec": {"expirationSeconds": 3600}}).status.token
+
+    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE gatekeeper")
+    audit_db = postgres_server.url_for("gatekeeper")
+    evaluate_token = secrets.token_urlsafe(24)
+    cert, key = control_plane.issue_cert("model-gatekeeper.model-gatekeeper-system.svc", ip_addresses=["127.0.0.1"],
+                                         dns_names=["model-gatekeeper.model-gatekeeper-system.svc"])
+    pod = Pod(deploy_base, work / "pod", venv=venv, api_port=control_plane.port, sa_token=token,
+              ca_pem=control_plane.ca_pem, evidence=EVIDENCE, port=apiserver_auth.gate_port, secrets={
+                  "model-gatekeeper-tls": {"tls.crt": cert, "tls.key": key},
+                  "model-gatekeeper-audit": {"url": audit_db.encode()},
+                  "model-gatekeeper-tokens": {"admission": apiserver_auth.token.encode(),
+                                              "evaluate": evaluate_token.encode()},
+              })
+    gate = Deployed(pod, venv, audit_db, evaluate_token, apiserver_auth.token, control_plane.ca_cert_path,
+                    control_plane)
+    admissions = client.AdmissionregistrationV1Api(kube.api_client)
+    started = time.monotonic()
+    pod.start()
+    try:
+        pod.wait_ready(gate.verify)
+        gate.ready_seconds = time.monotonic() - started
+        # deploy/'s webhook configuration, its Service reference replaced by this gate's URL
+        [vwc] = [copy.deepcopy(d) for d in deploy_base if d["kind"] == "ValidatingWebhookConfiguration"]
+        vwc["metadata"]["name"] = WEBHOOK_NAME
+        for hook in vwc["webhooks"]:
+            path = hook["clientConfig"]["service"]["path"]
+            hook["clientConfig"] = {"url": gate.url + path, "caBundle": base64.b64encode(control_plane.ca_pem).decode()}
+        admissions.create_validating_webhook_configuration(vwc)
+        probe = with_namespace(load_manifest("noncompliant/fairness-credit-scoring-4.yaml"), PROD, "as-deployed-probe")
+
+        def effective() -> bool:  # denied, and by this gate (another gate may answer for the same label)
+            try:
+                kube.create(probe, dry_run="All")
+            except ApiException as exc:
+                return exc.status == 403 and bool(gate.records(name="as-deployed-probe"))
+            return False
+
+        wait_for("the as-deployed webhook configuration to take effect", effective, timeout=60)
+        yield gate
+    finally:
+        try:
+            admissions.delete_validating_webhook_configuration(WEBHOOK_NAME)
+        except ApiException:
+            pass
+        pod.stop()
+
+
+# --- the install ---------------------------------------------------------------------------
+
+
+def test_every_module_imports_in_the_image_install(deployed: Deployed):
+    # the crash of issue 13 was an import only a cluster reaches; import them all, no extras
+    code = ("import importlib, pkgutil, gatekeeper\n"
+            "for m in pkgutil.walk_packages(gatekeeper.__path__, 'gatekeeper.'):\n"
+            "    if not m.name.endswith('__main__'):  # `python -m gatekeeper` runs the CLI\n"
+            "        importlib.import_module(m.name)\n")
+    done = subprocess.run([str(deployed.venv / "bin" / "python"), "-c", code], capture_output=True, text=True,
+                          timeout=120, env={"PATH": "/usr/bin:/bin", "KUBERNETES_SERVICE_HOST": "127.0.0.1"})
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_probes_answer_on_the_paths_and_port_deploy_declares(deployed: Deployed):
+    gate = deployed.pod.containers["gatekeeper"]
+    for name in ("startupProbe", "livenessProbe", "readinessProbe"):
+        get = gate[name]["httpGet"]
+        assert get["scheme"] == "HTTPS"
+        # Pod maps the declared port (the same for the probes, the container and --port) to pod.port
+        answer = httpx.get(f"https://127.0.0.1:{deployed.pod.port}{get['path']}", verify=deployed.verify, timeout=5)
+        assert answer.status_code == 200, (name, answer.text)
+
+
+# --- admissions through the API server ---------------------------------------------------------
+
+
+def isvc(namespace: str, name: str, version: str = "3") -> dict[str, Any]:
+    obj = with_namespace(load_manifest("compliant/credit-scoring-inferenceservice.yaml"), namespace, name)
+    obj["metadata"]["annotations"][MODEL_ANNOTATION] = f"models:/credit-scoring/{version}"
+    obj["spec"]["predictor"]["model"]["storageUri"] = f"s3://models/credit-scoring/{version}"
+    return obj
+
+
+def test_the_api_servers_reviews_are_judged_per_environment_and_recorded(kube: Kube, deployed: Deployed):
+    kube.create(isvc(PROD, "scoring-ok"))
+    error = kube.rejected(lambda: kube.create(isvc(PROD, "scoring-unfair", "4")))
+    assert error.status == 403 and "fairness.demographic_parity_ratio" in status_message(error)
+    warned = kube.create(isvc(STAGE, "scoring-unfair", "4"))  # staging warns
+    assert any("fairness.demographic_parity_ratio" in w for w in warned.warnings), warned.warnings
+
+    def one(namespace: str, name: str) -> dict[str, Any]:
+        [record] = deployed.records(namespace=namespace, name=name)
+        return record
+
+    assert (one(PROD, "scoring-ok")["outcome"], one(PROD, "scoring-ok")["environment"]) == ("admitted", "production")
+    assert one(PROD, "scoring-unfair")["outcome"] == "denied"
+    staged = one(STAGE, "scoring-unfair")
+    assert (staged["outcome"], staged["environment"], staged["source"]) == ("warned", "staging", "webhook")
+    assert staged["user"] == "gatekeeper-e2e-admin"  # the API server's requester, not the gate's
+
+
+def test_annotation_removal_is_admitted_and_recorded(kube: Kube, deployed: Deployed):
+    obj = with_namespace(load_manifest("compliant/churn-predictor-deployment.yaml"), PROD, "scorer-later-plain")
+    kube.create(obj)
+    stored = kube.custom.get_namespaced_custom_object("apps", "v1", PROD, "deployments", "scorer-later-plain")
+    del stored["spec"]["template"]["metadata"]["annotations"][MODEL_ANNOTATION]
+    kube.replace(stored)
+    records = deployed.records(namespace=PROD, name="scorer-later-plain")
+    assert [(r["operation"], r["outcome"], r.get("reason")) for r in records] == [
+        ("UPDATE", "admitted", "annotation_removed"), ("CREATE", "admitted", None)]
+
+
+def test_validate_without_environment_reads_the_namespace_label_as_the_service_account(kube: Kube, deployed: Deployed):
+    # deploy/'s RBAC lets the service account read namespaces, and nothing else
+    reviews = client.AuthorizationV1Api(kube.api_client)
+    user = f"system:serviceaccount:{GATE_NAMESPACE}:{SERVICE_ACCOUNT}"
+
+    def may(verb: str, resource: str) -> bool:
+        return reviews.create_subject_access_review({"spec": {"user": user, "resourceAttributes": {
+            "verb": verb, "resource": resource}}}).status.allowed
+
+    assert may("get", "namespaces") and not may("get", "secrets") and not may("create", "namespaces")
+
+    unfair = isvc(STAGE, "label-lookup", "4")
+    answers = {}
+    for namespace in (STAGE, PROD, PLAIN):
+        body = review(with_namespace(unfair, namespace))
+        answer = deployed.post("/validate", body, deployed.admission_token)
+        assert answer.status_code == 200, answer.text
+        answers[namespace] = answer.json()["response"]["allowed"]
+    assert answers == {STAGE: True, PROD: False, PLAIN: False}  # staging warns; unlabelled is production
+    environments = {r["object"]["namespace"]: r["environment"] for r in deployed.records(name="label-lookup")}
+    assert environments == {STAGE: "staging", PROD: "production", PLAIN: "production"}
+
+
+# --- only the API server writes admission records ---------------------------------------------------
+
+
+@pytest.mark.parametrize("token", [None, "not-the-token"])
+def test_a_review_posted_by_anyone_else_is_refused_and_not_recorded(deployed: Deployed, token: str | None):
+    body = review(isvc(PROD, "forged"), uid=str(uuid.uuid4()))
+    for path in ("/validate/production", "/validate/staging", "/validate"):
+        answer = deployed.post(path, body, token)
+        assert answer.status_code == 401, answer.text
+        assert "API server" in answer.json()["error"]
+    assert deployed.records(name="forged") == []
+
+
+def test_evaluate_needs_its_token_and_is_recorded_as_an_evaluation(deployed: Deployed):
+    body = {"environment": "production", "objects": [isvc(PROD, "evaluated-only")]}
+    assert deployed.post("/v1/evaluate", body, None).status_code == 401
+    assert deployed.post("/v1/evaluate", body, deployed.admission_token).status_code == 401
+    answer = deployed.post("/v1/evaluate", body, deployed.evaluate_token)
+    assert answer.status_code == 200, answer.text
+    [record] = deployed.records(name="evaluated-only")
+    assert record["source"] == "api" and record["request_uid"] is None
+
+
+# --- certificate renewal ---------------------------------------------------------------------
+
+
+def presented_certificate(port: int, ca: ssl.SSLContext) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, ca.wrap_socket(
+            raw, server_hostname="model-gatekeeper.model-gatekeeper-system.svc") as tls:
+        return tls.getpeercert(binary_form=True)
+
+
+def test_a_renewed_certificate_is_served_without_a_restart(kube: Kube, deployed: Deployed):
+    tls = deployed.pod.volumes["tls"]
+    before = presented_certificate(deployed.pod.port, deployed.verify)
+    assert before == x509.load_pem_x509_certificate((tls / "tls.crt").read_bytes()).public_bytes(Encoding.DER)
+    pid = deployed.pod.processes["gatekeeper"].pid
+    # cert-manager renews under the same CA; the kubelet swaps the Secret's files
+    cert, key = deployed.control_plane.issue_cert("model-gatekeeper.model-gatekeeper-system.svc",
+                                                   ip_addresses=["127.0.0.1"],
+                                                   dns_names=["model-gatekeeper.model-gatekeeper-system.svc"])
+    renewed = x509.load_pem_x509_certificate(cert).public_bytes(Encoding.DER)
+    for name, data in (("tls.key", key), ("tls.crt", cert)):
+        (tls / f".{name}.new").write_bytes(data)
+        os.replace(tls / f".{name}.new", tls / name)
+    deployed.pod.kubelet_wrote(tls)
+
+    wait_for("the renewed certificate in a new handshake",
+             lambda: presented_certificate(deployed.pod.port, deployed.verify) == renewed, timeout=20)
+    assert deployed.pod.processes["gatekeeper"].pid == pid and deployed.pod.processes["gatekeeper"].poll() is None
+    kube.create(isvc(PROD, "after-renewal"))  # the API server still trusts and reaches it
+    assert [r["outcome"] for r in deployed.records(namespace=PROD, name="after-renewal")] == ["admitted"]
+
+
+# --- last: what the run left behind -------------------------------------------------------------
+
+
+def test_the_decision_log_verifies_and_nothing_was_written_outside_the_writable_volumes(deployed: Deployed):
+    done = deployed.gatekeeper("audit", "verify", "--audit-db", deployed.audit_db)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert deployed.pod.changed_outside_writable() == []
+    for name, proc in deployed.pod.processes.items():
+        assert proc.poll() is None, f"{name} exited: {deployed.pod.log(name)}"
