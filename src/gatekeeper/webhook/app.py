@@ -66,6 +66,7 @@ def create_app(settings: Settings, tls: ServingTLS | None = None) -> FastAPI:
         try:
             async with open_gate(settings, opa_processors=SERVING_OPA_PROCESSORS, audit=store) as gate:
                 hook.gate = gate
+                gate.owners = hook.owners  # admissions confirm the owners objects name
                 watcher = asyncio.create_task(watch(gate, hook.ready))
                 refresher = asyncio.create_task(keep_fresh(renewable, settings.reload_interval))
                 # Everything loaded so far (modules, policy data, clients) lives as long as the

@@ -9,6 +9,7 @@ budget; nothing here returns a 5xx to Kubernetes.
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -24,10 +25,12 @@ from gatekeeper.audit import AuditRecord, AuditStoreError
 from gatekeeper.audit.record import outcome_of
 from gatekeeper.config import Settings
 from gatekeeper.pipeline.gate import Gate, Manifest, ReviewContext, UnknownEnvironment
+from gatekeeper.pipeline.owners import Owners
 from gatekeeper.pipeline.workloads import object_ref, served_models
 from gatekeeper.types import admission
 from gatekeeper.types.admission import AdmissionReview, AdmissionReviewResponse
 from gatekeeper.types.decision import Decision
+from gatekeeper.webhook.kube import KubeApi
 from gatekeeper.webhook.namespaces import NamespaceEnvironments
 
 log = structlog.get_logger("gatekeeper")
@@ -88,7 +91,11 @@ class Webhook:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.gate: Gate | None = None
-        self.namespaces = NamespaceEnvironments(settings)
+        kube = KubeApi.connect(settings, in_cluster=bool(os.environ.get("KUBERNETES_SERVICE_HOST")))
+        self.namespaces = NamespaceEnvironments(kube)
+        # Owner references are confirmed through the API before they exempt anything
+        # (README "Owners"); with no API to ask, such an object fails closed.
+        self.owners = Owners(kube)
         self.ready: dict[str, str | None] = {"opa": "starting", "audit": "starting"}
 
     async def review(self, review: AdmissionReview, environment: str) -> AdmissionReviewResponse:
