@@ -226,7 +226,9 @@ class Gate:
         if result is None:
             models = (DecidedModel(ref=model.ref, name=model.name, version=f.version)
                       for model, f in zip(item.served.models, item.found))
-            return fail_closed(item.served.object, models, environment, self.enforcement_of(environment), failure,
+            # The environment label guards the governance itself: enforced in every environment.
+            enforcement = "deny" if item.served.label_change else self.enforcement_of(environment)
+            return fail_closed(item.served.object, models, environment, enforcement, failure,
                                operation=context.operation, policy_revision=self.policy_revision,
                                source=item.manifest.source)
         decision = Decision.model_validate(result)
