@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
-from urllib.parse import quote
 
 from gatekeeper.config import Settings
 
@@ -32,7 +31,13 @@ class KubeError(RuntimeError):
 
 class KubeApi:
     def __init__(self, api_client: Any) -> None:
+        from kubernetes import client
+
         self.api_client = api_client  # kubernetes.client.ApiClient
+        self.core = client.CoreV1Api(api_client)
+        # Any group's objects as plain JSON, apps/v1 and batch/v1 included (their paths have
+        # the same shape); the client quotes each path segment (a name comes from the review).
+        self.custom = client.CustomObjectsApi(api_client)
 
     @classmethod
     def connect(cls, settings: Settings, in_cluster: bool) -> KubeApi | None:
@@ -63,35 +68,36 @@ class KubeApi:
         return cls(client.ApiClient(configuration))
 
     async def namespace_labels(self, name: str) -> dict[str, str]:
-        found = await self.read("", "v1", "namespaces", None, name)
-        if found is None:
-            raise KubeError(f"namespace {name} not found")
-        labels = (found.get("metadata") or {}).get("labels")
-        return dict(labels) if isinstance(labels, dict) else {}
+        found = await self._call(f"read namespace {name}", self.core.read_namespace, name)
+        return dict(found.metadata.labels or {})
 
     async def read(self, group: str, version: str, resource: str, namespace: str | None,
                    name: str) -> dict[str, Any] | None:
-        """GET one object as JSON (any group, namespaced or not); None when it does not exist.
-        Every path segment is quoted: a name comes from the object under review."""
-        segments = ["api", version] if not group else ["apis", group, version]
+        """GET one object of an API group as JSON, namespaced or cluster-scoped; None when it
+        does not exist. (The webhook reads no core-group object but namespaces.)"""
+        what = f"get {resource}.{group or 'core'}/{version} {namespace + '/' if namespace else ''}{name}"
+        if not group:
+            raise KubeError(f"{what}: the webhook reads no core-group objects but namespaces")
         if namespace:
-            segments += ["namespaces", namespace]
-        path = "/" + "/".join(quote(s, safe="") for s in (*segments, resource, name))
+            call, args = self.custom.get_namespaced_custom_object, (group, version, namespace, resource, name)
+        else:
+            call, args = self.custom.get_cluster_custom_object, (group, version, resource, name)
+        try:
+            return await self._call(what, call, *args)  # type: ignore[no-any-return]
+        except KubeError as exc:
+            if getattr(exc.__cause__, "status", None) == 404:
+                return None
+            raise
+
+    async def _call(self, what: str, fn: Any, *args: Any) -> Any:
         from kubernetes.client.rest import ApiException
 
         try:
-            return await asyncio.to_thread(self._get, path)  # type: ignore[no-any-return]
+            return await asyncio.to_thread(fn, *args, _request_timeout=TIMEOUT_S)
         except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise KubeError(f"GET {path}: HTTP {exc.status} {exc.reason}{_status_message(exc)}") from exc
+            raise KubeError(f"{what}: HTTP {exc.status} {exc.reason}{_status_message(exc)}") from exc
         except Exception as exc:  # noqa: BLE001 - urllib3/socket errors: the API is unreachable
-            raise KubeError(f"GET {path}: {type(exc).__name__}: {exc}") from exc
-
-    def _get(self, path: str) -> Any:
-        return self.api_client.call_api(path, "GET", header_params={"Accept": "application/json"},
-                                        auth_settings=["BearerToken"], response_type="object",
-                                        _return_http_data_only=True, _request_timeout=TIMEOUT_S)
+            raise KubeError(f"{what}: {type(exc).__name__}: {exc}") from exc
 
 
 def _status_message(exc: Any) -> str:
