@@ -254,7 +254,8 @@ def write_produced_example(version: str) -> None:
     What a data scientist runs (README, "Evidence from your tools"), as Python calls: DVC lineage,
     a Great Expectations result, Evidently drift, SHAP importance, a Presidio scan, Fairlearn.
     It has no sign-offs yet (signing is the validator's and compliance's step), and its drift
-    result is dated today: it turns stale (drift.stale) 30 days after this script ran.
+    result is dated today: it turns stale (evidence.stale, max_evidence_age_days.drift) 30 days
+    after this script ran.
     Needs the `test` extra (dvc, great-expectations, evidently, shap, presidio-analyzer).
     """
     import sys

@@ -338,11 +338,16 @@ def test_service_maps_443_to_the_gate(base):
     assert service["spec"]["selector"] == one(base, "Deployment")["spec"]["selector"]["matchLabels"]
 
 
-def test_rbac_only_reads_namespaces(base):
+def test_rbac_reads_namespaces_and_lists_policyreports_only(base):
     assert not find(base, "Role") and not find(base, "RoleBinding")
     roles = find(base, "ClusterRole")
     assert [r["metadata"]["name"] for r in roles] == ["model-gatekeeper"]
-    assert roles[0]["rules"] == [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]}]
+    # the namespace label (POST /validate) and the auditor's reports (GET /v1/inventory):
+    # list only, no get/watch of reports, no writes, nothing else
+    assert roles[0]["rules"] == [
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["wgpolicyk8s.io"], "resources": ["policyreports"], "verbs": ["list"]},
+    ]
     binding = one(base, "ClusterRoleBinding", "model-gatekeeper")
     assert binding["roleRef"]["name"] == "model-gatekeeper"
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "model-gatekeeper", "namespace": NAMESPACE}]
