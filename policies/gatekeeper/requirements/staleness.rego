@@ -56,6 +56,21 @@ violations contains v if {
 	v := lib.violation(lib.assessed[i], "evidence.stale", message, age, days)
 }
 
+# METADATA
+# description: |
+#   A gate serving a matrix that still sets the retired drift.max_age_days (nobody ran
+#   `gatekeeper policy test`) must not drop that limit silently: the models it applies to
+#   fail closed, with what to set instead.
+violations contains v if {
+	some ctx in lib.assessed
+	"max_age_days" in object.keys(lib.as_object(object.get(ctx.requirements, "drift", {})))
+	message := concat("", [
+		"the requirement matrix sets drift.max_age_days, which is no longer read: ",
+		"set max_evidence_age_days.drift (days) instead",
+	])
+	v := lib.violation(ctx, "evidence.stale", message, null, null)
+}
+
 problem(path, stamp, days) := [sprintf("%s is missing, so its age cannot be checked", [path]), null] if {
 	not lib.filled(stamp)
 } else := [sprintf("%s %s is not an RFC3339 time", [path, lib.text(stamp)]), null] if {

@@ -141,3 +141,17 @@ test_drift_max_age_days_is_refused_with_what_to_set_instead if {
 		"set overrides.staging.limited.max_evidence_age_days.drift (days) instead",
 	])}
 }
+
+test_a_gate_serving_a_retired_drift_age_fails_closed if {
+	set_in_class := [{"op": "add", "path": "/risk_classes/high/drift/max_age_days", "value": 30}]
+	matrix := json.patch(data.gatekeeper.matrix, set_in_class)
+	every class in td.classes {
+		violations := staleness.violations with input as td.input_of([td.model(class)])
+			with data.gatekeeper.matrix as matrix
+		messages := {v.message | some v in violations}
+		messages == td.expect(class, {"high"}, {concat("", [
+			"the requirement matrix sets drift.max_age_days, which is no longer read: ",
+			"set max_evidence_age_days.drift (days) instead",
+		])})
+	}
+}
