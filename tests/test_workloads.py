@@ -160,3 +160,20 @@ def test_presumed_images_carry_their_digest_and_cover_every_container():
 def test_images_are_not_read_for_unannotated_workloads():
     served = served_models(with_template([{"name": "web", "image": "nginx:1.27"}]))
     assert not served.gated and served.locations == []
+
+
+def test_env_from_in_a_component_that_names_its_model_only_carries_credentials():
+    annotated = {"name": "llm", "namespace": "ns", "annotations": {"model-gatekeeper.io/model": "models:/m/1"}}
+    hf = [{"secretRef": {"name": "hf-token"}}]
+    # an LLMInferenceService's spec.model.uri is the model of every container of the object
+    llm = {"apiVersion": "serving.kserve.io/v1alpha1", "kind": "LLMInferenceService", "metadata": annotated,
+           "spec": {"model": {"uri": "hf://org/m"}, "template": {"containers": [
+               {"name": "main", "image": "vllm/vllm-openai:v0.8", "envFrom": hf}]}}}
+    assert [(loc.kind, loc.value) for loc in served_models(llm).locations] == [("uri", "hf://org/m")]
+    # a predictor naming its storageUri: its containers' envFrom is credentials; a transformer
+    # naming nothing may take STORAGE_URI from its envFrom
+    isvc = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": annotated,
+            "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "s3://m/1", "envFrom": hf}},
+                     "transformer": {"containers": [{"name": "t", "image": "r.example.com/t:1", "envFrom": hf}]}}}
+    assert [(loc.path, loc.kind) for loc in served_models(isvc).locations] == [
+        ("spec.predictor.model.storageUri", "uri"), ("spec.transformer.containers[0].envFrom", "opaque")]

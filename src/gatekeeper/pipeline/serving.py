@@ -167,10 +167,17 @@ class ServingKinds:
                 elif value is not None:
                     found.shape_errors.append(f"{where}: expected a map, found {_type(value)}")
         image_paths = {where for pattern in row.model_images for where, _ in _walk(obj, pattern, None)}
-        for pattern in row.containers:
-            for where, container in _walk(obj, pattern, found.shape_errors):
-                if isinstance(container, dict):
-                    self._container(where, container, row, where in image_paths, found, add)
+        containers = [(where, container) for pattern in row.containers
+                      for where, container in _walk(obj, pattern, found.shape_errors) if isinstance(container, dict)]
+        # Components that name their model in the object (predictor.model.storageUri): their
+        # containers' envFrom carries credentials, not a location. A location outside every
+        # container's component (an LLMInferenceService's spec.model.uri) names the whole
+        # object's model. Deployment-like kinds have no such locations: nothing computed.
+        named = {_component(location.path) for location in locations.values()}
+        whole = bool(named) and bool(named - {_component(where) for where, _ in containers})
+        for where, container in containers:
+            self._container(where, container, row, where in image_paths, found, add,
+                            named=whole or _component(where) in named)
         found.locations = list(locations.values())
         return found
 
@@ -196,7 +203,7 @@ class ServingKinds:
         return list(images.values())
 
     def _container(self, where: str, container: dict[str, Any], row: Kind, model_image: bool,
-                   found: Inspection, add: Any) -> None:
+                   found: Inspection, add: Any, named: bool = False) -> None:
         image = container.get("image")
         image = image if isinstance(image, str) else ""
         if not image and row.serves != "always":
@@ -223,10 +230,11 @@ class ServingKinds:
                 add(_argument(f"{where}.args[{flag}]", component, flag, value, elsewhere, container))
                 own += 1
         # envFrom may set STORAGE_URI (or the server's variable) where the gate cannot see
-        # it. Only where the container names no location itself: `env` wins over envFrom,
-        # and a model argument is what the server loads (envFrom then carries credentials).
-        # A container loads a model when it runs a known server or belongs to a serving kind.
-        if not own and (server is not None or row.serves == "always") and not _names_storage(container):
+        # it. Only where neither the container nor its component names a location: `env`
+        # wins over envFrom, and a model argument or a component's storageUri is what is
+        # loaded (envFrom then carries credentials). A container loads a model when it runs
+        # a known server or belongs to a serving kind.
+        if not own and not named and (server is not None or row.serves == "always"):
             sources = _env_from_sources(container)
             if sources:
                 names = ", ".join(sources)
@@ -384,11 +392,6 @@ def _env_from_sources(container: dict[str, Any]) -> list[str]:
             if isinstance(ref, dict):
                 out.append(f"{kind} {ref.get('name') or '(unnamed)'}")
     return out
-
-
-def _names_storage(container: dict[str, Any]) -> bool:
-    """A component container that names its model itself (KServe `sklearn: {storageUri}`)."""
-    return bool(container.get("storageUri") or container.get("storage"))
 
 
 def _command_words(container: dict[str, Any], env: dict[str, str]) -> list[str]:
