@@ -153,12 +153,23 @@ def serving_table(opa_url) -> dict[str, Any]:
 def test_webhooks_gate_every_serving_kind_on_create_and_update(base, serving_table):
     # A kind added to the table needs its rule here (README, "How to add a serving kind").
     expected = {(row["group"], version, row["resource"]) for row in serving_table["kinds"] for version in row["versions"]}
+    # Rows whose running objects gain containers later (a Pod's ephemeral containers,
+    # `kubectl debug`): that subresource is an UPDATE only, and must reach the gate too.
+    added_later = {(row["group"], version, f"{row['resource']}/ephemeralcontainers")
+                   for row in serving_table["kinds"] if row.get("added_later") for version in row["versions"]}
+    assert added_later == {("", "v1", "pods/ephemeralcontainers")}
     for name, hook in environment_webhooks(base).items():
-        seen = set()
+        seen, seen_later = set(), set()
         for rule in hook["rules"]:
+            triples = {(g, v, r) for g in rule["apiGroups"] for v in rule["apiVersions"] for r in rule["resources"]}
+            if triples <= added_later:
+                assert rule["operations"] == ["UPDATE"], name
+                seen_later |= triples
+                continue
             assert sorted(rule["operations"]) == ["CREATE", "UPDATE"], name
-            seen |= {(g, v, r) for g in rule["apiGroups"] for v in rule["apiVersions"] for r in rule["resources"]}
+            seen |= triples
         assert seen == expected, name
+        assert seen_later == added_later, name
 
 
 def test_match_conditions_send_every_deployment_and_direct_pods(base, serving_table):
@@ -172,6 +183,8 @@ def test_match_conditions_send_every_deployment_and_direct_pods(base, serving_ta
         assert f"request.resource.resource in [{', '.join(repr(r) for r in direct)}]" in only
         assert f"o.kind in [{', '.join(repr(k) for k in owner_kinds)}]" in only  # the table's kinds, all
         assert "has(object.metadata.ownerReferences)" in only and "has(o.controller)" in only
+        # ephemeral containers of an owned Pod: no owner judged them
+        assert only.startswith("(has(request.subResource) && request.subResource == 'ephemeralcontainers') || ")
     guard = webhooks(base)[LABEL_GUARD]
     assert guard["rules"] == [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
                                "resources": ["namespaces"], "scope": "Cluster"}]

@@ -102,6 +102,12 @@ def _judged_through_owner(obj: dict[str, Any], kinds: ServingKinds, *, serving_o
     return None
 
 
+def _nowhere(ref: ObjectRef) -> Location:
+    return Location("spec", ref.kind, "opaque", "no artifact location",
+                    reason=f"the {ref.kind} names no storage URI, model argument, STORAGE_URI or image "
+                           "the model is loaded from")
+
+
 def _label(obj: dict[str, Any] | None, key: str) -> str | None:
     labels = ((obj or {}).get("metadata") or {}).get("labels")
     value = labels.get(key) if isinstance(labels, dict) else None
@@ -131,16 +137,20 @@ def served_models(obj: dict[str, Any], kinds: ServingKinds, *, old: dict[str, An
         if ref.kind == "Namespace" and ref.api_version == "v1":
             return _namespace(obj, ref, kinds, old, admission)
         return ServedModels(object=ref, gated=False)
-    if row.serves != "always":
-        owner = _judged_through_owner(obj, kinds, serving_owner_only=not row.direct_only)
-        if owner:
+    owner = None if row.serves == "always" else _judged_through_owner(obj, kinds, serving_owner_only=not row.direct_only)
+    if owner:
+        # Its owner judged what it created, not what was added later (kubectl debug's
+        # ephemeral containers): a model server added so is judged like the object's own.
+        inspection = kinds.inspect_added_later(obj, row)
+        if inspection is None:
             return ServedModels(object=ref, gated=False, skip_reason=f"created by {owner}, judged there")
+    else:
+        inspection = kinds.inspect(obj, row)
 
     annotations = _annotations(obj)
     if row.template:
         # The pod template's annotation counts too; the object's own wins when both exist.
         annotations = {**_annotations(_at(obj, row.template)), **annotations}
-    inspection = kinds.inspect(obj, row)
     if (row.serves != "always" and MODEL_ANNOTATION not in annotations and not inspection.servers
             and not inspection.shape_errors):
         return ServedModels(object=ref, gated=False,
@@ -168,6 +178,10 @@ def served_models(obj: dict[str, Any], kinds: ServingKinds, *, old: dict[str, An
         return served
     declared = annotations.get(RISK_ANNOTATION)
     model.declared_risk_class = str(declared).strip().lower() if declared else None
+    if not served.locations and not inspection.shape_errors:
+        # Named, but loaded from no place the gate saw: the images are taken to carry the
+        # model (baked in); an object without images loads it from somewhere unknown.
+        served.locations = kinds.presumed_images(obj, row) or [_nowhere(ref)]
     # The first comparable location, kept for the decision log and older inputs; the
     # policy compares every one of `locations`.
     model.storage_uri = next((loc.value for loc in inspection.locations if loc.kind == "uri"), None)
