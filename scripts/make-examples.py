@@ -40,6 +40,7 @@ PEOPLE = {
     "dave@example.com": ["validator"],
 }
 KEYS = {name: CryptoSigner.generate_ed25519() for name in PEOPLE}
+CHURN_SCORER = "registry.example.com/churn-scorer"
 
 
 def digest_of(text: str) -> str:
@@ -123,6 +124,8 @@ def churn_bundle(version: str) -> dict:
         "risk_class": "limited",
         "owner": "carol@example.com",
         "artifact": {"uri": f"s3://models/churn-predictor/{version}", "digest": digest_of(f"churn-predictor-{version}")},
+        # The scorer image carries the model (the example Deployment names no other location).
+        "artifacts": [{"component": "scorer", "image": f"{CHURN_SCORER}@{digest_of(f'churn-scorer-{version}')}"}],
         "model_card": {"path": "model-card.md"},
         "lineage": {
             "run_id": hashlib.md5(f"churn-run-{version}".encode()).hexdigest(),
@@ -223,7 +226,7 @@ def main() -> None:
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "churn-batch-scorer"}},
                  "template": {"metadata": {"labels": {"app": "churn-batch-scorer"},
                                            "annotations": {"model-gatekeeper.io/model": "models:/churn-predictor@champion"}},
-                              "spec": {"containers": [{"name": "scorer", "image": "registry.example.com/churn-scorer:7"}]}}},
+                              "spec": {"containers": [{"name": "scorer", "image": f"{CHURN_SCORER}@{digest_of('churn-scorer-7')}"}]}}},
     }, {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "feature-api", "namespace": "retention"},
@@ -254,7 +257,8 @@ def write_produced_example(version: str) -> None:
     What a data scientist runs (README, "Evidence from your tools"), as Python calls: DVC lineage,
     a Great Expectations result, Evidently drift, SHAP importance, a Presidio scan, Fairlearn.
     It has no sign-offs yet (signing is the validator's and compliance's step), and its drift
-    result is dated today: it turns stale (drift.stale) 30 days after this script ran.
+    result is dated today: it turns stale (evidence.stale, max_evidence_age_days.drift) 30 days
+    after this script ran.
     Needs the `test` extra (dvc, great-expectations, evidently, shap, presidio-analyzer).
     """
     import sys

@@ -64,6 +64,7 @@ def test_policy_test_passes_on_the_project_policies():
     assert result.code == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert "PASS  opa check --strict" in lines
+    assert "PASS  matrix: no retired settings" in lines
     assert "PASS  opa test: every test passed" in lines
     coverage = next(line for line in lines if line.startswith("PASS  coverage "))
     assert float(coverage.split()[2].rstrip("%")) >= 90

@@ -62,6 +62,8 @@ def seldon_v1(child_uri: str, annotations: dict | None = ANNOTATED) -> dict:
                {"predictors": [{"name": "default", "graph": graph, "replicas": 1}]}, annotations)
 
 
+OWNED = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d9", "uid": "u1", "controller": True}]
+
 # case -> (denied manifest, requirement IDs in production, compliant twin)
 CASES: dict[str, tuple[dict, set[str], dict]] = {
     "isvc-storage-block-secret": (
@@ -224,6 +226,103 @@ CASES: dict[str, tuple[dict, set[str], dict]] = {
         obj("v1", "Pod", "debug", {"containers": [{"name": "web", "image": "nginx:1.27"}],
                                    "ephemeralContainers": [vllm(GOOD)]}),
     ),
+    # --- where the gate cannot see the location: envFrom, valueFrom, $(VAR) from elsewhere
+    "isvc-storage-uri-through-env-from": (
+        isvc({"containers": [{"name": "kserve-container", "image": f"registry.example.com/scorer@{IMAGE_DIGEST}",
+                              "envFrom": [{"configMapRef": {"name": "model-location"}}]}]}),
+        {"artifact.unverifiable"},
+        # `env` wins over envFrom: an explicit STORAGE_URI is what the container loads
+        isvc({"containers": [{"name": "kserve-container", "image": f"registry.example.com/scorer@{IMAGE_DIGEST}",
+                              "envFrom": [{"configMapRef": {"name": "model-location"}}],
+                              "env": [{"name": "STORAGE_URI", "value": GOOD}]}]}),
+    ),
+    "isvc-transformer-env-from-secret": (
+        isvc(sklearn(GOOD), transformer={"containers": [
+            {"name": "transformer", "image": "registry.example.com/t:1", "envFrom": [{"secretRef": {"name": "t-env"}}]}]}),
+        {"artifact.unverifiable"},
+        isvc(sklearn(GOOD), transformer={"containers": [
+            {"name": "transformer", "image": "registry.example.com/t:1", "envFrom": [{"secretRef": {"name": "t-env"}}],
+             "env": [{"name": "STORAGE_URI", "value": GOOD}]}]}),
+    ),
+    "deployment-tgi-env-from": (
+        obj("apps/v1", "Deployment", "tgi", template(pod_spec(
+            {"name": "tgi", "image": "ghcr.io/huggingface/text-generation-inference:2.4",
+             "envFrom": [{"configMapRef": {"name": "tgi-settings"}}, {"secretRef": {"name": "hf-token"}}]}))),
+        {"artifact.unverifiable"},
+        obj("apps/v1", "Deployment", "tgi", template(pod_spec(
+            {"name": "tgi", "image": "ghcr.io/huggingface/text-generation-inference:2.4",
+             "envFrom": [{"configMapRef": {"name": "tgi-settings"}}, {"secretRef": {"name": "hf-token"}}],
+             "env": [{"name": "MODEL_ID", "value": GOOD}]}))),
+    ),
+    "isvc-storage-uri-from-a-configmap": (
+        isvc({"containers": [{"name": "kserve-container", "image": "registry.example.com/scorer:3", "env": [
+            {"name": "STORAGE_URI", "valueFrom": {"configMapKeyRef": {"name": "model", "key": "uri"}}}]}]}),
+        {"artifact.unverifiable"},
+        isvc({"containers": [{"name": "kserve-container", "image": "registry.example.com/scorer:3",
+                              "env": [{"name": "STORAGE_URI", "value": GOOD}]}]}),
+    ),
+    "statefulset-triton-arg-from-a-secret": (
+        obj("apps/v1", "StatefulSet", "triton", template(pod_spec(
+            {"name": "triton", "image": "nvcr.io/nvidia/tritonserver:24.08-py3", "command": ["tritonserver"],
+             "args": ["--model-repository=$(REPO)"],
+             "env": [{"name": "REPO", "valueFrom": {"secretKeyRef": {"name": "triton", "key": "repo"}}}]}))),
+        {"artifact.unverifiable"},
+        obj("apps/v1", "StatefulSet", "triton", template(pod_spec(
+            {"name": "triton", "image": "nvcr.io/nvidia/tritonserver:24.08-py3", "command": ["tritonserver"],
+             "args": ["--model-repository=$(REPO)"], "env": [{"name": "REPO", "value": GOOD}]}))),
+    ),
+    "deployment-vllm-arg-through-env-from": (
+        obj("apps/v1", "Deployment", "llm", template(pod_spec(
+            {**vllm("$(MODEL)"), "envFrom": [{"configMapRef": {"name": "llm"}}]}))),
+        {"artifact.unverifiable"},
+        obj("apps/v1", "Deployment", "llm", template(pod_spec(
+            {**vllm("$(MODEL)"), "envFrom": [{"configMapRef": {"name": "llm"}}], "env": [{"name": "MODEL", "value": GOOD}]}))),
+    ),
+    # --- annotated, but no location named: the images are the artifact
+    "deployment-model-image-by-tag": (
+        obj("apps/v1", "Deployment", "scorer", template(pod_spec(
+            {"name": "scorer", "image": "registry.example.com/scorer:3"}))),
+        {"artifact.unverifiable"},
+        obj("apps/v1", "Deployment", "scorer", template(pod_spec(
+            {"name": "scorer", "image": f"registry.example.com/scorer@{IMAGE_DIGEST}"}))),
+    ),
+    "deployment-model-image-unregistered-digest": (
+        obj("apps/v1", "Deployment", "scorer", template(pod_spec(
+            {"name": "scorer", "image": f"registry.example.com/scorer@{OTHER_DIGEST}"},
+            {"name": "proxy", "image": "envoyproxy/envoy:v1.31"}))),
+        {"artifact.unverifiable"},
+        # the registered image carries the model; the tagged sidecar is then only a sidecar
+        obj("apps/v1", "Deployment", "scorer", template(pod_spec(
+            {"name": "scorer", "image": f"registry.example.com/scorer@{IMAGE_DIGEST}"},
+            {"name": "proxy", "image": "envoyproxy/envoy:v1.31"}))),
+    ),
+    "job-model-image-on-the-template": (
+        obj("batch/v1", "Job", "batch-score", template(pod_spec(
+            {"name": "scorer", "image": "registry.example.com/scorer:latest"}), ANNOTATED), None),
+        {"artifact.unverifiable"},
+        obj("batch/v1", "Job", "batch-score", template(pod_spec(
+            {"name": "scorer", "image": f"registry.example.com/scorer@{IMAGE_DIGEST}"}), ANNOTATED), None),
+    ),
+    "seldon-v2-model-without-location": (
+        obj("mlops.seldon.io/v1alpha1", "Model", "scorer", {"requirements": ["sklearn"]}),
+        {"artifact.unverifiable"},
+        obj("mlops.seldon.io/v1alpha1", "Model", "scorer", {"storageUri": GOOD, "requirements": ["sklearn"]}),
+    ),
+    # --- kubectl debug: a model server added to a Pod a ReplicaSet created
+    "pod-owned-ephemeral-vllm-unannotated": (
+        obj("v1", "Pod", "web-7d9", {"containers": [{"name": "web", "image": "nginx:1.27"}],
+                                     "ephemeralContainers": [vllm(GOOD)]}, None, ownerReferences=OWNED),
+        {"evidence.model_reference"},
+        obj("v1", "Pod", "web-7d9", {"containers": [{"name": "web", "image": "nginx:1.27"}],
+                                     "ephemeralContainers": [vllm(GOOD)]}, ownerReferences=OWNED),
+    ),
+    "pod-owned-ephemeral-vllm-other-model": (
+        obj("v1", "Pod", "web-7d9", {"containers": [{"name": "web", "image": "nginx:1.27"}],
+                                     "ephemeralContainers": [vllm(BAD)]}, ownerReferences=OWNED),
+        {"artifact.storage_uri_mismatch"},
+        obj("v1", "Pod", "web-7d9", {"containers": [{"name": "web", "image": "nginx:1.27"}],
+                                     "ephemeralContainers": [vllm(GOOD)]}, ownerReferences=OWNED),
+    ),
     "isvc-predictor-is-a-list": (
         isvc([sklearn(GOOD)]), {"evidence.model_reference"}, isvc(sklearn(GOOD)),
     ),
@@ -315,6 +414,37 @@ def test_messages_name_the_location_component_and_image(runs):
     assert messages("seldon-v2-storage-uri-is-a-list") == ["spec.storageUri: expected a string, found a list"]
 
 
+def test_messages_name_the_container_and_the_configmap_or_secret(runs):
+    def message(case):
+        [violation] = runs["production"][case]["violations"]
+        return violation["message"]
+
+    assert message("deployment-tgi-env-from") == (
+        "spec.template.spec.containers[0].envFrom (component tgi) loads environment from ConfigMap tgi-settings, "
+        "Secret hf-token, which cannot be compared with the evidence: STORAGE_URI or the model server's model "
+        "variable may be set in ConfigMap tgi-settings, Secret hf-token, which the gate does not read")
+    assert message("isvc-storage-uri-from-a-configmap") == (
+        "spec.predictor.containers[0].env.STORAGE_URI (component kserve-container) loads STORAGE_URI from "
+        "ConfigMap model (key uri), which cannot be compared with the evidence: STORAGE_URI is read from "
+        "ConfigMap model (key uri), which the gate does not read")
+    assert message("statefulset-triton-arg-from-a-secret").endswith(
+        "--model-repository is $(REPO) and REPO is read from Secret triton (key repo), which the gate does not read")
+    assert message("deployment-vllm-arg-through-env-from").endswith(
+        "--model is $(MODEL) and MODEL is read from the environment from ConfigMap llm, which the gate does not read")
+    assert message("deployment-model-image-by-tag") == (
+        "spec.template.spec.containers[0].image (component scorer) loads registry.example.com/scorer:3, which "
+        "cannot be compared with the evidence: the object names no other artifact location, so its images are "
+        "taken to carry the model; the image is pinned by tag only, not by digest")
+    assert {v["message"].split(" loads ")[0] for v in runs["production"]["deployment-model-image-unregistered-digest"][
+        "violations"]} == {"spec.template.spec.containers[0].image (component scorer)",
+                           "spec.template.spec.containers[1].image (component proxy)"}
+    assert message("seldon-v2-model-without-location").endswith(
+        "the Model names no storage URI, model argument, STORAGE_URI or image the model is loaded from")
+    assert message("pod-owned-ephemeral-vllm-unannotated") == (
+        "Pod runs model server vLLM (image vllm/vllm-openai:v0.6.3) but has no model-gatekeeper.io/model "
+        "annotation naming its model")
+
+
 def test_ordinary_and_owned_workloads_are_skipped_with_their_reason(opa_url, evidence, tmp_path):
     owned = obj("v1", "Pod", "owned", pod_spec(vllm(GOOD)), None, ownerReferences=[
         {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "llm-7d9", "uid": "u1", "controller": True}])
@@ -327,7 +457,12 @@ def test_ordinary_and_owned_workloads_are_skipped_with_their_reason(opa_url, evi
     # a Deployment is not excused by any owner: only by a serving kind the gate judged
     by_rs = {**by_isvc, "metadata": {**by_isvc["metadata"], "ownerReferences": [
         {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "x", "uid": "u3", "controller": True}]}}
-    folder = _write(tmp_path, {"owned": owned, "web": plain, "settings": config, "by-isvc": by_isvc, "by-rs": by_rs})
+    # kubectl debug's busybox in a Pod a ReplicaSet created: no model server, judged through its owner
+    debugged = obj("v1", "Pod", "debugged", {"containers": [{"name": "web", "image": "nginx:1.27"}],
+                                             "ephemeralContainers": [{"name": "debugger", "image": "busybox:1.36"}]},
+                   None, ownerReferences=OWNED)
+    folder = _write(tmp_path, {"owned": owned, "web": plain, "settings": config, "by-isvc": by_isvc, "by-rs": by_rs,
+                               "debugged": debugged})
     result = run_cli("check", "--opa-url", opa_url, "--evidence", str(evidence), "--format", "json", str(folder))
     assert result.code == 1, result.stderr
     report = result.json()
@@ -338,6 +473,7 @@ def test_ordinary_and_owned_workloads_are_skipped_with_their_reason(opa_url, evi
         "by-isvc": "created by InferenceService/scorer, judged there",
         "web": "no model-gatekeeper.io/model annotation and no known model server",
         "settings": "kind is not gated",
+        "debugged": "created by ReplicaSet/web-7d9, judged there",
     }
 
 

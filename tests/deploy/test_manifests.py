@@ -153,12 +153,23 @@ def serving_table(opa_url) -> dict[str, Any]:
 def test_webhooks_gate_every_serving_kind_on_create_and_update(base, serving_table):
     # A kind added to the table needs its rule here (README, "How to add a serving kind").
     expected = {(row["group"], version, row["resource"]) for row in serving_table["kinds"] for version in row["versions"]}
+    # Rows whose running objects gain containers later (a Pod's ephemeral containers,
+    # `kubectl debug`): that subresource is an UPDATE only, and must reach the gate too.
+    added_later = {(row["group"], version, f"{row['resource']}/ephemeralcontainers")
+                   for row in serving_table["kinds"] if row.get("added_later") for version in row["versions"]}
+    assert added_later == {("", "v1", "pods/ephemeralcontainers")}
     for name, hook in environment_webhooks(base).items():
-        seen = set()
+        seen, seen_later = set(), set()
         for rule in hook["rules"]:
+            triples = {(g, v, r) for g in rule["apiGroups"] for v in rule["apiVersions"] for r in rule["resources"]}
+            if triples <= added_later:
+                assert rule["operations"] == ["UPDATE"], name
+                seen_later |= triples
+                continue
             assert sorted(rule["operations"]) == ["CREATE", "UPDATE"], name
-            seen |= {(g, v, r) for g in rule["apiGroups"] for v in rule["apiVersions"] for r in rule["resources"]}
+            seen |= triples
         assert seen == expected, name
+        assert seen_later == added_later, name
 
 
 def owner_rows(serving_table: dict[str, Any]) -> list[dict[str, Any]]:
@@ -188,6 +199,8 @@ def test_match_conditions_send_every_deployment_and_direct_pods(base, serving_ta
         assert (f"!(has(request.userInfo.username) && (request.userInfo.username == '{CONTROLLER_MANAGER}' || "
                 f"(request.userInfo.username.startsWith('{prefix}') && "
                 f"request.userInfo.username.endsWith('{suffix}')))) ||") in only, only
+        # ephemeral containers of an owned Pod: no owner judged them
+        assert only.startswith("(has(request.subResource) && request.subResource == 'ephemeralcontainers') || ")
     guard = webhooks(base)[LABEL_GUARD]
     assert guard["rules"] == [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
                                "resources": ["namespaces"], "scope": "Cluster"}]
@@ -354,14 +367,17 @@ def test_service_maps_443_to_the_gate(base):
     assert service["spec"]["selector"] == one(base, "Deployment")["spec"]["selector"]["matchLabels"]
 
 
-def test_rbac_reads_namespaces_and_gets_the_owner_kinds_only(base, serving_table):
+def test_rbac_reads_namespaces_gets_the_owner_kinds_and_lists_policyreports_only(base, serving_table):
     assert not find(base, "Role") and not find(base, "RoleBinding")
     roles = find(base, "ClusterRole")
     assert [r["metadata"]["name"] for r in roles] == ["model-gatekeeper"]
     granted = {(group, resource, verb) for rule in roles[0]["rules"] for group in rule["apiGroups"]
                for resource in rule["resources"] for verb in rule["verbs"]}
+    # the namespace label (POST /validate), the owners it confirms (get by name, README
+    # "Owners") and the auditor's reports (GET /v1/inventory, list only): no writes, nothing else
     owners = {(row["group"], row["resource"], "get") for row in owner_rows(serving_table)}
-    assert granted == owners | {("", "namespaces", verb) for verb in ("get", "list", "watch")}
+    assert granted == owners | {("", "namespaces", verb) for verb in ("get", "list", "watch")} | {
+        ("wgpolicyk8s.io", "policyreports", "list")}
     assert not any(resource in ("secrets", "pods") for _, resource, _ in granted)
     binding = one(base, "ClusterRoleBinding", "model-gatekeeper")
     assert binding["roleRef"]["name"] == "model-gatekeeper"

@@ -98,6 +98,45 @@ def test_llm_inference_service_is_rejected(kube: Kube):
     assert requirement_ids(denied(kube, obj)) == {"artifact.storage_uri_mismatch"}
 
 
+def debug(kube: Kube, name: str, container: dict[str, Any], *, patch: bool) -> None:
+    """`kubectl debug`: the pods/ephemeralcontainers subresource, by PATCH (as kubectl does)
+    or by UPDATE with the whole Pod; either reaches admission as an UPDATE of that subresource."""
+    if patch:
+        kube.core.patch_namespaced_pod_ephemeralcontainers(name, PRODUCTION, {"spec": {"ephemeralContainers": [container]}})
+        return
+    pod = kube.api_client.sanitize_for_serialization(kube.core.read_namespaced_pod(name, PRODUCTION))
+    pod["spec"].setdefault("ephemeralContainers", []).append(container)
+    kube.core.replace_namespaced_pod_ephemeralcontainers(name, PRODUCTION, pod)
+
+
+def test_kubectl_debug_adding_a_model_server_to_a_running_pod_is_rejected(kube: Kube):
+    # A Pod its ReplicaSet created: its CREATE is not even sent to the gate (direct-only), but
+    # the containers added to it later are (no owner judged them).
+    owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d9", "controller": True,
+             "uid": "6f1c8a52-0000-4000-8000-000000000001"}
+    kube.core.create_namespaced_pod(PRODUCTION, {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-7d9-x", "namespace": PRODUCTION,
+                                                         "ownerReferences": [owner]},
+        "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}})
+    try:
+        vllm = {"name": "llm", "image": "vllm/vllm-openai:v0.6.3", "args": ["--model", GOOD]}
+        exc = kube.rejected(lambda: debug(kube, "web-7d9-x", vllm, patch=True))
+        assert exc.status == 403, exc.body
+        message = status_message(exc)
+        assert 'admission webhook "production.validate.model-gatekeeper.io" denied the request' in message, message
+        assert requirement_ids(message) == {"evidence.model_reference"}
+        assert "model server vLLM (image vllm/vllm-openai:v0.6.3)" in message
+        assert not kube.core.read_namespaced_pod("web-7d9-x", PRODUCTION).spec.ephemeral_containers
+
+        # an ordinary debug container is added
+        busybox = {"name": "debugger", "image": "busybox:1.36", "command": ["sh"], "stdin": True, "tty": True}
+        debug(kube, "web-7d9-x", busybox, patch=False)
+        stored = kube.core.read_namespaced_pod("web-7d9-x", PRODUCTION)
+        assert [(c.name, c.image) for c in stored.spec.ephemeral_containers] == [("debugger", "busybox:1.36")]
+    finally:
+        kube.core.delete_namespaced_pod("web-7d9-x", PRODUCTION, grace_period_seconds=0)
+
+
 @pytest.fixture
 def dave(kube: Kube, api_client: client.ApiClient):
     """A user allowed by RBAC to edit namespaces but not named in the policy data."""

@@ -10,6 +10,7 @@ admission token through deploy/apiserver/'s AdmissionConfiguration (conftest.api
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import json
@@ -32,6 +33,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
+
+from gatekeeper.auditor.client import Cluster
+from gatekeeper.auditor.rejudge import Auditor
+from gatekeeper.config import Settings
+from gatekeeper.pipeline.assemble import open_gate
 
 from ..audit.audit_pg_server import PostgresServer
 from ..audit.conftest import postgres_server  # noqa: F401 - the real PostgreSQL deploy/'s audit Secret names
@@ -356,6 +362,41 @@ def test_evaluate_needs_its_token_and_is_recorded_as_an_evaluation(deployed: Dep
     assert answer.status_code == 200, answer.text
     [record] = deployed.records(name="evaluated-only")
     assert record["source"] == "api" and record["request_uid"] is None
+
+
+# --- what runs where ----------------------------------------------------------------------------
+
+
+def test_inventory_is_read_with_deploys_rbac_and_needs_the_evaluate_token(kube: Kube, deployed: Deployed):
+    # deploy/'s RBAC lets the service account list PolicyReports, and do nothing else with them
+    reviews = client.AuthorizationV1Api(kube.api_client)
+    user = f"system:serviceaccount:{GATE_NAMESPACE}:{SERVICE_ACCOUNT}"
+
+    def may(verb: str) -> bool:
+        return reviews.create_subject_access_review({"spec": {"user": user, "resourceAttributes": {
+            "group": "wgpolicyk8s.io", "verb": verb, "resource": "policyreports"}}}).status.allowed
+
+    assert may("list") and not any(may(verb) for verb in ("get", "watch", "create", "update", "delete"))
+
+    # the background auditor (one cycle, as deploy/overlays/auditor runs it) reports on a workload
+    kube.create(isvc(PROD, "inventoried"))
+
+    async def audit_once() -> None:
+        async with open_gate(Settings(evidence_dir=EVIDENCE)) as gate:
+            assert (await Auditor(gate, Cluster(kube.api_client)).cycle()).failure == ""
+
+    asyncio.run(audit_once())
+
+    def inventory(token: str | None) -> httpx.Response:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return httpx.get(f"{deployed.url}/v1/inventory?namespace={PROD}", headers=headers, verify=deployed.verify,
+                         timeout=30)
+
+    assert inventory(None).status_code == 401 and inventory(deployed.admission_token).status_code == 401
+    answer = inventory(deployed.evaluate_token)
+    assert answer.status_code == 200, answer.text
+    [row] = [r for r in answer.json() if r["name"] == "inventoried"]
+    assert (row["models"], row["environment"], row["compliant"]) == (["credit-scoring@3"], "production", "true")
 
 
 # --- certificate renewal ---------------------------------------------------------------------

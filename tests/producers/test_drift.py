@@ -95,8 +95,11 @@ def test_an_old_result_is_stale_for_high_risk(bundle, decide, tmp_path):
     raw["drift"]["evaluated_at"] = "2020-01-01T00:00:00Z"
     (bundle.folder / "evidence.yaml").write_text(json.dumps(raw))
     allowed, violations = decide(bundle)
-    assert not allowed and set(violations) == {"drift.stale"}
-    assert violations["drift.stale"].startswith("the drift result of 2020-01-01T00:00:00Z is ")
+    # the class's general age limit, max_evidence_age_days.drift (30 days for high)
+    assert not allowed and set(violations) == {"evidence.stale"}
+    message = violations["evidence.stale"]
+    assert message.startswith("drift.evaluated_at is ") and message.endswith(
+        " days old (2020-01-01T00:00:00Z), above the 30 days the class allows")
 
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal(bundle, tmp_path):

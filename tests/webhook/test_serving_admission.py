@@ -70,3 +70,30 @@ def test_environment_label_changes_need_a_named_identity(gate):
     unchanged = answer(gate, namespace({LABEL: "production", "team": "x"}), operation="UPDATE",
                        old=namespace({LABEL: "production"}), uid="u")
     assert unchanged == {"uid": "u", "allowed": True}
+
+
+def ephemeral_review(ephemeral, uid):
+    """What the API server sends for `kubectl debug`: an UPDATE of pods/ephemeralcontainers
+    carrying the whole Pod (here one a ReplicaSet created) as object and oldObject."""
+    before = {"apiVersion": "v1", "kind": "Pod",
+              "metadata": {"name": "web-7d9-x", "namespace": "lending", "ownerReferences": [
+                  {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d9", "uid": "u", "controller": True}]},
+              "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}
+    after = {**before, "spec": {**before["spec"], "ephemeralContainers": [ephemeral]}}
+    body = review(after, operation="UPDATE", old=before, uid=uid)
+    body["request"].update(kind={"group": "", "version": "v1", "kind": "Pod"},
+                           resource={"group": "", "version": "v1", "resource": "pods"}, subResource="ephemeralcontainers")
+    return body
+
+
+def test_kubectl_debug_with_a_model_server_is_denied_and_busybox_is_allowed(gate):
+    vllm = {"name": "debugger", "image": "vllm/vllm-openai:v0.6.3", "args": ["--model", "s3://models/x/1"]}
+    response = httpx.post(f"{gate.url}/validate/production", json=ephemeral_review(vllm, "v"), timeout=10)
+    assert response.status_code == 200, response.text
+    denied = response.json()["response"]
+    assert denied["allowed"] is False
+    assert ("[evidence.model_reference] @: Pod runs model server vLLM (image vllm/vllm-openai:v0.6.3)"
+            in denied["status"]["message"])
+    busybox = {"name": "debugger", "image": "busybox:1.36", "command": ["sh"]}
+    response = httpx.post(f"{gate.url}/validate/production", json=ephemeral_review(busybox, "b"), timeout=10)
+    assert response.json()["response"] == {"uid": "b", "allowed": True}

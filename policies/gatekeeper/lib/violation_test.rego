@@ -14,7 +14,7 @@ requirement_ids := {
 	"fairness.equalized_odds_difference", "fairness.min_group_size", "fairness.metric_missing",
 	"explainability.report", "explainability.report_format",
 	"data_quality.missing", "data_quality.success_percent",
-	"drift.missing", "drift.drift_share", "drift.stale",
+	"drift.missing", "drift.drift_share",
 	"pii.scan_missing", "pii.open_findings",
 	"signoff.role", "signoff.distinct_signers",
 	"artifact.digest_missing", "artifact.storage_uri_mismatch", "artifact.unverifiable",

@@ -38,6 +38,7 @@ violations contains v if {
 	some ctx in lib.assessed
 	some location in locations(ctx)
 	location.kind == "image"
+	not location.presumed
 	is_string(location.digest)
 	not location.digest in registered_digests(ctx)
 	message := sprintf("%s runs image %s, whose digest the evidence does not register", [place(location), location.value])
@@ -46,9 +47,10 @@ violations contains v if {
 
 # METADATA
 # description: |
-#   A location the gate cannot compare (a storage key whose bucket is in a Secret, an
-#   image pinned by tag only, a URI where the evidence registers none), for the classes
-#   whose matrix entry sets artifact.location_verifiable.
+#   A location the gate cannot compare (a storage key whose bucket is in a Secret, a
+#   variable from a ConfigMap or Secret, an image pinned by tag only, a URI where the
+#   evidence registers none, images presumed to carry the model that the evidence does
+#   not register), for the classes whose matrix entry sets artifact.location_verifiable.
 violations contains v if {
 	some ctx in lib.assessed
 	ctx.requirements.artifact.location_verifiable == true
@@ -71,13 +73,35 @@ unverifiable(_, location) := lib.text(location.reason) if location.kind == "opaq
 
 unverifiable(_, location) := lib.text(location.reason) if {
 	location.kind == "image"
+	not location.presumed
 	not is_string(location.digest)
+}
+
+# Images presumed to carry the model (the object names no other location, so the model is
+# baked into one of them): bound when the evidence registers the digest of any one of
+# them, the others being sidecars; otherwise none of them can be compared.
+unverifiable(ctx, location) := presumed_reason(location) if {
+	location.kind == "image"
+	location.presumed
+	not presumed_bound(ctx)
 }
 
 unverifiable(ctx, location) := "the evidence registers no artifact URI (artifact.uri or artifacts[].uri)" if {
 	location.kind == "uri"
 	count(registered_uris(ctx)) == 0
 }
+
+presumed_bound(ctx) if {
+	some location in locations(ctx)
+	location.presumed
+	location.digest in registered_digests(ctx)
+}
+
+presumed_because := "the object names no other artifact location, so its images are taken to carry the model; "
+
+presumed_reason(location) := concat("", [presumed_because, "the image is pinned by tag only, not by digest"]) if {
+	not is_string(location.digest)
+} else := concat("", [presumed_because, "the evidence registers no image with its digest"])
 
 # METADATA
 # description: |
@@ -96,6 +120,7 @@ as_location(a) := {
 	"value": lib.text(object.get(a, "value", "")),
 	"digest": object.get(a, "digest", null),
 	"reason": object.get(a, "reason", "the location's kind is unknown"),
+	"presumed": object.get(a, "presumed", false) == true,
 }
 
 # METADATA

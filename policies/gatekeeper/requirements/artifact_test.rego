@@ -138,3 +138,65 @@ test_unverifiable_message if {
 		"which cannot be compared with the evidence: bucket in a Secret",
 	])]
 }
+
+# Images presumed to carry the model: the object names no other location (workloads.py).
+presumed(path, component, image, digest) := loc_with(
+	path, "image", image,
+	{"component": component, "digest": digest, "presumed": true},
+)
+
+scorer_image := concat("@", ["registry.example.com/scorer", image_digest])
+
+pinned := presumed("spec.template.spec.containers[0].image", "scorer", scorer_image, image_digest)
+
+sidecar := presumed("spec.template.spec.containers[1].image", "proxy", "envoyproxy/envoy:v1.31", null)
+
+registers_scorer(class) := td.model_with(class, {"evidence": {"artifacts": [{"image": scorer_image}]}})
+
+test_presumed_images_bind_when_the_evidence_registers_one if {
+	every class in td.classes {
+		# the registered image carries the model; the tagged sidecar is then only a sidecar
+		found_at(registers_scorer(class), [pinned, sidecar]) == set()
+		found_at(registers_scorer(class), [pinned]) == set()
+	}
+}
+
+test_presumed_images_not_registered_are_unverifiable_never_a_mismatch if {
+	every class in td.classes {
+		found_at(td.model(class), [pinned]) == td.expect(class, {"high", "limited"}, {"artifact.unverifiable"})
+		found_at(td.model(class), [sidecar]) == td.expect(class, {"high", "limited"}, {"artifact.unverifiable"})
+		found_at(registers_scorer(class), [sidecar]) == td.expect(class, {"high", "limited"}, {"artifact.unverifiable"})
+	}
+}
+
+test_presumed_image_messages if {
+	because := concat("", [
+		"which cannot be compared with the evidence: the object names no other artifact location, ",
+		"so its images are taken to carry the model; ",
+	])
+	{v.message | some v in judged(td.model("high"), [pinned, sidecar])} == {
+		concat("", [
+			"spec.template.spec.containers[0].image (component scorer) loads ", scorer_image, ", ",
+			because, "the evidence registers no image with its digest",
+		]),
+		concat("", [
+			"spec.template.spec.containers[1].image (component proxy) loads envoyproxy/envoy:v1.31, ",
+			because, "the image is pinned by tag only, not by digest",
+		]),
+	}
+}
+
+test_opaque_variable_sources if {
+	from_secret := loc_with(
+		"spec.predictor.containers[0].env.STORAGE_URI", "opaque", "STORAGE_URI from Secret model (key uri)",
+		{"reason": "STORAGE_URI is read from Secret model (key uri), which the gate does not read"},
+	)
+	env_from := loc_with(
+		"spec.predictor.containers[0].envFrom", "opaque", "environment from ConfigMap settings",
+		{"reason": "the model server's model variable may be set in ConfigMap settings"},
+	)
+	every class in td.classes {
+		found_at(td.model(class), [from_secret]) == td.expect(class, {"high", "limited"}, {"artifact.unverifiable"})
+		found_at(td.model(class), [env_from]) == td.expect(class, {"high", "limited"}, {"artifact.unverifiable"})
+	}
+}

@@ -1,13 +1,13 @@
-# Drift: a measured data-drift result (Evidently) shows few enough drifted columns, recently.
+# Drift: a measured data-drift result (Evidently) shows few enough drifted columns.
 #
 # A bundle without a measured result is judged on its declared drift monitoring
 # (monitoring.required) unless the class sets `required: true` here; older bundles keep
-# the verdict they had. A bundle that carries a result is judged on it.
+# the verdict they had. A bundle that carries a result is judged on it. How old the
+# result may be is the general age limit of time-stamped evidence,
+# max_evidence_age_days.drift (staleness.rego, evidence.stale), not a setting here.
 package gatekeeper.requirements.drift
 
 import data.gatekeeper.lib
-
-nanos_per_day := ((24 * 60) * 60) * 1000000000
 
 # METADATA
 # description: the class requires a measured drift result and the evidence has none
@@ -35,34 +35,7 @@ violations contains v if {
 	v := lib.violation(ctx, "drift.drift_share", message, share, maximum)
 }
 
-# METADATA
-# description: the drift result is older than the class allows, or does not say when it was computed
-violations contains v if {
-	some ctx in lib.assessed
-	measured(ctx.evidence)
-	days := ctx.requirements.drift.max_age_days
-	evaluated := object.get(ctx.evidence, ["drift", "evaluated_at"], null)
-	message := stale(evaluated, days)
-	v := lib.violation(ctx, "drift.stale", message, evaluated, days)
-}
-
 measured(evidence) if is_number(object.get(evidence, ["drift", "drift_share"], null))
-
-# METADATA
-# description: why the result is too old, undefined while it is recent enough
-stale(evaluated, days) := "the drift result does not say when it was computed (drift.evaluated_at)" if {
-	not evaluated_ns(evaluated)
-} else := "cannot check the drift result's age: input.now is missing or not an RFC3339 time" if {
-	not lib.now_ns
-} else := sprintf("the drift result of %s is %d days old, older than %s days", [
-	evaluated, floor(age / nanos_per_day),
-	lib.number_text(days),
-]) if {
-	age := lib.now_ns - evaluated_ns(evaluated)
-	age > days * nanos_per_day
-}
-
-evaluated_ns(evaluated) := time.parse_rfc3339_ns(evaluated) if is_string(evaluated)
 
 # METADATA
 # description: the drifted columns named after the message, with how many of all (empty when none are named)

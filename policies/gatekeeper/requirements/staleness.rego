@@ -56,6 +56,21 @@ violations contains v if {
 	v := lib.violation(lib.assessed[i], "evidence.stale", message, age, days)
 }
 
+# METADATA
+# description: |
+#   A gate serving a matrix that still sets the retired drift.max_age_days (nobody ran
+#   `gatekeeper policy test`) must not drop that limit silently: the models it applies to
+#   fail closed, with what to set instead.
+violations contains v if {
+	some ctx in lib.assessed
+	"max_age_days" in object.keys(lib.as_object(object.get(ctx.requirements, "drift", {})))
+	message := concat("", [
+		"the requirement matrix sets drift.max_age_days, which is no longer read: ",
+		"set max_evidence_age_days.drift (days) instead",
+	])
+	v := lib.violation(ctx, "evidence.stale", message, null, null)
+}
+
 problem(path, stamp, days) := [sprintf("%s is missing, so its age cannot be checked", [path]), null] if {
 	not lib.filled(stamp)
 } else := [sprintf("%s %s is not an RFC3339 time", [path, lib.text(stamp)]), null] if {
@@ -69,3 +84,31 @@ problem(path, stamp, days) := [sprintf("%s is missing, so its age cannot be chec
 	allowed := lib.number_text(days)
 	message := sprintf("%s is %d days old (%s), above the %s days the class allows", [path, age, stamp, allowed])
 }
+
+# METADATA
+# description: |
+#   Matrix settings no longer read, one line each naming what to set instead.
+#   drift.max_age_days was a second limit on the drift result's age; the age of all
+#   time-stamped evidence is limited here, by max_evidence_age_days. A matrix still
+#   setting it would silently lose that limit, so `gatekeeper policy test` fails on it.
+retired_settings contains message if {
+	some where in drift_age_set
+	message := sprintf("%s.drift.max_age_days is no longer read: set %s.max_evidence_age_days.drift (days) instead", [
+		where,
+		where,
+	])
+}
+
+# The places (risk_classes.<class>, overrides.<environment>.<class>) whose drift family sets max_age_days.
+drift_age_set contains sprintf("risk_classes.%s", [class]) if {
+	some class, spec in lib.as_object(object.get(lib.matrix, "risk_classes", {}))
+	sets_drift_age(spec)
+}
+
+drift_age_set contains sprintf("overrides.%s.%s", [environment, class]) if {
+	some environment, classes in lib.as_object(object.get(lib.matrix, "overrides", {}))
+	some class, spec in lib.as_object(classes)
+	sets_drift_age(spec)
+}
+
+sets_drift_age(spec) if "max_age_days" in object.keys(lib.as_object(object.get(lib.as_object(spec), "drift", {})))

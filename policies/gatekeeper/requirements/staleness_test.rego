@@ -62,6 +62,31 @@ test_off_for_minimal_and_by_override if {
 	td.ids(staleness.violations) == set() with input as old with data.gatekeeper.matrix as matrix
 }
 
+drift_at(at) := {"evidence": {"drift": object.union(td.drift_result, {"evaluated_at": at})}}
+
+test_drift_result_older_than_30_days_is_stale_for_high_only if {
+	every class in td.classes {
+		stale := td.expect(class, {"high"}, {"evidence.stale"})
+		found(td.model_with(class, drift_at("2026-10-01T00:00:00Z"))) == stale
+	}
+}
+
+test_drift_result_age_message_and_limit if {
+	found_at("2026-10-31T00:00:00Z", td.model_with("high", drift_at("2026-10-01T00:00:00Z"))) == set()
+	violations := found_at("2026-11-22T08:00:00Z", td.model_with("high", drift_at("2026-10-01T00:00:00Z")))
+	{[v.message, v.observed, v.threshold] | some v in violations} == {[
+		"drift.evaluated_at is 52 days old (2026-10-01T00:00:00Z), above the 30 days the class allows",
+		52, 30,
+	]}
+}
+
+test_drift_result_without_its_time_fails_closed_for_high if {
+	undated := {"evidence": {"drift": {"drift_share": 0.1}}}
+	message := "drift.evaluated_at is missing, so its age cannot be checked"
+	{v.message | some v in found_at(td.now, td.model_with("high", undated))} == {message}
+	found(td.model_with("limited", undated)) == set()
+}
+
 limit_all := {"production": {"high": {"max_evidence_age_days": {"data_quality": 30, "drift": 30, "fairness": 30}}}}
 
 dated := {"evidence": {
@@ -92,4 +117,41 @@ test_in_the_decision if {
 	decision := data.gatekeeper.decision with input as old
 	{v.requirement | some v in decision.violations} == {"evidence.stale"}
 	not decision.allowed
+}
+
+retired(matrix) := settings if {
+	settings := staleness.retired_settings with data.gatekeeper.matrix as matrix
+}
+
+test_the_shipped_matrix_sets_no_retired_setting if {
+	count(staleness.retired_settings) == 0
+}
+
+test_drift_max_age_days_is_refused_with_what_to_set_instead if {
+	set_in_class := [{"op": "add", "path": "/risk_classes/high/drift/max_age_days", "value": 30}]
+	retired(json.patch(data.gatekeeper.matrix, set_in_class)) == {concat("", [
+		"risk_classes.high.drift.max_age_days is no longer read: ",
+		"set risk_classes.high.max_evidence_age_days.drift (days) instead",
+	])}
+
+	# even null (turning the limit off) is refused: the setting is not read either way
+	override := {"staging": {"limited": {"drift": {"max_age_days": null}}}}
+	retired(object.union(data.gatekeeper.matrix, {"overrides": override})) == {concat("", [
+		"overrides.staging.limited.drift.max_age_days is no longer read: ",
+		"set overrides.staging.limited.max_evidence_age_days.drift (days) instead",
+	])}
+}
+
+test_a_gate_serving_a_retired_drift_age_fails_closed if {
+	set_in_class := [{"op": "add", "path": "/risk_classes/high/drift/max_age_days", "value": 30}]
+	matrix := json.patch(data.gatekeeper.matrix, set_in_class)
+	every class in td.classes {
+		violations := staleness.violations with input as td.input_of([td.model(class)])
+			with data.gatekeeper.matrix as matrix
+		messages := {v.message | some v in violations}
+		messages == td.expect(class, {"high"}, {concat("", [
+			"the requirement matrix sets drift.max_age_days, which is no longer read: ",
+			"set max_evidence_age_days.drift (days) instead",
+		])})
+	}
 }

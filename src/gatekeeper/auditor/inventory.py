@@ -7,11 +7,14 @@ the same as the reports Policy Reporter shows.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from gatekeeper.auditor import policyreports
+
+if TYPE_CHECKING:
+    from gatekeeper.auditor.client import Cluster
 
 
 class Row(BaseModel):
@@ -54,3 +57,16 @@ def row_of(report: dict[str, Any]) -> Row:
 
 def inventory(reports: list[dict[str, Any]]) -> list[Row]:
     return sorted((row_of(r) for r in reports), key=lambda row: (row.namespace, row.kind, row.name))
+
+
+async def read(cluster: Cluster, namespace: str | None = None) -> list[Row]:
+    """The inventory as the reports say it now, of one namespace or all (ClusterError
+    when the Kubernetes API cannot be read)."""
+    rows = inventory(await cluster.reports())
+    return [row for row in rows if namespace is None or row.namespace == namespace]
+
+
+def as_json(rows: list[Row]) -> list[dict[str, Any]]:
+    """The rows as both doors give them, `gatekeeper inventory --format json` and
+    `GET /v1/inventory`: one model, one rendering, so the two cannot disagree."""
+    return [row.model_dump(mode="json") for row in rows]

@@ -29,22 +29,24 @@ def inventory(
     kubeconfig: Annotated[Optional[Path], typer.Option(
         help="Kubeconfig to reach the cluster (default: KUBECONFIG, else the in-cluster configuration).")] = None,
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    namespace: Annotated[Optional[str], typer.Option("--namespace", "-n", help="Only this namespace's workloads.")] = None,
 ) -> None:
     """List the model workloads the background auditor judges: model@version, risk class,
-    environment, compliant, open violations, earliest expiry."""
+    environment, compliant, open violations, earliest expiry (the serving gate's
+    GET /v1/inventory gives the same rows)."""
     from gatekeeper.auditor.client import Cluster, ClusterError
-    from gatekeeper.auditor.inventory import inventory as rows_of
+    from gatekeeper.auditor.inventory import as_json, read
     from gatekeeper.cli.monitor import api_client
 
     api = api_client(kubeconfig)
     try:
-        rows = rows_of(asyncio.run(Cluster(api).reports()))
+        rows = asyncio.run(read(Cluster(api), namespace))
     except ClusterError as exc:
         raise fail(f"cannot read the PolicyReports: {exc}") from None
     finally:
         api.close()
     if fmt is Format.json:
-        typer.echo(json.dumps([r.model_dump() for r in rows], indent=2))
+        typer.echo(json.dumps(as_json(rows), indent=2))
         return
     table = [[_cell(getattr(r, c)) for c in COLUMNS] for r in rows]
     if fmt is Format.csv:

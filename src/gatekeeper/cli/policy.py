@@ -1,6 +1,7 @@
 """`gatekeeper policy`: what a compliance team runs while editing Rego and the matrix.
 
-- `policy test`: `opa check --strict`, `opa test --coverage` (with a minimum coverage) and
+- `policy test`: `opa check --strict`, the matrix's retired settings (each refused in one
+  line saying what to set instead), `opa test --coverage` (with a minimum coverage) and
   `regal lint`, with the pinned binaries from .tools/bin; exit 0 all pass, 1 something
   failed, 2 a tool could not run.
 - `policy impact --base REV [MANIFEST...]`: evaluate the same objects under the policies
@@ -72,7 +73,7 @@ def test(
     policy_dir: PolicyDir = None,
     min_coverage: Annotated[float, typer.Option(help="Fail below this policy test coverage, in percent.")] = 90.0,
 ) -> None:
-    """Compile (strict), run the Rego tests with coverage, and lint with Regal."""
+    """Compile (strict), refuse retired matrix settings, run the Rego tests with coverage, and lint with Regal."""
     opa, regal = _tool("opa"), _tool("regal")
     folder = _policy_dir(policy_dir)
     failed = False
@@ -84,6 +85,14 @@ def test(
         failed = True
         typer.echo("FAIL  opa check --strict")
         typer.echo(_indent(check.stderr or check.stdout))
+
+    retired = _retired_settings(opa, folder) if check.returncode == 0 else []
+    if retired:
+        failed = True
+        for line in retired:
+            typer.echo(f"FAIL  matrix: {line}")
+    elif check.returncode == 0:
+        typer.echo("PASS  matrix: no retired settings")
 
     tests = _run([opa, "test", str(folder), "--coverage", "--format=json"])
     coverage: float | None = None
@@ -126,6 +135,21 @@ def test(
         typer.echo(f"FAIL  regal lint (exit {lint.returncode})")
         typer.echo(_indent(lint.stderr or lint.stdout))
     raise typer.Exit(1 if failed else 0)
+
+
+# A setting the policies no longer read would silently drop its limit (drift.max_age_days
+# became max_evidence_age_days.drift): the policy library names them, one line each.
+RETIRED_SETTINGS = "data.gatekeeper.requirements.staleness.retired_settings"
+
+
+def _retired_settings(opa: str, folder: Path) -> list[str]:
+    done = _run([opa, "eval", "--format", "json", "--data", str(folder), RETIRED_SETTINGS])
+    try:
+        result = json.loads(done.stdout).get("result") or []
+    except (json.JSONDecodeError, AttributeError):
+        return [f"cannot read {RETIRED_SETTINGS}: {(done.stderr or done.stdout).strip()[:300]}"]
+    # undefined (a policy library without the rule) has no result: nothing retired
+    return sorted(result[0]["expressions"][0]["value"]) if result else []
 
 
 # --- policy impact -------------------------------------------------------------------------

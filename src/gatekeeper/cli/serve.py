@@ -1,13 +1,24 @@
-"""`gatekeeper serve`: run the admission webhook (webhook.app) under uvicorn."""
+"""`gatekeeper serve`: run the admission webhook (webhook.app) under uvicorn.
+
+It also wires GET /v1/inventory: the webhook may not import the auditor (sibling front
+doors), so the reader of the auditor's PolicyReports is built here, in the layer above both.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from gatekeeper.cli.common import AuditDb, Evidence, Mlflow, OpaUrl, PolicyDir, fail, note_default_folders, settings
+from gatekeeper.config import Settings
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+    from gatekeeper.webhook.inventory import InventoryReader
 
 
 def serve(
@@ -22,10 +33,13 @@ def serve(
     audit_db: AuditDb = None,
     evaluate_token: Annotated[Optional[str], typer.Option(
         envvar="GATEKEEPER_EVALUATE_TOKEN", show_envvar=True,
-        help="Require this bearer token on POST /v1/evaluate (gatekeeper check --remote --token).")] = None,
+        help="Require this bearer token on POST /v1/evaluate (gatekeeper check --remote --token) and GET /v1/inventory.")] = None,
     admission_token_file: Annotated[Optional[Path], typer.Option(
         help="Answer /validate only to callers sending this file's token (the API server's kubeConfigFile; "
              "default: GATEKEEPER_ADMISSION_TOKEN_FILE).")] = None,
+    kubeconfig: Annotated[Optional[Path], typer.Option(
+        help="Kubeconfig GET /v1/inventory reads the cluster with (default: KUBECONFIG, else in a cluster the "
+             "pod's service account, else none: the endpoint answers 503).")] = None,
 ) -> None:
     """Run the admission webhook."""
     from gatekeeper.webhook.app import run as run_webhook
@@ -35,10 +49,58 @@ def serve(
                    evaluate_token=evaluate_token, admission_token_file=admission_token_file)
     if bool(run.tls_cert) != bool(run.tls_key):
         raise fail("--tls-cert and --tls-key go together")
+    try:
+        inventory = inventory_reader(run, kubeconfig)  # a bad kubeconfig ends the command here, in one line
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot reach the Kubernetes API: {exc}") from None
     note_default_folders(run, policies=not run.opa_url, evidence=True)
     if run.audit_db.startswith("sqlite:///") and not run.audit_db.startswith("sqlite:////"):
         Path(run.audit_db[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     try:
-        run_webhook(run)
+        run_webhook(run, inventory=inventory)
     except (OSError, ValueError) as exc:
         raise fail(str(exc)) from None
+
+
+def inventory_reader(run: Settings, kubeconfig: Path | None) -> InventoryReader | None:
+    """GET /v1/inventory's rows: the auditor's reports through its client, the rows of
+    `gatekeeper inventory` (auditor.inventory). None when there is no cluster to ask."""
+    api = _api_client(run, kubeconfig)
+    if api is None:
+        return None
+    from gatekeeper.auditor.client import Cluster, ClusterError
+    from gatekeeper.auditor.inventory import as_json, read
+    from gatekeeper.webhook.inventory import KubernetesUnavailable
+
+    cluster = Cluster(api)
+
+    async def rows(namespace: str | None) -> list[dict[str, Any]]:
+        try:
+            return as_json(await read(cluster, namespace))
+        except ClusterError as exc:  # the webhook knows no auditor types: its own error, same words
+            raise KubernetesUnavailable(str(exc)) from None
+
+    return rows
+
+
+def _api_client(run: Settings, kubeconfig: Path | None) -> ApiClient | None:
+    """--kubeconfig or KUBECONFIG as `gatekeeper inventory` takes them (a bad one ends the
+    command); else, in a cluster, the service account files the namespace lookup uses
+    (Settings.kube_token_file/kube_ca_file, refreshed as the kubelet rotates the token)."""
+    if kubeconfig or os.environ.get("KUBECONFIG"):
+        from gatekeeper.cli.monitor import api_client
+
+        return api_client(kubeconfig)  # type: ignore[no-any-return]
+    if not os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return None
+    from kubernetes import client
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.incluster_config import InClusterConfigLoader
+
+    configuration = client.Configuration()
+    try:
+        InClusterConfigLoader(token_filename=str(run.kube_token_file),
+                              cert_filename=str(run.kube_ca_file)).load_and_set(configuration)
+    except ConfigException as exc:
+        raise fail(f"cannot reach the Kubernetes API as this pod's service account: {exc}") from None
+    return client.ApiClient(configuration)

@@ -114,10 +114,10 @@ class Gate:
     async def refresh_policy(self) -> None:
         """Read what OPA has loaded: the policy facts (revision, environments, trusted keys)."""
         facts = await self.engine.facts()
-        if facts.revision != self.policy_revision:
-            # facts embed trust decisions made under the old data
+        if facts.revision != self.policy_revision or self.kinds is None:
+            # facts embed trust decisions made under the old data; the table compiles once per revision
             self.lookup.trust(TrustStore.from_data(facts.signers))
-        self.kinds = ServingKinds.from_data(facts.serving)
+            self.kinds = ServingKinds.from_data(facts.serving)
         self.facts = facts
         self.policy_revision = facts.revision
 
@@ -134,9 +134,7 @@ class Gate:
         self, manifests: list[Manifest], environment: str, context: ReviewContext | None = None
     ) -> Evaluation:
         context = context or ReviewContext()
-        self.check_environment(environment)
-        if self.kinds is None:
-            await self.refresh_policy()
+        self.check_environment(environment)  # also refuses a Gate whose policy was never read
         evaluation = Evaluation(report=Report(allowed=True, results=[]))
         gated = await self._served(manifests, evaluation.report, context)
         if not gated:

@@ -45,6 +45,9 @@ class Kind:
     containers: tuple[tuple[str, ...], ...] = ()
     model_images: tuple[tuple[str, ...], ...] = ()
     maps: tuple[tuple[str, ...], ...] = ()
+    # Containers added to a running object (a Pod's ephemeral containers, `kubectl debug`):
+    # its owner never saw them, so they are judged even where the owner excuses the object.
+    added_later: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ class Location:
 
     kind: `uri` (compared with the evidence's artifact URIs), `image` (a container image:
     compared by digest, unverifiable when pinned by tag only), `opaque` (cannot be compared:
-    `reason` says why)."""
+    `reason` says why). `presumed`: an image taken to carry the model only because the
+    object names no other location (bound when the evidence registers one of them)."""
 
     path: str
     component: str
@@ -90,10 +94,11 @@ class Location:
     value: str
     digest: str | None = None
     reason: str | None = None
+    presumed: bool = False
 
     def as_input(self) -> dict[str, Any]:
         return {"path": self.path, "component": self.component, "kind": self.kind, "value": self.value,
-                "digest": self.digest, "reason": self.reason}
+                "digest": self.digest, "reason": self.reason, "presumed": self.presumed}
 
 
 @dataclass
@@ -212,15 +217,43 @@ class ServingKinds:
                 elif value is not None:
                     found.shape_errors.append(f"{where}: expected a map, found {_type(value)}")
         image_paths = {where for pattern in row.model_images for where, _ in _walk(obj, pattern, None)}
-        for pattern in row.containers:
-            for where, container in _walk(obj, pattern, found.shape_errors):
-                if isinstance(container, dict):
-                    self._container(where, container, row, where in image_paths, found, add)
+        containers = [(where, container) for pattern in row.containers
+                      for where, container in _walk(obj, pattern, found.shape_errors) if isinstance(container, dict)]
+        # Components that name their model in the object (predictor.model.storageUri): their
+        # containers' envFrom carries credentials, not a location. A location outside every
+        # container's component (an LLMInferenceService's spec.model.uri) names the whole
+        # object's model. Deployment-like kinds have no such locations: nothing computed.
+        named = {_component(location.path) for location in locations.values()}
+        whole = bool(named) and bool(named - {_component(where) for where, _ in containers})
+        for where, container in containers:
+            self._container(where, container, row, where in image_paths, found, add,
+                            named=whole or _component(where) in named)
         found.locations = list(locations.values())
         return found
 
+    def inspect_added_later(self, obj: dict[str, Any], row: Kind) -> Inspection | None:
+        """The containers added to a running object (`added_later`), when one runs a known
+        model server: judged like the object's own; None when there is nothing to judge."""
+        if not row.added_later:
+            return None
+        added = self.inspect(obj, Kind(group=row.group, kind=row.kind, serves=row.serves,
+                                       containers=row.added_later))
+        return added if added.servers or added.shape_errors else None
+
+    def presumed_images(self, obj: dict[str, Any], row: Kind) -> list[Location]:
+        """Every container image of an object that names its model but no place it loads it
+        from: the model is baked into one of them (or comes from somewhere unknown). Called
+        for annotated objects only, so ordinary workloads never pay for it."""
+        images: dict[str, Location] = {}
+        for pattern in row.containers:
+            for where, container in _walk(obj, pattern, None):
+                image = container.get("image") if isinstance(container, dict) else None
+                if isinstance(image, str) and image:
+                    images.setdefault(where, _image_location(where, _component(where, container), image, presumed=True))
+        return list(images.values())
+
     def _container(self, where: str, container: dict[str, Any], row: Kind, model_image: bool,
-                   found: Inspection, add: Any) -> None:
+                   found: Inspection, add: Any, named: bool = False) -> None:
         image = container.get("image")
         image = image if isinstance(image, str) else ""
         if not image and row.serves != "always":
@@ -231,27 +264,60 @@ class ServingKinds:
         words = _command_words(container, env)
         server = self.server_of(image, " ".join(words))
         component = _component(where, container)
+        elsewhere = _env_from_elsewhere(container)
         own = 0
         for name in (*self.storage_env, *(server.env if server else ())):
             if env.get(name):
                 add(Location(f"{where}.env.{name}", component, "uri", env[name]))
                 own += 1
-            elif name in _env_from_elsewhere(container):
-                add(Location(f"{where}.env.{name}", component, "opaque", f"{name} from a ConfigMap or Secret",
-                             reason=f"{name} is read from a ConfigMap or Secret the gate does not read"))
+            elif name in elsewhere:
+                add(Location(f"{where}.env.{name}", component, "opaque", f"{name} from {elsewhere[name]}",
+                             reason=f"{name} is read from {elsewhere[name]}, which the gate does not read"))
                 own += 1
         if server is not None:
             found.servers.append((server.name, image or "(no image)"))
             for flag, value in _flag_values(words, server.args):
-                add(Location(f"{where}.args[{flag}]", component, "uri", value))
+                add(_argument(f"{where}.args[{flag}]", component, flag, value, elsewhere, container))
+                own += 1
+        # envFrom may set STORAGE_URI (or the server's variable) where the gate cannot see
+        # it. Only where neither the container nor its component names a location: `env`
+        # wins over envFrom, and a model argument or a component's storageUri is what is
+        # loaded (envFrom then carries credentials). A container loads a model when it runs
+        # a known server or belongs to a serving kind.
+        if not own and not named and (server is not None or row.serves == "always"):
+            sources = _env_from_sources(container)
+            if sources:
+                names = ", ".join(sources)
+                add(Location(f"{where}.envFrom", component, "opaque", f"environment from {names}",
+                             reason=f"STORAGE_URI or the model server's model variable may be set in {names}, "
+                                    "which the gate does not read"))
                 own += 1
         # The image is the model when nothing else names it: a known server started without
         # a model argument, or a custom predictor image.
         if not own and image and ((server is not None and row.serves != "always") or model_image):
-            digest = _DIGEST.search(image)
-            add(Location(f"{where}.image", component, "image", image,
-                         digest=digest.group(1) if digest else None,
-                         reason=None if digest else "the image is pinned by tag only, not by digest"))
+            add(_image_location(where, component, image))
+
+
+def _image_location(container_path: str, component: str, image: str, presumed: bool = False) -> Location:
+    digest = _DIGEST.search(image)
+    return Location(f"{container_path}.image", component, "image", image,
+                    digest=digest.group(1) if digest else None,
+                    reason=None if digest else "the image is pinned by tag only, not by digest", presumed=presumed)
+
+
+def _argument(where: str, component: str, flag: str, value: str, elsewhere: dict[str, str],
+              container: dict[str, Any]) -> Location:
+    """A model argument; one still holding `$(VAR)` after expansion names a variable the
+    gate cannot read (valueFrom, envFrom, or unset), so it cannot be compared."""
+    unresolved = _VAR.search(value)
+    if unresolved is None:
+        return Location(where, component, "uri", value)
+    name = unresolved.group(1)
+    sources = _env_from_sources(container)
+    source = elsewhere.get(name) or (f"the environment from {', '.join(sources)}" if sources else None)
+    reason = (f"{flag} is {value} and {name} is read from {source}, which the gate does not read" if source
+              else f"{flag} is {value} and {name} is not set in the container's env")
+    return Location(where, component, "opaque", f"{flag} {value}", reason=reason)
 
 
 def _row(row: dict[str, Any]) -> Kind:
@@ -262,7 +328,7 @@ def _row(row: dict[str, Any]) -> Kind:
         cluster_scoped=row.get("scope") == "Cluster",
         template=_split(row["template"]) if row.get("template") else (),
         **{key: tuple(_split(p) for p in row.get(key) or [])
-           for key in ("uris", "storage", "containers", "model_images", "maps")},
+           for key in ("uris", "storage", "containers", "model_images", "maps", "added_later")},
     )
 
 
@@ -366,11 +432,36 @@ def _env(container: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _env_from_elsewhere(container: dict[str, Any]) -> set[str]:
-    """Variables set through valueFrom (a ConfigMap or Secret key): present, value unknown."""
+def _env_from_elsewhere(container: dict[str, Any]) -> dict[str, str]:
+    """Variables set through valueFrom: name -> where the value lives (present, value unknown)."""
     env = container.get("env")
-    return {item["name"] for item in env if isinstance(item, dict) and isinstance(item.get("name"), str)
-            and item.get("valueFrom") is not None} if isinstance(env, list) else set()
+    out: dict[str, str] = {}
+    for item in env if isinstance(env, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and item.get("valueFrom") is not None:
+            out[item["name"]] = _value_source(item["valueFrom"])
+    return out
+
+
+def _value_source(value_from: Any) -> str:
+    if not isinstance(value_from, dict) or not value_from:
+        return "a valueFrom the gate cannot read"
+    for key, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
+        ref = value_from.get(key)
+        if isinstance(ref, dict):
+            return f"{kind} {ref.get('name') or '(unnamed)'} (key {ref.get('key') or '(none)'})"
+    return f"a field of the pod ({', '.join(sorted(map(str, value_from)))})"
+
+
+def _env_from_sources(container: dict[str, Any]) -> list[str]:
+    """The ConfigMaps and Secrets a container takes its whole environment from (envFrom)."""
+    env_from = container.get("envFrom")
+    out = []
+    for item in env_from if isinstance(env_from, list) else []:
+        for key, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+            ref = item.get(key) if isinstance(item, dict) else None
+            if isinstance(ref, dict):
+                out.append(f"{kind} {ref.get('name') or '(unnamed)'}")
+    return out
 
 
 def _command_words(container: dict[str, Any], env: dict[str, str]) -> list[str]:

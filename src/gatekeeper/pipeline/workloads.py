@@ -91,6 +91,12 @@ def _at(node: Any, path: tuple[str, ...]) -> Any:
     return node
 
 
+def _nowhere(ref: ObjectRef) -> Location:
+    return Location("spec", ref.kind, "opaque", "no artifact location",
+                    reason=f"the {ref.kind} names no storage URI, model argument, STORAGE_URI or image "
+                           "the model is loaded from")
+
+
 def _label(obj: dict[str, Any] | None, key: str) -> str | None:
     labels = ((obj or {}).get("metadata") or {}).get("labels")
     value = labels.get(key) if isinstance(labels, dict) else None
@@ -126,14 +132,21 @@ def served_models(obj: dict[str, Any], kinds: ServingKinds, *, old: dict[str, An
             return ServedModels(object=ref, gated=False, skip_reason="owner-only kind: serves no model itself")
         return ServedModels(object=ref, gated=False)
     owner = kinds.controller_owner(obj, row) if row.serves != "always" else None
-    if owner is not None and not confirm_owner:
+    added = kinds.inspect_added_later(obj, row) if owner is not None else None
+    if added is not None:
+        # Its owner judged what it created, not what was added later (kubectl debug's
+        # ephemeral containers): a model server added so is judged like the object's own,
+        # whoever the owner is.
+        owner, inspection = None, added
+    elif owner is not None and not confirm_owner:
         return ServedModels(object=ref, gated=False, skip_reason=f"created by {owner.display()}, judged there")
+    else:
+        inspection = kinds.inspect(obj, row)
 
     annotations = _annotations(obj)
     if row.template:
         # The pod template's annotation counts too; the object's own wins when both exist.
         annotations = {**_annotations(_at(obj, row.template)), **annotations}
-    inspection = kinds.inspect(obj, row)
     if (row.serves != "always" and MODEL_ANNOTATION not in annotations and not inspection.servers
             and not inspection.shape_errors):
         return ServedModels(object=ref, gated=False,
@@ -161,6 +174,10 @@ def served_models(obj: dict[str, Any], kinds: ServingKinds, *, old: dict[str, An
         return served
     declared = annotations.get(RISK_ANNOTATION)
     model.declared_risk_class = str(declared).strip().lower() if declared else None
+    if not served.locations and not inspection.shape_errors:
+        # Named, but loaded from no place the gate saw: the images are taken to carry the
+        # model (baked in); an object without images loads it from somewhere unknown.
+        served.locations = kinds.presumed_images(obj, row) or [_nowhere(ref)]
     # The first comparable location, kept for the decision log and older inputs; the
     # policy compares every one of `locations`.
     model.storage_uri = next((loc.value for loc in inspection.locations if loc.kind == "uri"), None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hmac
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -29,6 +30,7 @@ from gatekeeper.opa.server import SERVING_OPA_PROCESSORS
 from gatekeeper.pipeline.assemble import open_gate
 from gatekeeper.pipeline.gate import Manifest, ReviewContext, UnknownEnvironment
 from gatekeeper.types import admission
+from gatekeeper.webhook.inventory import InventoryReader, answer as inventory_answer
 from gatekeeper.webhook.readiness import watch
 from gatekeeper.webhook.reload import BearerToken, ServingTLS, keep_fresh
 from gatekeeper.webhook.review import BadRequest, EvaluateRequest, Webhook, bad_request, parse_review, read_body
@@ -52,7 +54,8 @@ def configure_logging() -> None:
     )
 
 
-def create_app(settings: Settings, tls: ServingTLS | None = None) -> FastAPI:
+def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: InventoryReader | None = None) -> FastAPI:
+    """`inventory` reads what runs where for GET /v1/inventory (None: no cluster to ask)."""
     hook = Webhook(settings)
     # Only the kube-apiserver may post reviews when a token is configured (deploy/ does):
     # a review from anyone else would enter the decision log as if Kubernetes had asked.
@@ -127,11 +130,20 @@ def create_app(settings: Settings, tls: ServingTLS | None = None) -> FastAPI:
     app.router.routes[:0] = [Route("/validate/{environment}", validate_environment, methods=["POST"]),
                              Route("/validate", validate, methods=["POST"])]
 
+    def refused(request: Request) -> Response | None:
+        """The API routes (/v1/*) need the evaluate token when one is set: one token option for both."""
+        if not settings.evaluate_token:
+            return None
+        sent = (request.headers.get("authorization") or "").encode()
+        if hmac.compare_digest(sent, f"Bearer {settings.evaluate_token}".encode()):
+            return None
+        return bad_request(401, f"a bearer token is required for {request.url.path}", "unauthorized")
+
     @app.post("/v1/evaluate")
     async def evaluate(request: Request) -> Response:
         """Evaluate objects as an admission would (CI's `gatekeeper check --remote`); returns a report."""
-        if settings.evaluate_token and request.headers.get("authorization") != f"Bearer {settings.evaluate_token}":
-            return bad_request(401, "a bearer token is required for /v1/evaluate", "unauthorized")
+        if (refusal := refused(request)) is not None:
+            return refusal
         try:
             body = EvaluateRequest.model_validate_json(await read_body(request, settings.max_body_bytes))
         except BadRequest as exc:
@@ -147,6 +159,13 @@ def create_app(settings: Settings, tls: ServingTLS | None = None) -> FastAPI:
         payload: dict[str, Any] = evaluation.report.model_dump(mode="json", by_alias=True)
         payload["problems"] = evaluation.problems
         return JSONResponse(payload)
+
+    @app.get("/v1/inventory")
+    async def inventory_rows(request: Request, namespace: str | None = None) -> Response:
+        """What runs where (the rows of `gatekeeper inventory`), from the auditor's PolicyReports."""
+        if (refusal := refused(request)) is not None:
+            return refusal
+        return await inventory_answer(inventory, namespace)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -167,13 +186,13 @@ def create_app(settings: Settings, tls: ServingTLS | None = None) -> FastAPI:
     return app
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, inventory: InventoryReader | None = None) -> None:
     """Serve the webhook (`gatekeeper serve`): HTTPS when a certificate is configured."""
     import uvicorn
 
     tls = ServingTLS(settings.tls_cert, settings.tls_key) if settings.tls_cert and settings.tls_key else None
     uvicorn.run(
-        create_app(settings, tls), host=settings.host, port=settings.port, log_level="warning", access_log=False,
+        create_app(settings, tls, inventory), host=settings.host, port=settings.port, log_level="warning", access_log=False,
         # The API server calls the webhook directly: no proxy's X-Forwarded-* to honour.
         proxy_headers=False,
         # Our own context, so a renewed certificate is loaded into it without a restart.
