@@ -147,7 +147,7 @@ def gate(control_plane: KubeControlPlane, tmp_path_factory: pytest.TempPathFacto
     # It reads the cluster it admits for (owners it confirms) through the admin kubeconfig;
     # test_as_deployed_e2e runs the gate with deploy/'s service account and RBAC instead.
     process = TlsGateProcess(tmp_path_factory.mktemp("gate"), cert_pem=cert, key_pem=key, ca_pem=control_plane.ca_pem,
-                             env={"GATEKEEPER_KUBECONFIG": str(control_plane.kubeconfig_path)})
+                             env={"KUBECONFIG": str(control_plane.kubeconfig_path)})
     process.start()
     try:
         yield process

@@ -6,6 +6,7 @@ forged owners against a real API server."""
 
 import pytest
 
+from .server import GateProcess
 from .test_serving_admission import answer
 
 VLLM = {"name": "vllm", "image": "vllm/vllm-openai:v0.6.3", "args": ["--model", "s3://models/credit-scoring/3"]}
@@ -14,6 +15,14 @@ FORGED_RS = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "llm-7d9", "
 FORGED_SERVER = {"apiVersion": "mlops.seldon.io/v1alpha1", "kind": "Server", "name": "mlserver", "uid": "made-up",
                  "controller": True}
 UNCONFIRMED = "no Kubernetes API is configured to confirm the owner ReplicaSet/llm-7d9 (uid made-up)"
+
+
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory):
+    """A gate outside any cluster, given no kubeconfig: no API to confirm an owner with."""
+    process = GateProcess(tmp_path_factory.mktemp("gate"), env={"KUBECONFIG": "", "KUBERNETES_SERVICE_HOST": ""})
+    yield process.start()
+    process.stop()
 
 
 def pod(container, owner=None):

@@ -2,10 +2,10 @@
 object by name), through the `kubernetes` client, synchronous, in a thread so the event
 loop keeps serving. deploy/'s RBAC grants exactly these reads.
 
-Which cluster: a kubeconfig when Settings names one (GATEKEEPER_KUBECONFIG: a gate run
-outside the cluster it admits for), else this pod's service account inside a cluster
-(KUBERNETES_SERVICE_HOST), else none: `connect` returns None and what needs the API (the
-owner look-up) fails closed.
+Which cluster is `gatekeeper serve`'s choice (cli/serve.py: --kubeconfig, KUBECONFIG, else
+in a cluster the pod's service account), one ApiClient for every reader of the gate; with
+none there is no API, and what needs it fails closed (the owner look-up) or takes the
+strictest default (a namespace's environment).
 """
 
 from __future__ import annotations
@@ -14,15 +14,7 @@ import asyncio
 import json
 from typing import Any
 
-from gatekeeper.config import Settings
-
-# The `kubernetes` client is imported when a cluster is named: a gate without one never loads it.
-
 TIMEOUT_S = 1.0  # per call, well inside the review's budget
-
-
-class ClusterAccessError(ValueError):
-    """A cluster is named, but its configuration cannot be read (token, CA, kubeconfig)."""
 
 
 class KubeError(RuntimeError):
@@ -38,34 +30,6 @@ class KubeApi:
         # Any group's objects as plain JSON, apps/v1 and batch/v1 included (their paths have
         # the same shape); the client quotes each path segment (a name comes from the review).
         self.custom = client.CustomObjectsApi(api_client)
-
-    @classmethod
-    def connect(cls, settings: Settings, in_cluster: bool) -> KubeApi | None:
-        if settings.kubeconfig:
-            from kubernetes import config
-
-            try:
-                return cls(config.new_client_from_config(config_file=str(settings.kubeconfig)))
-            except Exception as exc:  # noqa: BLE001 - a missing file, a bad context: say which
-                raise ClusterAccessError(f"kubeconfig {settings.kubeconfig}: {exc}") from None
-        if not in_cluster:
-            return None
-        from kubernetes import client
-
-        # The client's own in-cluster loader (KUBERNETES_SERVICE_HOST/PORT), with the token and
-        # CA paths from Settings; it re-reads the token file every minute, as bound
-        # service-account tokens are rotated by the kubelet.
-        from kubernetes.config.config_exception import ConfigException
-        from kubernetes.config.incluster_config import InClusterConfigLoader
-
-        configuration = client.Configuration()
-        try:
-            InClusterConfigLoader(token_filename=str(settings.kube_token_file),
-                                  cert_filename=str(settings.kube_ca_file)).load_and_set(configuration)
-        except ConfigException as exc:
-            raise ClusterAccessError(f"KUBERNETES_SERVICE_HOST is set but the cluster cannot be reached as this "
-                                     f"pod's service account: {exc}") from None
-        return cls(client.ApiClient(configuration))
 
     async def namespace_labels(self, name: str) -> dict[str, str]:
         found = await self._call(f"read namespace {name}", self.core.read_namespace, name)

@@ -9,7 +9,6 @@ budget; nothing here returns a 5xx to Kubernetes.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -88,10 +87,11 @@ def parse_review(body: bytes) -> AdmissionReview:
 class Webhook:
     """The running gate and what the endpoints need besides it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, api_client: Any = None) -> None:
         self.settings = settings
         self.gate: Gate | None = None
-        kube = KubeApi.connect(settings, in_cluster=bool(os.environ.get("KUBERNETES_SERVICE_HOST")))
+        # The cluster `gatekeeper serve` chose (a kubernetes ApiClient), or None: no API.
+        kube = KubeApi(api_client) if api_client is not None else None
         self.namespaces = NamespaceEnvironments(kube)
         # Owner references are confirmed through the API before they exempt anything
         # (README "Owners"); with no API to ask, such an object fails closed.
