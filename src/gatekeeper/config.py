@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     # How often the serving certificate and the admission token are checked for renewal
     # (a stat of each file; nothing per request).
     reload_interval: float = 10.0
-    # In-cluster API access (namespace labels): the kubelet's projected service-account files.
+    # In-cluster API access (namespace labels, owners the webhook confirms, the inventory):
+    # the kubelet's projected service-account files.
     kube_token_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
     kube_ca_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
     audit_db: str = "sqlite:///.gatekeeper/audit.db"

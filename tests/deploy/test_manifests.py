@@ -172,8 +172,18 @@ def test_webhooks_gate_every_serving_kind_on_create_and_update(base, serving_tab
         assert seen_later == added_later, name
 
 
+def owner_rows(serving_table: dict[str, Any]) -> list[dict[str, Any]]:
+    """The kinds whose judgement covers a workload they control (serving.ServingKinds.controller_owner):
+    the table's kinds that make objects from a template or serve a model, and its owner-only kinds."""
+    return [row for row in serving_table["kinds"] if row.get("template") or row.get("serves", "always") == "always"
+            ] + serving_table["owners"]
+
+
 def test_match_conditions_send_every_deployment_and_direct_pods(base, serving_table):
-    owner_kinds = sorted({row["kind"] for row in serving_table["kinds"]})
+    from gatekeeper.pipeline.serving import CONTROLLER_ACCOUNTS, CONTROLLER_MANAGER
+
+    owner_kinds = sorted({row["kind"] for row in owner_rows(serving_table)})
+    assert "Pod" not in owner_kinds and {"Server", "ServingRuntime", "ReplicaSet"} <= set(owner_kinds)
     direct = [row["resource"] for row in serving_table["kinds"] if row.get("direct_only")]  # table order
     for name, hook in environment_webhooks(base).items():
         conditions = {c["name"]: " ".join(c["expression"].split()) for c in hook.get("matchConditions", [])}
@@ -183,6 +193,12 @@ def test_match_conditions_send_every_deployment_and_direct_pods(base, serving_ta
         assert f"request.resource.resource in [{', '.join(repr(r) for r in direct)}]" in only
         assert f"o.kind in [{', '.join(repr(k) for k in owner_kinds)}]" in only  # the table's kinds, all
         assert "has(object.metadata.ownerReferences)" in only and "has(o.controller)" in only
+        # only Kubernetes' own controllers' owned objects skip the gate: the same identities
+        # the gate trusts without reading the owner
+        prefix, suffix = CONTROLLER_ACCOUNTS
+        assert (f"!(has(request.userInfo.username) && (request.userInfo.username == '{CONTROLLER_MANAGER}' || "
+                f"(request.userInfo.username.startsWith('{prefix}') && "
+                f"request.userInfo.username.endsWith('{suffix}')))) ||") in only, only
         # ephemeral containers of an owned Pod: no owner judged them
         assert only.startswith("(has(request.subResource) && request.subResource == 'ephemeralcontainers') || ")
     guard = webhooks(base)[LABEL_GUARD]
@@ -351,16 +367,18 @@ def test_service_maps_443_to_the_gate(base):
     assert service["spec"]["selector"] == one(base, "Deployment")["spec"]["selector"]["matchLabels"]
 
 
-def test_rbac_reads_namespaces_and_lists_policyreports_only(base):
+def test_rbac_reads_namespaces_gets_the_owner_kinds_and_lists_policyreports_only(base, serving_table):
     assert not find(base, "Role") and not find(base, "RoleBinding")
     roles = find(base, "ClusterRole")
     assert [r["metadata"]["name"] for r in roles] == ["model-gatekeeper"]
-    # the namespace label (POST /validate) and the auditor's reports (GET /v1/inventory):
-    # list only, no get/watch of reports, no writes, nothing else
-    assert roles[0]["rules"] == [
-        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
-        {"apiGroups": ["wgpolicyk8s.io"], "resources": ["policyreports"], "verbs": ["list"]},
-    ]
+    granted = {(group, resource, verb) for rule in roles[0]["rules"] for group in rule["apiGroups"]
+               for resource in rule["resources"] for verb in rule["verbs"]}
+    # the namespace label (POST /validate), the owners it confirms (get by name, README
+    # "Owners") and the auditor's reports (GET /v1/inventory, list only): no writes, nothing else
+    owners = {(row["group"], row["resource"], "get") for row in owner_rows(serving_table)}
+    assert granted == owners | {("", "namespaces", verb) for verb in ("get", "list", "watch")} | {
+        ("wgpolicyk8s.io", "policyreports", "list")}
+    assert not any(resource in ("secrets", "pods") for _, resource, _ in granted)
     binding = one(base, "ClusterRoleBinding", "model-gatekeeper")
     assert binding["roleRef"]["name"] == "model-gatekeeper"
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "model-gatekeeper", "namespace": NAMESPACE}]

@@ -6,7 +6,8 @@ Session fixtures, in the order they build on each other:
   kube            the `kubernetes` client with the admin identity, CRDs installed
                   (tests/e2e/crds/), namespaces `production` / `staging` labelled with
                   model-gatekeeper.io/environment and `sandbox` unlabelled
-  gate            `gatekeeper serve` over HTTPS, serving cert from the cluster's CA
+  gate            `gatekeeper serve` over HTTPS, serving cert from the cluster's CA, reading
+                  the cluster (owner confirmation) with the admin kubeconfig
   deploy_base     `kustomize build deploy/base` (rendered from a private copy of deploy/ and
                   policies/, so a concurrent `sync-policies.sh` elsewhere cannot race it)
   webhook         deploy/'s ValidatingWebhookConfiguration, clientConfig.service replaced by
@@ -143,7 +144,10 @@ def kube(api_client: client.ApiClient) -> Kube:
 @pytest.fixture(scope="session")
 def gate(control_plane: KubeControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsGateProcess]:
     cert, key = control_plane.issue_cert("model-gatekeeper-e2e", ip_addresses=["127.0.0.1"], dns_names=["localhost"])
-    process = TlsGateProcess(tmp_path_factory.mktemp("gate"), cert_pem=cert, key_pem=key, ca_pem=control_plane.ca_pem)
+    # It reads the cluster it admits for (owners it confirms) through the admin kubeconfig;
+    # test_as_deployed_e2e runs the gate with deploy/'s service account and RBAC instead.
+    process = TlsGateProcess(tmp_path_factory.mktemp("gate"), cert_pem=cert, key_pem=key, ca_pem=control_plane.ca_pem,
+                             env={"KUBECONFIG": str(control_plane.kubeconfig_path)})
     process.start()
     try:
         yield process

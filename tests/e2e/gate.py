@@ -17,7 +17,8 @@ from ..webhook.server import GateProcess
 
 
 class TlsGateProcess(GateProcess):
-    def __init__(self, workdir: Path, *, cert_pem: bytes, key_pem: bytes, ca_pem: bytes, args: tuple[str, ...] = ()) -> None:
+    def __init__(self, workdir: Path, *, cert_pem: bytes, key_pem: bytes, ca_pem: bytes, args: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None) -> None:
         tls = workdir / "tls"
         tls.mkdir(parents=True, exist_ok=True)
         cert, key, ca = tls / "tls.crt", tls / "tls.key", tls / "ca.crt"
@@ -25,7 +26,7 @@ class TlsGateProcess(GateProcess):
         key.write_bytes(key_pem)
         key.chmod(0o600)
         ca.write_bytes(ca_pem)
-        super().__init__(workdir, "--tls-cert", str(cert), "--tls-key", str(key), *args)
+        super().__init__(workdir, "--tls-cert", str(cert), "--tls-key", str(key), *args, env=env)
         self.ca_file = ca
         self.url = f"https://127.0.0.1:{self.port}"
         self.verify = ssl.create_default_context(cafile=str(ca))

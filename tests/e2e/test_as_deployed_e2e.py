@@ -46,7 +46,7 @@ from ..webhook.server import review
 from .cluster import KubeControlPlane
 from .conftest import ENVIRONMENT_LABEL, GATE_NAMESPACE, ApiServerAuth, load_manifest
 from .deployed import Pod, install_image_wheel
-from .kube import MODEL_ANNOTATION, Kube, status_message, wait_for, with_namespace
+from .kube import MODEL_ANNOTATION, Kube, requirement_ids, status_message, wait_for, with_namespace
 
 pytestmark = pytest.mark.e2e
 
@@ -234,6 +234,111 @@ def test_validate_without_environment_reads_the_namespace_label_as_the_service_a
     assert answers == {STAGE: True, PROD: False, PLAIN: False}  # staging warns; unlabelled is production
     environments = {r["object"]["namespace"]: r["environment"] for r in deployed.records(name="label-lookup")}
     assert environments == {STAGE: "staging", PROD: "production", PLAIN: "production"}
+
+
+# --- owners: an ownerReferences entry exempts only when the owner is real ------------------------------
+# No controller-manager runs here: the ReplicaSet is created, then a Pod it owns, as the admin
+# (not a controller identity), so the gate must read the owner as deploy/'s service account.
+
+VLLM = {"name": "vllm", "image": "vllm/vllm-openai:v0.6.3", "args": ["--model", "s3://models/credit-scoring/3"]}
+
+
+def owned(kind: str, name: str, owner: dict[str, Any], container: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = {"containers": [container]}
+    meta = {"name": name, "namespace": PROD, "labels": {"app": name}, "ownerReferences": [owner]}
+    if kind == "Pod":
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": meta,
+            "spec": {"selector": {"matchLabels": {"app": name}}, "serviceName": name,
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}}
+
+
+def reference(obj: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": obj["metadata"]["name"],
+            "uid": obj["metadata"]["uid"], "controller": True, **changes}
+
+
+def create_pod(kube: Kube, pod: dict[str, Any]) -> Any:
+    return kube.core.create_namespaced_pod(PROD, pod)
+
+
+def test_the_gates_rbac_gets_owners_by_name_and_nothing_more(kube: Kube, deployed: Deployed):
+    reviews = client.AuthorizationV1Api(kube.api_client)
+    user = f"system:serviceaccount:{GATE_NAMESPACE}:{SERVICE_ACCOUNT}"
+
+    def may(verb: str, group: str, resource: str) -> bool:
+        return reviews.create_subject_access_review({"spec": {"user": user, "resourceAttributes": {
+            "verb": verb, "group": group, "resource": resource, "namespace": PROD}}}).status.allowed
+
+    assert may("get", "apps", "replicasets") and may("get", "batch", "jobs")
+    assert may("get", "mlops.seldon.io", "servers") and may("get", "serving.kserve.io", "servingruntimes")
+    assert not may("list", "apps", "replicasets") and not may("update", "apps", "replicasets")
+    assert not may("get", "", "pods") and not may("get", "", "secrets")
+
+
+def test_a_pod_naming_a_forged_replicaset_is_judged_and_rejected(kube: Kube, deployed: Deployed):
+    forged = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "llm-7d9", "uid": str(uuid.uuid4()),
+              "controller": True}
+    error = kube.rejected(lambda: create_pod(kube, owned("Pod", "forged-owner", forged, VLLM)))
+    assert error.status == 403, error.body
+    message = status_message(error)
+    assert requirement_ids(message) == {"evidence.model_reference"}, message
+    assert "Pod runs model server vLLM (image vllm/vllm-openai:v0.6.3)" in message
+    assert [r["outcome"] for r in deployed.records(namespace=PROD, name="forged-owner")] == ["denied"]
+
+
+def test_a_pod_its_real_replicaset_owns_is_created_once_the_owner_is_read(kube: Kube, deployed: Deployed):
+    replicaset = owned("ReplicaSet", "llm", {}, VLLM)
+    del replicaset["metadata"]["ownerReferences"], replicaset["spec"]["serviceName"]
+    replicaset["spec"]["template"]["metadata"]["annotations"] = {MODEL_ANNOTATION: "models:/credit-scoring/3"}
+    replicaset = kube.custom.create_namespaced_custom_object("apps", "v1", PROD, "replicasets", replicaset)  # judged
+    # the Pod runs vLLM with no model annotation: judged itself, it would be denied
+    created = create_pod(kube, owned("Pod", "llm-x7k2p", reference(replicaset), VLLM))
+    assert created.metadata.uid
+    assert deployed.records(namespace=PROD, name="llm-x7k2p") == []  # exempt: not judged, not recorded
+    # the same name with another uid is not that owner
+    error = kube.rejected(lambda: create_pod(kube, owned("Pod", "llm-other", reference(
+        replicaset, uid=str(uuid.uuid4())), VLLM)))
+    assert requirement_ids(status_message(error)) == {"evidence.model_reference"}
+
+
+def test_a_statefulset_a_real_seldon_server_owns_is_created_a_forged_one_rejected(kube: Kube, deployed: Deployed):
+    server = kube.custom.create_namespaced_custom_object("mlops.seldon.io", "v1alpha1", PROD, "servers", {
+        "apiVersion": "mlops.seldon.io/v1alpha1", "kind": "Server", "metadata": {"name": "mlserver", "namespace": PROD},
+        "spec": {"serverConfig": "mlserver"}})
+    mlserver = {"name": "mlserver", "image": "seldonio/mlserver:1.6.1"}
+    kube.create(owned("StatefulSet", "mlserver", reference(server), mlserver))
+    assert deployed.records(namespace=PROD, name="mlserver") == []
+    forged = reference(server, name="other-server")
+    error = kube.rejected(lambda: kube.create(owned("StatefulSet", "mlserver-forged", forged, mlserver)))
+    message = status_message(error)
+    assert requirement_ids(message) == {"evidence.model_reference"}, message
+    assert "image seldonio/mlserver:1.6.1" in message
+
+
+# --- the environment-label guard, whatever the namespace's environment ---------------------------------
+
+
+def test_the_label_guard_holds_on_validate_in_a_warn_namespace(deployed: Deployed):
+    def change(namespace: str, old: str | None, new: str | None, user: str, groups: tuple[str, ...] = ()) -> Any:
+        def ns(value: str | None) -> dict[str, Any]:
+            return {"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": namespace, "labels": {ENVIRONMENT_LABEL: value} if value else {}}}
+
+        body = review(ns(new), operation="UPDATE", old=ns(old), namespace=namespace, user=user, groups=groups)
+        answer = deployed.post("/validate", body, deployed.admission_token)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["response"]
+
+    # /validate judges a review at the namespace's own label: staging warns, and still the guard denies
+    for namespace, old, new in ((STAGE, "staging", "development"), (STAGE, "staging", None),
+                                (PROD, "production", "staging")):
+        denied = change(namespace, old, new, "dave")
+        assert denied["allowed"] is False, (namespace, old, new, denied)
+        assert "[namespace.environment_label] @: user dave may not" in denied["status"]["message"]
+    assert change(STAGE, "staging", "development", "erin", ("model-gatekeeper:platform-admins",))["allowed"] is True
+    environments = {r["environment"] for r in deployed.records(name=STAGE)}
+    assert environments == {"staging"}
 
 
 # --- only the API server writes admission records ---------------------------------------------------

@@ -77,7 +77,8 @@ def manifest(name: str, folder: str = "compliant") -> dict[str, Any]:
 
 
 def review(obj: dict[str, Any] | None, *, operation: str = "CREATE", uid: str | None = None,
-           dry_run: bool = False, old: dict[str, Any] | None = None, namespace: str | None = None) -> dict[str, Any]:
+           dry_run: bool = False, old: dict[str, Any] | None = None, namespace: str | None = None,
+           user: str = "alice@example.com", groups: tuple[str, ...] = ("system:authenticated",)) -> dict[str, Any]:
     meta = (obj or old or {}).get("metadata", {})
     return {
         "apiVersion": "admission.k8s.io/v1",
@@ -89,7 +90,7 @@ def review(obj: dict[str, Any] | None, *, operation: str = "CREATE", uid: str | 
             "operation": operation,
             "namespace": namespace or meta.get("namespace"),
             "name": meta.get("name"),
-            "userInfo": {"username": "alice@example.com", "groups": ["system:authenticated"]},
+            "userInfo": {"username": user, "groups": list(groups)},
             "object": copy.deepcopy(obj),
             "oldObject": copy.deepcopy(old),
             "dryRun": dry_run,

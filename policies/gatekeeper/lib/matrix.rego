@@ -31,10 +31,18 @@ requirements_environment := input.environment if environment_known
 
 # METADATA
 # scope: document
-# description: deny | warn | dryrun for input.environment (see enforcement_of)
+# description: |
+#   deny | warn | dryrun for input.environment (see enforcement_of). A change of the
+#   namespace environment label (input.namespace_label) is always deny: the label guard
+#   protects the governance itself, so neither the webhook path it arrives at nor the
+#   label's own environment (a warn or dryrun one) may let the change through.
 default enforcement := "deny"
 
-enforcement := enforcement_of(input.environment)
+enforcement := enforcement_of(input.environment) if not environment_label_change
+
+# METADATA
+# description: the input is a change of the namespace environment label (the label guard)
+environment_label_change if is_object(input.namespace_label)
 
 # METADATA
 # description: |

@@ -108,3 +108,13 @@ test_prohibited_never_waivable_whatever_the_matrix_says if {
 	lib.waivable("classification.unclassified") with data.gatekeeper.matrix as matrix
 	not lib.waivable("pii.open_findings") with data.gatekeeper.matrix as matrix
 }
+
+test_an_environment_label_change_is_enforced_everywhere if {
+	every environment in ["production", "staging", "development", "qa"] {
+		lib.enforcement == "deny" with input as {"environment": environment, "namespace_label": {"key": "k"}}
+	}
+}
+
+test_no_label_change_keeps_the_environments_enforcement if {
+	lib.enforcement == "warn" with input as {"environment": "staging", "namespace_label": null}
+}

@@ -41,3 +41,25 @@ test_messages if {
 		"(null -> staging); allowed: nobody (policy data gatekeeper.serving.environment_label.editors is empty)",
 	])}
 }
+
+# The guard protects the governance itself: whatever environment the review is judged
+# at (the path, or the namespace's own warn/dryrun label), an unnamed identity is denied.
+test_denied_in_every_environment if {
+	every environment in ["production", "staging", "development"] {
+		doc := object.union(td.input_in(environment, []), {"namespace_label": change("production", "staging", "dave", [])})
+		answer := data.gatekeeper.decision with input as doc with data.gatekeeper.serving.environment_label.editors as editors
+		answer.allowed == false
+		answer.enforcement == "deny"
+		[v.requirement | some v in answer.violations] == ["namespace.environment_label"]
+		answer.warnings == []
+	}
+}
+
+test_a_named_identity_passes_in_every_environment if {
+	every environment in ["production", "staging", "development"] {
+		doc := object.union(td.input_in(environment, []), {"namespace_label": change("production", "staging", "carol", [])})
+		answer := data.gatekeeper.decision with input as doc with data.gatekeeper.serving.environment_label.editors as editors
+		answer.allowed == true
+		answer.violations == []
+	}
+}

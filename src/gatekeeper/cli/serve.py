@@ -1,7 +1,9 @@
 """`gatekeeper serve`: run the admission webhook (webhook.app) under uvicorn.
 
-It also wires GET /v1/inventory: the webhook may not import the auditor (sibling front
-doors), so the reader of the auditor's PolicyReports is built here, in the layer above both.
+It also chooses the cluster, one ApiClient for every reader of the gate (the webhook's
+owner confirmation and namespace labels, webhook/kube.py; GET /v1/inventory), and wires
+GET /v1/inventory: the webhook may not import the auditor (sibling front doors), so the
+reader of the auditor's PolicyReports is built here, in the layer above both.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ def serve(
         help="Answer /validate only to callers sending this file's token (the API server's kubeConfigFile; "
              "default: GATEKEEPER_ADMISSION_TOKEN_FILE).")] = None,
     kubeconfig: Annotated[Optional[Path], typer.Option(
-        help="Kubeconfig GET /v1/inventory reads the cluster with (default: KUBECONFIG, else in a cluster the "
-             "pod's service account, else none: the endpoint answers 503).")] = None,
+        help="Kubeconfig the gate reads the cluster with: the owners it confirms, namespace labels for /validate, "
+             "GET /v1/inventory (default: KUBECONFIG, else in a cluster the pod's service account, else none: "
+             "owned workloads fail closed, /validate takes production, the inventory answers 503).")] = None,
 ) -> None:
     """Run the admission webhook."""
     from gatekeeper.webhook.app import run as run_webhook
@@ -50,22 +53,22 @@ def serve(
     if bool(run.tls_cert) != bool(run.tls_key):
         raise fail("--tls-cert and --tls-key go together")
     try:
-        inventory = inventory_reader(run, kubeconfig)  # a bad kubeconfig ends the command here, in one line
+        api = _api_client(run, kubeconfig)  # a bad kubeconfig ends the command here, in one line
     except (OSError, ValueError) as exc:
         raise fail(f"cannot reach the Kubernetes API: {exc}") from None
+    inventory = inventory_reader(api)
     note_default_folders(run, policies=not run.opa_url, evidence=True)
     if run.audit_db.startswith("sqlite:///") and not run.audit_db.startswith("sqlite:////"):
         Path(run.audit_db[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     try:
-        run_webhook(run, inventory=inventory)
+        run_webhook(run, inventory=inventory, api_client=api)
     except (OSError, ValueError) as exc:
         raise fail(str(exc)) from None
 
 
-def inventory_reader(run: Settings, kubeconfig: Path | None) -> InventoryReader | None:
+def inventory_reader(api: ApiClient | None) -> InventoryReader | None:
     """GET /v1/inventory's rows: the auditor's reports through its client, the rows of
     `gatekeeper inventory` (auditor.inventory). None when there is no cluster to ask."""
-    api = _api_client(run, kubeconfig)
     if api is None:
         return None
     from gatekeeper.auditor.client import Cluster, ClusterError

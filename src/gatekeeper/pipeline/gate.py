@@ -25,7 +25,8 @@ from gatekeeper.types.canonical import sha256_of
 from gatekeeper.opa.client import PolicyEngine, PolicyError
 from gatekeeper.opa.server import OpaServer
 from gatekeeper.pipeline.fail_closed import fail_closed, unrecorded
-from gatekeeper.pipeline.serving import ServingKinds
+from gatekeeper.pipeline.owners import OwnerUnconfirmed, Owners
+from gatekeeper.pipeline.serving import ServingKinds, built_in_controller
 from gatekeeper.pipeline.workloads import ServedModels, served_models
 from gatekeeper.types.decision import Decision, DecidedModel, ModelRef, Report, Skipped, SourceLocation
 from gatekeeper.types.policy_facts import Enforcement, PolicyFacts
@@ -79,6 +80,7 @@ class _Gated:
     manifest: Manifest
     served: ServedModels
     found: list[Found]
+    failure: str = ""  # why it cannot be judged (its owner could not be confirmed)
 
 
 class Gate:
@@ -95,12 +97,16 @@ class Gate:
         audit: AuditStore | None = None,
         opa_server: OpaServer | None = None,
         clock: WallClock = utc_now,
+        owners: Owners | None = None,
     ) -> None:
         self.engine = engine
         self.lookup = lookup
         self.audit = audit  # None: decisions are not recorded (the CLI)
         self.opa_server = opa_server  # the OPA this gate started, which readiness restarts; None for an external one
         self.clock = clock
+        # Confirms the owners objects name (the webhook's, reading the Kubernetes API); None:
+        # owner references are taken as written (the CLI's manifests, the auditor's listings).
+        self.owners = owners
         self.policy_revision = ""
         self.facts = PolicyFacts()  # one snapshot per policy revision, as OPA evaluated it
         self.kinds: ServingKinds | None = None  # the serving-kinds table of those facts
@@ -130,10 +136,15 @@ class Gate:
         context = context or ReviewContext()
         self.check_environment(environment)  # also refuses a Gate whose policy was never read
         evaluation = Evaluation(report=Report(allowed=True, results=[]))
-        gated = self._served(manifests, evaluation.report, context)
+        gated = await self._served(manifests, evaluation.report, context)
         if not gated:
             return evaluation  # nothing serves a model: no evidence, no OPA call, no record
         now = rfc3339(self.clock())
+        unconfirmed = [item for item in gated if item.failure]
+        gated = [item for item in gated if not item.failure]
+        for item in unconfirmed:
+            evaluation.problems.append(f"{_where(item.manifest)}{item.failure}")
+            evaluation.report.results.append(self._decision(item, None, environment, context, item.failure))
 
         # Evidence for every distinct model reference, concurrently; the lookup collapses repeats.
         # Keyed by everything a model entry holds: two workloads naming one version with
@@ -162,14 +173,24 @@ class Gate:
         evaluation.report.allowed = all(decision.allowed for decision in evaluation.report.results)
         return evaluation
 
-    def _served(self, manifests: list[Manifest], report: Report, context: ReviewContext) -> list[_Gated]:
+    async def _served(self, manifests: list[Manifest], report: Report, context: ReviewContext) -> list[_Gated]:
         """The objects that serve or add a model (the serving-kinds table of the policy);
         the others are reported as skipped, with why."""
         assert self.kinds is not None
+        confirm = self.owners is not None and not built_in_controller(context.user)
         gated = []
         for manifest in manifests:
             served = served_models(manifest.object, self.kinds, old=context.old_object,
-                                   admission=context.source == "webhook")
+                                   admission=context.source == "webhook", confirm_owner=confirm)
+            if served.gated and served.owner is not None:
+                assert self.owners is not None
+                try:
+                    if await self.owners.confirm(served.owner):
+                        served.gated, served.skip_reason = False, f"created by {served.owner.display()}, judged there"
+                    # else forged: judged as if unowned
+                except OwnerUnconfirmed as exc:
+                    gated.append(_Gated(manifest, served, [], failure=str(exc)))
+                    continue
             if served.gated:
                 gated.append(_Gated(manifest, served, []))
                 continue
@@ -203,7 +224,9 @@ class Gate:
         if result is None:
             models = (DecidedModel(ref=model.ref, name=model.name, version=f.version)
                       for model, f in zip(item.served.models, item.found))
-            return fail_closed(item.served.object, models, environment, self.enforcement_of(environment), failure,
+            # The environment label guards the governance itself: enforced in every environment.
+            enforcement = "deny" if item.served.label_change else self.enforcement_of(environment)
+            return fail_closed(item.served.object, models, environment, enforcement, failure,
                                operation=context.operation, policy_revision=self.policy_revision,
                                source=item.manifest.source)
         decision = Decision.model_validate(result)

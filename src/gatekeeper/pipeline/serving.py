@@ -33,8 +33,12 @@ class Server:
 class Kind:
     group: str
     kind: str
-    serves: str  # "always" | "model-server"
+    serves: str  # "always" | "model-server" | "owner-only" (the table's `owners`)
     direct_only: bool = False
+    # Where the API serves it: the owner look-up reads an owner at these.
+    resource: str = ""
+    versions: tuple[str, ...] = ()
+    cluster_scoped: bool = False
     template: tuple[str, ...] = ()
     uris: tuple[tuple[str, ...], ...] = ()
     storage: tuple[tuple[str, ...], ...] = ()
@@ -44,6 +48,35 @@ class Kind:
     # Containers added to a running object (a Pod's ephemeral containers, `kubectl debug`):
     # its owner never saw them, so they are judged even where the owner excuses the object.
     added_later: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The controller an object names in its ownerReferences, when that controller's
+    judgement would cover the object (`ServingKinds.controller_owner`). Anyone who may
+    create the object may write the reference: at admission it is confirmed first."""
+
+    row: Kind
+    version: str  # the reference's, when the table lists it; else the table's first
+    name: str
+    uid: str
+    namespace: str | None  # None for a cluster-scoped owner
+
+    def display(self) -> str:
+        return f"{self.row.kind}/{self.name}"
+
+
+# Kubernetes' own controllers (kube-controller-manager, one service account per controller
+# with --use-service-account-credentials, else its own identity) create ReplicaSets, Pods
+# and Jobs only for owners that exist: their owner references need no look-up. deploy/'s
+# direct-only matchCondition names the same identities.
+CONTROLLER_MANAGER = "system:kube-controller-manager"
+CONTROLLER_ACCOUNTS = ("system:serviceaccount:kube-system:", "-controller")
+
+
+def built_in_controller(user: str | None) -> bool:
+    prefix, suffix = CONTROLLER_ACCOUNTS
+    return user == CONTROLLER_MANAGER or bool(user and user.startswith(prefix) and user.endswith(suffix))
 
 
 @dataclass
@@ -92,6 +125,7 @@ class ServingKinds:
     servers: tuple[Server, ...]
     storage_env: tuple[str, ...]
     label_key: str = "model-gatekeeper.io/environment"
+    owner_only: dict[tuple[str, str], Kind] = field(default_factory=dict)  # the table's `owners`
     _images: re.Pattern[str] | None = field(default=None, repr=False)
     _commands: re.Pattern[str] | None = field(default=None, repr=False)
     # (image, command line) -> server: a cluster's Deployments repeat a few images, and the
@@ -122,15 +156,9 @@ class ServingKinds:
         """Compile `data.gatekeeper.serving`; a malformed table fails loudly (ValueError)."""
         if not isinstance(data, dict) or not isinstance(data.get("kinds"), list):
             raise ValueError("policy data gatekeeper.serving is missing or has no `kinds` list")
-        kinds: dict[tuple[str, str], Kind] = {}
-        for row in data["kinds"]:
-            kinds[(str(row.get("group") or ""), str(row["kind"]))] = Kind(
-                group=str(row.get("group") or ""), kind=str(row["kind"]),
-                serves=str(row.get("serves", "always")), direct_only=bool(row.get("direct_only")),
-                template=_split(row["template"]) if row.get("template") else (),
-                **{key: tuple(_split(p) for p in row.get(key) or [])
-                   for key in ("uris", "storage", "containers", "model_images", "maps", "added_later")},
-            )
+        kinds = {(row.group, row.kind): row for row in map(_row, data["kinds"])}
+        owner_only = {(row.group, row.kind): row
+                      for row in (_row({**r, "serves": "owner-only"}) for r in data.get("owners") or [])}
         servers = tuple(
             Server(name=str(s["name"]),
                    images=tuple(re.compile(p, re.I) for p in s.get("images") or []),
@@ -139,10 +167,32 @@ class ServingKinds:
             for s in data.get("servers") or []
         )
         label = (data.get("environment_label") or {}).get("key") or cls.label_key
-        return cls(kinds=kinds, servers=servers, storage_env=tuple(data.get("storage_env") or []), label_key=label)
+        return cls(kinds=kinds, servers=servers, storage_env=tuple(data.get("storage_env") or []), label_key=label,
+                   owner_only=owner_only)
 
     def kind_of(self, group: str, kind: str) -> Kind | None:
         return self.kinds.get((group, kind))
+
+    def controller_owner(self, obj: dict[str, Any], row: Kind) -> Owner | None:
+        """The controller (ownerReferences, `controller: true`) whose judgement covers `obj`,
+        an object of the model-server kind `row`: for a Pod, ReplicaSet or Job (direct_only)
+        a kind that makes objects from a template or serves a model; for a Deployment-like
+        kind only a serving kind or an owner-only kind, whose models other judged objects
+        name. None when it names no such controller (judged itself)."""
+        meta = obj.get("metadata")
+        refs = meta.get("ownerReferences") if isinstance(meta, dict) else None
+        for ref in refs if isinstance(refs, list) else []:
+            if not (isinstance(ref, dict) and ref.get("controller") is True):
+                continue
+            group, _, version = str(ref.get("apiVersion", "")).rpartition("/")
+            key = (group, str(ref.get("kind", "")))
+            owner = self.owner_only.get(key) or self.kinds.get(key)
+            if owner is not None and _covers(owner, row):
+                assert isinstance(meta, dict)
+                return Owner(row=owner, version=version if version in owner.versions or not owner.versions
+                             else owner.versions[0], name=str(ref.get("name") or ""), uid=str(ref.get("uid") or ""),
+                             namespace=None if owner.cluster_scoped else meta.get("namespace"))
+        return None
 
     def inspect(self, obj: dict[str, Any], row: Kind) -> Inspection:
         found = Inspection(kind=row)
@@ -268,6 +318,26 @@ def _argument(where: str, component: str, flag: str, value: str, elsewhere: dict
     reason = (f"{flag} is {value} and {name} is read from {source}, which the gate does not read" if source
               else f"{flag} is {value} and {name} is not set in the container's env")
     return Location(where, component, "opaque", f"{flag} {value}", reason=reason)
+
+
+def _row(row: dict[str, Any]) -> Kind:
+    return Kind(
+        group=str(row.get("group") or ""), kind=str(row["kind"]),
+        serves=str(row.get("serves", "always")), direct_only=bool(row.get("direct_only")),
+        resource=str(row.get("resource") or ""), versions=tuple(str(v) for v in row.get("versions") or []),
+        cluster_scoped=row.get("scope") == "Cluster",
+        template=_split(row["template"]) if row.get("template") else (),
+        **{key: tuple(_split(p) for p in row.get(key) or [])
+           for key in ("uris", "storage", "containers", "model_images", "maps", "added_later")},
+    )
+
+
+def _covers(owner: Kind, row: Kind) -> bool:
+    """Whether `owner`'s judgement covers an object of kind `row` it controls. A Pod owns
+    nothing (no template, serves nothing itself): a reference to one covers nothing."""
+    if owner.serves in ("always", "owner-only"):
+        return True
+    return row.direct_only and bool(owner.template)
 
 
 def _split(path: str) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from gatekeeper.pipeline.serving import Location, ServingKinds
+from gatekeeper.pipeline.serving import Location, Owner, ServingKinds
 from gatekeeper.types.decision import ModelRef, ObjectRef
 from gatekeeper.types.names import model_ref_problem
 
@@ -48,6 +48,9 @@ class ServedModels:
     skip_reason: str | None = None
     # A Namespace whose environment label is set, changed or removed: {"key", "old", "new"}.
     label_change: dict[str, Any] | None = None
+    # The controller whose judgement would cover this object, still to be confirmed real
+    # (`served_models(..., confirm_owner=True)`); the object is judged itself if it is not.
+    owner: Owner | None = None
 
 
 def parse_model_uri(uri: str) -> ModelRef:
@@ -88,20 +91,6 @@ def _at(node: Any, path: tuple[str, ...]) -> Any:
     return node
 
 
-def _judged_through_owner(obj: dict[str, Any], kinds: ServingKinds, *, serving_owner_only: bool) -> str | None:
-    """The controller (of a kind the table names) that owns this object, if any: the gate
-    judged that controller's object, so its ReplicaSets, Pods and Jobs are not judged again.
-    A Deployment or StatefulSet is only skipped when a serving kind (InferenceService,
-    SeldonDeployment, ...) controls it: that object, artifacts included, was judged."""
-    owners = (obj.get("metadata") or {}).get("ownerReferences")
-    for owner in owners if isinstance(owners, list) else []:
-        if isinstance(owner, dict) and owner.get("controller") is True:
-            row = kinds.kind_of(_group(str(owner.get("apiVersion", ""))), str(owner.get("kind", "")))
-            if row is not None and (row.serves == "always" or not serving_owner_only):
-                return f"{owner.get('kind')}/{owner.get('name')}"
-    return None
-
-
 def _nowhere(ref: ObjectRef) -> Location:
     return Location("spec", ref.kind, "opaque", "no artifact location",
                     reason=f"the {ref.kind} names no storage URI, model argument, STORAGE_URI or image "
@@ -127,23 +116,30 @@ def _namespace(obj: dict[str, Any], ref: ObjectRef, kinds: ServingKinds, old: di
 
 
 def served_models(obj: dict[str, Any], kinds: ServingKinds, *, old: dict[str, Any] | None = None,
-                  admission: bool = False) -> ServedModels:
+                  admission: bool = False, confirm_owner: bool = False) -> ServedModels:
     """Name the models an object serves and where it loads them; reference errors are
     facts for the policy. `old` (the object before an UPDATE) and `admission` (a request
-    whose user is known) matter for Namespaces only."""
+    whose user is known) matter for Namespaces only. An object a controller of the table
+    owns was judged through that owner and is skipped; with `confirm_owner` (an admission
+    not made by Kubernetes' own controllers) it is judged as if unowned and carries the
+    owner in `owner`, for the caller to skip it once the owner is confirmed real."""
     ref = object_ref(obj)
     row = kinds.kind_of(_group(ref.api_version), ref.kind)
     if row is None:
         if ref.kind == "Namespace" and ref.api_version == "v1":
             return _namespace(obj, ref, kinds, old, admission)
+        if (_group(ref.api_version), ref.kind) in kinds.owner_only:
+            return ServedModels(object=ref, gated=False, skip_reason="owner-only kind: serves no model itself")
         return ServedModels(object=ref, gated=False)
-    owner = None if row.serves == "always" else _judged_through_owner(obj, kinds, serving_owner_only=not row.direct_only)
-    if owner:
+    owner = kinds.controller_owner(obj, row) if row.serves != "always" else None
+    added = kinds.inspect_added_later(obj, row) if owner is not None else None
+    if added is not None:
         # Its owner judged what it created, not what was added later (kubectl debug's
-        # ephemeral containers): a model server added so is judged like the object's own.
-        inspection = kinds.inspect_added_later(obj, row)
-        if inspection is None:
-            return ServedModels(object=ref, gated=False, skip_reason=f"created by {owner}, judged there")
+        # ephemeral containers): a model server added so is judged like the object's own,
+        # whoever the owner is.
+        owner, inspection = None, added
+    elif owner is not None and not confirm_owner:
+        return ServedModels(object=ref, gated=False, skip_reason=f"created by {owner.display()}, judged there")
     else:
         inspection = kinds.inspect(obj, row)
 
@@ -156,7 +152,7 @@ def served_models(obj: dict[str, Any], kinds: ServingKinds, *, old: dict[str, An
         return ServedModels(object=ref, gated=False,
                             skip_reason=f"no {MODEL_ANNOTATION} annotation and no known model server")
 
-    served = ServedModels(object=ref, gated=True, locations=inspection.locations)
+    served = ServedModels(object=ref, gated=True, locations=inspection.locations, owner=owner)
     served.reference_errors.extend(inspection.shape_errors)
     uri = annotations.get(MODEL_ANNOTATION)
     if uri is None:

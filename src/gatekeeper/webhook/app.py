@@ -54,9 +54,12 @@ def configure_logging() -> None:
     )
 
 
-def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: InventoryReader | None = None) -> FastAPI:
-    """`inventory` reads what runs where for GET /v1/inventory (None: no cluster to ask)."""
-    hook = Webhook(settings)
+def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: InventoryReader | None = None,
+               api_client: Any = None) -> FastAPI:
+    """`inventory` reads what runs where for GET /v1/inventory; `api_client` (a kubernetes
+    ApiClient) is the cluster the webhook reads owners and namespace labels from (None for
+    either: no cluster to ask)."""
+    hook = Webhook(settings, api_client)
     # Only the kube-apiserver may post reviews when a token is configured (deploy/ does):
     # a review from anyone else would enter the decision log as if Kubernetes had asked.
     admission_token = BearerToken(settings.admission_token_file) if settings.admission_token_file else None
@@ -69,6 +72,7 @@ def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: Inv
         try:
             async with open_gate(settings, opa_processors=SERVING_OPA_PROCESSORS, audit=store) as gate:
                 hook.gate = gate
+                gate.owners = hook.owners  # admissions confirm the owners objects name
                 watcher = asyncio.create_task(watch(gate, hook.ready))
                 refresher = asyncio.create_task(keep_fresh(renewable, settings.reload_interval))
                 # Everything loaded so far (modules, policy data, clients) lives as long as the
@@ -185,13 +189,13 @@ def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: Inv
     return app
 
 
-def run(settings: Settings, inventory: InventoryReader | None = None) -> None:
+def run(settings: Settings, inventory: InventoryReader | None = None, api_client: Any = None) -> None:
     """Serve the webhook (`gatekeeper serve`): HTTPS when a certificate is configured."""
     import uvicorn
 
     tls = ServingTLS(settings.tls_cert, settings.tls_key) if settings.tls_cert and settings.tls_key else None
     uvicorn.run(
-        create_app(settings, tls, inventory), host=settings.host, port=settings.port, log_level="warning", access_log=False,
+        create_app(settings, tls, inventory, api_client), host=settings.host, port=settings.port, log_level="warning", access_log=False,
         # The API server calls the webhook directly: no proxy's X-Forwarded-* to honour.
         proxy_headers=False,
         # Our own context, so a renewed certificate is loaded into it without a restart.

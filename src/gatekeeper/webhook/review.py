@@ -24,10 +24,12 @@ from gatekeeper.audit import AuditRecord, AuditStoreError
 from gatekeeper.audit.record import outcome_of
 from gatekeeper.config import Settings
 from gatekeeper.pipeline.gate import Gate, Manifest, ReviewContext, UnknownEnvironment
+from gatekeeper.pipeline.owners import Owners
 from gatekeeper.pipeline.workloads import object_ref, served_models
 from gatekeeper.types import admission
 from gatekeeper.types.admission import AdmissionReview, AdmissionReviewResponse
 from gatekeeper.types.decision import Decision
+from gatekeeper.webhook.kube import KubeApi
 from gatekeeper.webhook.namespaces import NamespaceEnvironments
 
 log = structlog.get_logger("gatekeeper")
@@ -85,10 +87,15 @@ def parse_review(body: bytes) -> AdmissionReview:
 class Webhook:
     """The running gate and what the endpoints need besides it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, api_client: Any = None) -> None:
         self.settings = settings
         self.gate: Gate | None = None
-        self.namespaces = NamespaceEnvironments(settings)
+        # The cluster `gatekeeper serve` chose (a kubernetes ApiClient), or None: no API.
+        kube = KubeApi(api_client) if api_client is not None else None
+        self.namespaces = NamespaceEnvironments(kube)
+        # Owner references are confirmed through the API before they exempt anything
+        # (README "Owners"); with no API to ask, such an object fails closed.
+        self.owners = Owners(kube)
         self.ready: dict[str, str | None] = {"opa": "starting", "audit": "starting"}
 
     async def review(self, review: AdmissionReview, environment: str) -> AdmissionReviewResponse:
@@ -113,7 +120,8 @@ class Webhook:
         except asyncio.TimeoutError:
             metrics.ERRORS.labels("budget").inc()
             log.warning("review over budget", uid=request.uid, budget=self.settings.response_budget)
-            return await self._unjudged(request, environment, self._over_budget(request.uid, environment), "over_budget")
+            answer = self._over_budget(request.uid, environment, guarded=_is_namespace(obj))
+            return await self._unjudged(request, environment, answer, "over_budget")
         if not evaluation.report.results:  # not model-serving: OPA was not asked
             if request.operation == "UPDATE" and self._served_a_model(request.old_object):
                 return await self._unjudged(request, environment, admission.allow(request.uid), "annotation_removed")
@@ -160,11 +168,12 @@ class Webhook:
         assert self.gate is not None
         return bool(old_object) and self.gate.kinds is not None and served_models(old_object, self.gate.kinds).gated
 
-    def _over_budget(self, uid: str, environment: str) -> AdmissionReviewResponse:
+    def _over_budget(self, uid: str, environment: str, guarded: bool) -> AdmissionReviewResponse:
         message = (f"model-gatekeeper did not decide within its {self.settings.response_budget:g}s budget "
-                   "(OPA or the evidence source is too slow)")
+                   "(OPA, the evidence source or the Kubernetes API is too slow)")
         assert self.gate is not None
-        if self.gate.enforcement_of(environment) == "deny":
+        # A Namespace reaches the gate for its environment label, guarded in every environment.
+        if guarded or self.gate.enforcement_of(environment) == "deny":
             return admission.deny(uid, message + "; denied (fail closed)")
         return admission.allow(uid, [message])
 
@@ -179,3 +188,7 @@ class Webhook:
                  outcome=outcome, dry_run=context.dry_run, models=[f"{m.name}@{m.version}" for m in decision.models],
                  violations=[v.requirement for v in decision.violations], error=decision.error,
                  policy_revision=decision.policy_revision)
+
+
+def _is_namespace(obj: dict[str, Any]) -> bool:
+    return obj.get("kind") == "Namespace" and obj.get("apiVersion") == "v1"

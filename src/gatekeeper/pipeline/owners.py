@@ -1,0 +1,63 @@
+"""Is the controller an object names real? (README "Owners")
+
+A Pod, ReplicaSet or Job a controller of the serving table owns, and a Deployment or
+StatefulSet a serving or owner-only kind owns, is judged through that owner. But an
+ownerReferences entry is written by whoever creates the object: a made-up one would exempt
+a model server until the garbage collector notices (and it serves meanwhile). So at
+admission the gate reads the owner from the Kubernetes API and exempts the object only when
+an object of that kind, name and uid exists. The front door that can reach the API gives
+the reader (`webhook.kube`); the pipeline never imports a Kubernetes client.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from gatekeeper.pipeline.serving import Owner
+
+
+class OwnerUnconfirmed(RuntimeError):
+    """The Kubernetes API could not say whether the owner exists: the gate fails closed."""
+
+
+class ObjectReader(Protocol):
+    async def read(self, group: str, version: str, resource: str, namespace: str | None,
+                   name: str) -> dict[str, Any] | None:
+        """The object as JSON; None when it does not exist. Raises when the API did not answer."""
+
+
+class Owners:
+    """Confirms owners through `reader` (None: no API to ask), each answer kept `ttl`
+    seconds by uid: a controller's children arrive in bursts, and a uid never changes owner."""
+
+    MAX_CACHED = 4096
+
+    def __init__(self, reader: ObjectReader | None, ttl: float = 30.0) -> None:
+        self.reader = reader
+        self.ttl = ttl
+        self._seen: dict[tuple[str, str, str | None, str, str], tuple[float, bool]] = {}
+
+    async def confirm(self, owner: Owner) -> bool:
+        """True when the owner exists with the uid the reference names; False when it is
+        forged (missing, or another object by that name). Raises OwnerUnconfirmed."""
+        row = owner.row
+        what = f"{owner.display()} (uid {owner.uid or 'none'})"
+        if self.reader is None:
+            raise OwnerUnconfirmed(f"no Kubernetes API is configured to confirm the owner {what}")
+        if not (owner.uid and owner.name and row.resource and (owner.namespace or row.cluster_scoped)):
+            return False  # the API server never writes such a reference: nothing to ask
+        key = (row.group, row.kind, owner.namespace, owner.name, owner.uid)
+        hit = self._seen.get(key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        try:
+            found = await self.reader.read(row.group, owner.version, row.resource, owner.namespace, owner.name)
+        except Exception as exc:  # noqa: BLE001 - whatever the client raised, the API did not answer
+            raise OwnerUnconfirmed(f"the Kubernetes API could not confirm the owner {what}: {exc}") from exc
+        metadata = (found or {}).get("metadata")
+        real = isinstance(metadata, dict) and metadata.get("uid") == owner.uid
+        if len(self._seen) >= self.MAX_CACHED:
+            self._seen.clear()
+        self._seen[key] = (time.monotonic() + self.ttl, real)
+        return real

@@ -1,0 +1,111 @@
+"""Owner references (README "Owners"): which controller's judgement covers an object, the
+owner-only kinds of the serving table, and the identities trusted without a look-up. The
+table is the one the real OPA serves; confirming owners against a real API server is
+tests/e2e/test_as_deployed_e2e.py's."""
+
+import pytest
+
+from gatekeeper.pipeline.serving import built_in_controller
+from gatekeeper.pipeline.workloads import served_models
+
+from .test_workloads import kinds  # noqa: F401 - the serving table as OPA serves it
+
+VLLM = {"name": "vllm", "image": "vllm/vllm-openai:v0.6.3"}
+MLSERVER = {"name": "mlserver", "image": "seldonio/mlserver:1.6.1"}
+
+
+def controlled_by(api_version, kind, name="owner", uid="u-1"):
+    return {"apiVersion": api_version, "kind": kind, "name": name, "uid": uid, "controller": True}
+
+
+def pod(*owners, container=VLLM):
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ns", "ownerReferences": list(owners)},
+            "spec": {"containers": [container]}}
+
+
+def workload(kind, *owners, container=MLSERVER):
+    return {"apiVersion": "apps/v1", "kind": kind,
+            "metadata": {"name": "w", "namespace": "ns", "ownerReferences": list(owners)},
+            "spec": {"template": {"spec": {"containers": [container]}}}}
+
+
+@pytest.mark.parametrize("owner, resource, version", [
+    (controlled_by("apps/v1", "ReplicaSet"), "replicasets", "v1"),
+    (controlled_by("batch/v1", "Job"), "jobs", "v1"),
+    (controlled_by("apps/v1", "StatefulSet"), "statefulsets", "v1"),
+    (controlled_by("serving.kserve.io/v1beta1", "InferenceService"), "inferenceservices", "v1beta1"),
+    # a version the table does not list is read at the table's first
+    (controlled_by("serving.kserve.io/v9", "InferenceService"), "inferenceservices", "v1beta1"),
+])
+def test_a_pod_is_covered_by_a_template_or_serving_owner(kinds, owner, resource, version):
+    claimed = kinds.controller_owner(pod(owner), kinds.kind_of("", "Pod"))
+    assert (claimed.row.resource, claimed.version, claimed.name, claimed.uid, claimed.namespace) == (
+        resource, version, "owner", "u-1", "ns")
+    assert served_models(pod(owner), kinds).skip_reason == f"created by {owner['kind']}/owner, judged there"
+
+
+@pytest.mark.parametrize("owners", [
+    [controlled_by("v1", "Pod")],  # a Pod makes nothing: it covers nothing
+    [controlled_by("example.com/v1", "ReplicaSet")],  # not the table's ReplicaSet
+    [{**controlled_by("apps/v1", "ReplicaSet"), "controller": False}],  # not the controller
+    [],
+])
+def test_other_references_cover_nothing(kinds, owners):
+    assert kinds.controller_owner(pod(*owners), kinds.kind_of("", "Pod")) is None
+    assert served_models(pod(*owners), kinds).gated
+
+
+@pytest.mark.parametrize("owner, namespace", [
+    (controlled_by("mlops.seldon.io/v1alpha1", "Server"), "ns"),
+    (controlled_by("serving.kserve.io/v1alpha1", "ServingRuntime"), "ns"),
+    (controlled_by("serving.kserve.io/v1alpha1", "ClusterServingRuntime"), None),  # cluster-scoped: no namespace
+    (controlled_by("serving.kserve.io/v1beta1", "InferenceService"), "ns"),
+])
+@pytest.mark.parametrize("kind", ["Deployment", "StatefulSet"])
+def test_deployments_and_statefulsets_are_covered_by_serving_and_owner_only_kinds(kinds, owner, namespace, kind):
+    obj = workload(kind, owner)
+    claimed = kinds.controller_owner(obj, kinds.kind_of("apps", kind))
+    assert (claimed.display(), claimed.namespace) == (f"{owner['kind']}/owner", namespace)
+    assert served_models(obj, kinds).skip_reason == f"created by {owner['kind']}/owner, judged there"
+
+
+def test_a_deployment_is_not_covered_by_a_template_kind(kinds):
+    obj = workload("Deployment", controlled_by("apps/v1", "ReplicaSet"))
+    assert kinds.controller_owner(obj, kinds.kind_of("apps", "Deployment")) is None
+    assert served_models(obj, kinds).gated
+
+
+def test_to_be_confirmed_the_object_is_judged_as_if_unowned_and_carries_its_owner(kinds):
+    owner = controlled_by("mlops.seldon.io/v1alpha1", "Server", "mlserver")
+    served = served_models(workload("StatefulSet", owner), kinds, confirm_owner=True)
+    assert served.gated and served.owner.display() == "Server/mlserver"
+    assert served.reference_errors == ["StatefulSet runs model server Seldon runtime (image seldonio/mlserver:1.6.1) "
+                                       "but has no model-gatekeeper.io/model annotation naming its model"]
+    # nothing to judge without the owner: nothing to confirm either
+    plain = served_models(workload("Deployment", owner, container={"name": "web", "image": "nginx:1.27"}), kinds,
+                          confirm_owner=True)
+    assert not plain.gated and plain.owner is None
+
+
+def test_owner_only_kinds_are_not_judged_themselves(kinds):
+    server = {"apiVersion": "mlops.seldon.io/v1alpha1", "kind": "Server", "metadata": {"name": "mlserver"},
+              "spec": {"serverConfig": "mlserver"}}
+    served = served_models(server, kinds)
+    assert not served.gated and served.skip_reason == "owner-only kind: serves no model itself"
+    assert kinds.kind_of("mlops.seldon.io", "Server") is None
+
+
+@pytest.mark.parametrize("user, trusted", [
+    ("system:kube-controller-manager", True),
+    ("system:serviceaccount:kube-system:replicaset-controller", True),
+    ("system:serviceaccount:kube-system:job-controller", True),
+    ("system:serviceaccount:kube-system:statefulset-controller", True),
+    ("system:serviceaccount:kube-system:daemon-set-controller", True),
+    ("system:serviceaccount:kube-system:cronjob-controller", True),
+    ("system:serviceaccount:kserve:kserve-controller-manager", False),
+    ("system:serviceaccount:lending:replicaset-controller", False),
+    ("system:serviceaccount:kube-system:replicaset-controller-x", False),
+    ("replicaset-controller", False), ("", False), (None, False),
+])
+def test_kubernetes_own_controllers_are_trusted(user, trusted):
+    assert built_in_controller(user) is trusted

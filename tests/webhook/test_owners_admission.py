@@ -1,0 +1,68 @@
+"""Owner references at admission (README "Owners"): an object a controller of the serving
+table owns is exempt only when the owner is confirmed real. This gate has no Kubernetes API
+to ask (no kubeconfig, not in a cluster), so a claimed owner fails closed; Kubernetes' own
+controllers are trusted without asking. tests/e2e/test_as_deployed_e2e.py confirms real and
+forged owners against a real API server."""
+
+import pytest
+
+from .server import GateProcess
+from .test_serving_admission import answer
+
+VLLM = {"name": "vllm", "image": "vllm/vllm-openai:v0.6.3", "args": ["--model", "s3://models/credit-scoring/3"]}
+NGINX = {"name": "web", "image": "nginx:1.27"}
+FORGED_RS = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "llm-7d9", "uid": "made-up", "controller": True}
+FORGED_SERVER = {"apiVersion": "mlops.seldon.io/v1alpha1", "kind": "Server", "name": "mlserver", "uid": "made-up",
+                 "controller": True}
+UNCONFIRMED = "no Kubernetes API is configured to confirm the owner ReplicaSet/llm-7d9 (uid made-up)"
+
+
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory):
+    """A gate outside any cluster, given no kubeconfig: no API to confirm an owner with."""
+    process = GateProcess(tmp_path_factory.mktemp("gate"), env={"KUBECONFIG": "", "KUBERNETES_SERVICE_HOST": ""})
+    yield process.start()
+    process.stop()
+
+
+def pod(container, owner=None):
+    meta = {"name": "p", "namespace": "lending", **({"ownerReferences": [owner]} if owner else {})}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {"containers": [container]}}
+
+
+def test_a_claimed_owner_that_cannot_be_confirmed_fails_closed_in_production(gate):
+    denied = answer(gate, pod(VLLM, FORGED_RS))
+    assert denied["allowed"] is False
+    assert denied["status"]["message"] == (
+        f"model-gatekeeper could not evaluate the policy, so it denies (fail closed): {UNCONFIRMED}")
+
+
+def test_and_is_admitted_with_a_warning_where_enforcement_is_warn(gate):
+    warned = answer(gate, pod(VLLM, FORGED_RS), "/validate/staging")
+    assert warned["allowed"] is True and warned["warnings"] == [f"policy not enforced: {UNCONFIRMED}"]
+
+
+@pytest.mark.parametrize("user", ["system:serviceaccount:kube-system:replicaset-controller",
+                                  "system:serviceaccount:kube-system:job-controller", "system:kube-controller-manager"])
+def test_kubernetes_own_controllers_are_trusted_without_asking(gate, user):
+    assert answer(gate, pod(VLLM, FORGED_RS), user=user, uid="c") == {"uid": "c", "allowed": True}
+
+
+@pytest.mark.parametrize("user", ["system:serviceaccount:lending:replicaset-controller",
+                                  "system:serviceaccount:kube-system:replicaset-controller-x", "replicaset-controller"])
+def test_look_alike_identities_are_not(gate, user):
+    assert answer(gate, pod(VLLM, FORGED_RS), user=user)["allowed"] is False
+
+
+def test_an_owned_object_that_serves_no_model_is_answered_without_asking(gate):
+    # judged as if unowned first: nothing to judge, so the owner does not matter
+    assert answer(gate, pod(NGINX, FORGED_RS), uid="o") == {"uid": "o", "allowed": True}
+
+
+def test_a_deployment_claimed_by_an_owner_only_kind_is_confirmed_too(gate):
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
+                  "metadata": {"name": "mlserver", "namespace": "lending", "ownerReferences": [FORGED_SERVER]},
+                  "spec": {"template": {"spec": {"containers": [{"name": "mlserver", "image": "seldonio/mlserver:1.6.1"}]}}}}
+    denied = answer(gate, deployment)
+    assert denied["allowed"] is False
+    assert "no Kubernetes API is configured to confirm the owner Server/mlserver (uid made-up)" in denied["status"]["message"]
