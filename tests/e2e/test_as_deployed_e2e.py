@@ -302,6 +302,20 @@ def test_a_pod_its_real_replicaset_owns_is_created_once_the_owner_is_read(kube: 
     assert requirement_ids(status_message(error)) == {"evidence.model_reference"}
 
 
+def test_a_real_but_ordinary_replicaset_covers_no_model_server_it_claims_to_own(kube: Kube, deployed: Deployed):
+    busybox = {"name": "shell", "image": "busybox:1.36", "command": ["sleep", "3600"]}
+    replicaset = owned("ReplicaSet", "plain", {}, busybox)
+    del replicaset["metadata"]["ownerReferences"], replicaset["spec"]["serviceName"]
+    replicaset = kube.custom.create_namespaced_custom_object("apps", "v1", PROD, "replicasets", replicaset)
+    assert deployed.records(namespace=PROD, name="plain") == []  # an ordinary ReplicaSet: not gated
+    # real owner, real uid, but its judgement never covered a model server: the Pod is judged itself
+    error = kube.rejected(lambda: create_pod(kube, owned("Pod", "plain-vllm", reference(replicaset), VLLM)))
+    assert error.status == 403, error.body
+    assert requirement_ids(status_message(error)) == {"evidence.model_reference"}
+    # what the ReplicaSet itself runs stays exempt through it
+    assert create_pod(kube, owned("Pod", "plain-shell", reference(replicaset), busybox)).metadata.uid
+
+
 def test_a_statefulset_a_real_seldon_server_owns_is_created_a_forged_one_rejected(kube: Kube, deployed: Deployed):
     server = kube.custom.create_namespaced_custom_object("mlops.seldon.io", "v1alpha1", PROD, "servers", {
         "apiVersion": "mlops.seldon.io/v1alpha1", "kind": "Server", "metadata": {"name": "mlserver", "namespace": PROD},

@@ -185,7 +185,7 @@ class Gate:
             if served.gated and served.owner is not None:
                 assert self.owners is not None
                 try:
-                    if await self.owners.confirm(served.owner):
+                    if await self.owners.confirm(served.owner, self.kinds):
                         served.gated, served.skip_reason = False, f"created by {served.owner.display()}, judged there"
                     # else forged: judged as if unowned
                 except OwnerUnconfirmed as exc:

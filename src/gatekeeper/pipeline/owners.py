@@ -14,7 +14,8 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
-from gatekeeper.pipeline.serving import Owner
+from gatekeeper.pipeline.serving import Owner, ServingKinds
+from gatekeeper.pipeline.workloads import served_models
 
 
 class OwnerUnconfirmed(RuntimeError):
@@ -38,9 +39,12 @@ class Owners:
         self.ttl = ttl
         self._seen: dict[tuple[str, str, str | None, str, str], tuple[float, bool]] = {}
 
-    async def confirm(self, owner: Owner) -> bool:
-        """True when the owner exists with the uid the reference names; False when it is
-        forged (missing, or another object by that name). Raises OwnerUnconfirmed."""
+    async def confirm(self, owner: Owner, kinds: ServingKinds) -> bool:
+        """True when the owner exists with the uid the reference names and its own judgement
+        covers the object: an owner-only kind, or an owner the gate judges as serving a
+        model. False when it is forged (missing, another object by that name) or real but
+        ordinary: a ReplicaSet of busybox made to own a vLLM Pod covers nothing, so the Pod
+        is judged itself. Raises OwnerUnconfirmed."""
         row = owner.row
         what = f"{owner.display()} (uid {owner.uid or 'none'})"
         if self.reader is None:
@@ -56,8 +60,19 @@ class Owners:
         except Exception as exc:  # noqa: BLE001 - whatever the client raised, the API did not answer
             raise OwnerUnconfirmed(f"the Kubernetes API could not confirm the owner {what}: {exc}") from exc
         metadata = (found or {}).get("metadata")
-        real = isinstance(metadata, dict) and metadata.get("uid") == owner.uid
+        real = isinstance(metadata, dict) and metadata.get("uid") == owner.uid and _covers(found or {}, owner, kinds)
         if len(self._seen) >= self.MAX_CACHED:
             self._seen.clear()
         self._seen[key] = (time.monotonic() + self.ttl, real)
         return real
+
+
+def _covers(found: dict[str, Any], owner: Owner, kinds: ServingKinds) -> bool:
+    """Was the owner itself judged as serving a model (as if it had no owner of its own:
+    a Deployment's ReplicaSet carries the Deployment's template)?"""
+    if owner.row.serves == "owner-only":
+        return True
+    metadata = {k: v for k, v in found.get("metadata", {}).items() if k != "ownerReferences"}
+    api_version = f"{owner.row.group}/{owner.version}" if owner.row.group else owner.version
+    return served_models({**found, "apiVersion": api_version, "kind": owner.row.kind, "metadata": metadata},
+                         kinds).gated
