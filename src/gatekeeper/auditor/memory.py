@@ -31,7 +31,8 @@ class Judged:
     compliant: bool | None = None  # None: never judged successfully
     outcome: tuple[Any, ...] | None = None  # what the decision log last recorded
     next_expiry: datetime | None = None
-    models: tuple[ModelRef, ...] = ()  # what it serves (at resource_version, under policy_revision)
+    models: tuple[ModelRef, ...] = ()  # what it serves
+    models_of: tuple[str, str] = ("", "")  # (resource_version, policy_revision) `models` was read at
     evidence: tuple[str, ...] = ()  # the evidence revision judged (digest per served model)
     failed: bool = False
     seeded: bool = False  # known only from its report: re-judge once
@@ -51,6 +52,7 @@ class Judged:
             self.annotations, self.written, self.report_version = (previous.annotations, previous.written,
                                                                    previous.report_version)
             self.gauges, self.risk_classes = previous.gauges, previous.risk_classes
+            self.models, self.models_of = previous.models, previous.models_of
         return self
 
 

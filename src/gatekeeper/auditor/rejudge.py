@@ -168,9 +168,9 @@ class Auditor:
 
     async def _judge_all(self, due: list[tuple[dict[str, Any], str, str]], now: datetime,
                          result: CycleResult) -> None:
-        """Judge in batches per environment; publish each batch a few workloads at a time.
-        A failure to write to the API ends the cycle once its batch is done; whatever
-        could not be published is retried next cycle."""
+        """Judge in batches per environment, OPA deciding the next batch while this one is
+        published a few workloads at a time. A failure to write to the API ends the cycle
+        once its batch is done; whatever could not be published is retried next cycle."""
         by_environment: dict[str, list[tuple[dict[str, Any], str]]] = {}
         for obj, environment, trigger in due:
             by_environment.setdefault(environment, []).append((obj, trigger))
@@ -180,19 +180,30 @@ class Auditor:
             async with writers:
                 await self._publish(obj, decided, now)
 
-        for environment, entries in by_environment.items():
-            for start in range(0, len(entries), BATCH):
-                batch = entries[start:start + BATCH]
-                for obj, trigger in batch:
-                    signals.JUDGED.labels(trigger).inc()
-                    meta = obj["metadata"]
-                    result.judged[f"{meta['namespace']}/{obj['kind']}/{meta['name']}"] = trigger
-                decided = await self._decide([obj for obj, _ in batch], environment)
-                outcomes = await asyncio.gather(*(publish(obj, decided.get(_ref(obj))) for obj, _ in batch),
-                                                return_exceptions=True)
-                for failure in outcomes:
-                    if isinstance(failure, BaseException):
-                        raise failure
+        batches = [(environment, entries[start:start + BATCH]) for environment, entries in by_environment.items()
+                   for start in range(0, len(entries), BATCH)]
+        deciding = self._decide_next(batches, 0)
+        for n, (environment, batch) in enumerate(batches):
+            for obj, trigger in batch:
+                signals.JUDGED.labels(trigger).inc()
+                meta = obj["metadata"]
+                result.judged[f"{meta['namespace']}/{obj['kind']}/{meta['name']}"] = trigger
+            decided = await deciding  # type: ignore[misc]
+            deciding = self._decide_next(batches, n + 1)
+            outcomes = await asyncio.gather(*(publish(obj, decided.get(_ref(obj))) for obj, _ in batch),
+                                            return_exceptions=True)
+            for failure in outcomes:
+                if isinstance(failure, BaseException):
+                    if deciding is not None:
+                        deciding.cancel()
+                    raise failure
+
+    def _decide_next(self, batches: list[tuple[str, list[tuple[dict[str, Any], str]]]],
+                     n: int) -> asyncio.Task[dict[tuple[str, ...], Decision | str]] | None:
+        if n >= len(batches):
+            return None
+        environment, batch = batches[n]
+        return asyncio.ensure_future(self._decide([obj for obj, _ in batch], environment))
 
     async def _decide(self, objs: list[dict[str, Any]], environment: str) -> dict[tuple[str, ...], Decision | str]:
         """Each object's decision (by its reference), or why it could not be judged; an
@@ -225,7 +236,9 @@ class Auditor:
     async def _concluded(self, obj: dict[str, Any], state: Judged, decision: Decision, now: datetime) -> None:
         meta = obj["metadata"]
         assert self.gate.kinds is not None
-        state.models = tuple(served_models(obj, self.gate.kinds).models)
+        if state.models_of != (state.resource_version, state.policy_revision):  # (a resync: as it was)
+            state.models = tuple(served_models(obj, self.gate.kinds).models)
+            state.models_of = (state.resource_version, state.policy_revision)
         state.results = policyreports.results_of(decision, now)
         written = policyreports.policy_report(obj, state.results, decision)
         state.annotations = written["metadata"]["annotations"]

@@ -76,12 +76,15 @@ async def _monitor(run, api, interval: timedelta, resync: timedelta, lease_names
     from gatekeeper.auditor.lease import Elector
     from gatekeeper.auditor.monitor import run as run_loop
     from gatekeeper.auditor.rejudge import Auditor
+    from gatekeeper.opa.server import SERVING_OPA_PROCESSORS
     from gatekeeper.pipeline.assemble import open_gate
 
     cluster = Cluster(api)
     elector = Elector(Leases(cluster), lease_namespace, socket.gethostname()) if lease_namespace else None
     try:
-        async with await open_store(run.audit_db) as audit, open_gate(run) as gate:
+        # its own OPA (no --opa-url) gets one processor, as the deployed sidecar's 500m limit
+        # allows: a resync then leaves the other cores to admission on a shared machine
+        async with await open_store(run.audit_db) as audit, open_gate(run, opa_processors=SERVING_OPA_PROCESSORS) as gate:
             await run_loop(Auditor(gate, cluster, audit=audit, resync=resync, elector=elector), interval=interval)
     finally:
         cluster.close()
