@@ -7,9 +7,9 @@ injected clock; the tests wait only for the API server's watch events to arrive.
 - A workload created or changed after the start is judged through the watch; a watch
   that breaks is listed again and catches up; with an hour-long interval, the loop is
   woken by the watch and a new workload gets its report within seconds.
-- A fresh auditor over the same cluster and decision log (a restart, a new leader) reads
-  its reports back: no second background record, no second Event, no report rewritten;
-  a real change afterwards is recorded.
+- A fresh auditor over the same cluster and decision log (a restart) reads its reports
+  back: no second background record, no second Event, no report rewritten; a real change
+  afterwards is recorded. A replica taking the Lease over does the same.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gatekeeper.audit import open_store
 from gatekeeper.auditor import watch
-from gatekeeper.auditor.client import REPORT_GROUP, REPORT_PLURAL, REPORT_VERSION, Cluster, Resource
+from gatekeeper.auditor.client import REPORT_GROUP, REPORT_PLURAL, REPORT_VERSION, Cluster, Leases, Resource
+from gatekeeper.auditor.lease import Elector
 from gatekeeper.auditor.monitor import run
 from gatekeeper.auditor.rejudge import Auditor
 from gatekeeper.config import Settings
@@ -85,6 +86,13 @@ def server_lists(control_plane, resource: str) -> float:  # type: ignore[no-unty
     return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
                if sample.name == "apiserver_request_total" and sample.labels.get("verb") == "LIST"
                and sample.labels.get("resource") == resource)
+
+
+def background_records(audit_db: str, ns: str) -> list[tuple[str, str]]:
+    """(workload, outcome) of each background record about namespace `ns`, as the CLI lists them."""
+    listed = run_cli("audit", "list", "--audit-db", audit_db, "--source", "background", "--format", "json")
+    assert listed.code == 0, listed.stderr
+    return sorted((r["object"]["name"], r["outcome"]) for r in listed.json() if r["object"]["namespace"] == ns)
 
 
 def in_cache(auditor: Auditor, name: str, resource_version: str | None = None) -> bool:
@@ -176,9 +184,7 @@ def test_a_restarted_auditor_remembers_what_it_judged(kube: Kube, tmp_path: Path
               "version": "3", "risk_class": "high"}
 
     def records() -> list[tuple[str, str]]:
-        listed = run_cli("audit", "list", "--audit-db", audit_db, "--source", "background", "--format", "json")
-        assert listed.code == 0, listed.stderr
-        return sorted((r["object"]["name"], r["outcome"]) for r in listed.json() if r["object"]["namespace"] == ns)
+        return background_records(audit_db, ns)
 
     def events() -> list[tuple[str, str]]:
         listed = kube.core.list_namespaced_event(ns)
@@ -226,3 +232,30 @@ def test_a_restarted_auditor_remembers_what_it_judged(kube: Kube, tmp_path: Path
         assert versions()["steady"] != written["steady"] and versions()["unfair"] == written["unfair"]
 
     asyncio.run(story())
+
+
+def test_a_replica_taking_over_reads_the_reports_back(kube: Kube, tmp_path: Path) -> None:
+    ns, lease = "taken-over", "auditor-takeover-test"  # its own Lease: the fake clock's renewals lie ahead
+    namespace(kube, ns)
+    kube.create(serving("steady", ns))
+    audit_db = f"sqlite:///{tmp_path}/audit.db"
+    clock = FakeClock(datetime(2026, 12, 1, tzinfo=timezone.utc))
+
+    async def story() -> None:
+        async with await open_store(audit_db) as audit, open_gate(Settings(evidence_dir=EVIDENCE),
+                                                                   clock=clock.now) as gate:
+            cluster = Cluster(kube.api_client)
+            a, b = (Auditor(gate, cluster, audit=audit, elector=Elector(Leases(cluster), "default", who, name=lease))
+                    for who in ("replica-a", "replica-b"))
+            led = await a.cycle()
+            assert led.leader and {k: v for k, v in led.judged.items() if k.startswith(ns)} == {
+                f"{ns}/InferenceService/steady": "new"}
+            assert not (await b.cycle()).leader
+            clock.advance(61)  # replica-a stopped renewing: replica-b takes over, its reports in hand
+            taken = await b.cycle()
+            assert taken.leader and {k: v for k, v in taken.judged.items() if k.startswith(ns)} == {
+                f"{ns}/InferenceService/steady": "restart"}
+            a.close(), b.close()
+
+    asyncio.run(story())
+    assert background_records(audit_db, ns) == [("steady", "admitted")]  # not a second time by the new leader
