@@ -59,7 +59,12 @@ def test_the_auditor_overlay_is_accepted_and_its_rbac_suffices(kube: Kube, contr
             async with open_gate(Settings(evidence_dir=EVIDENCE)) as gate:
                 cluster = Cluster(impersonating)
                 elector = Elector(Leases(cluster), GATE_NAMESPACE, "rbac-check", name="rbac-check")
-                return await Auditor(gate, cluster, elector=elector).cycle()
+                auditor = Auditor(gate, cluster, elector=elector)
+                try:
+                    return await auditor.cycle()
+                finally:
+                    auditor.close()
+                    cluster.close()
 
         try:
             return asyncio.run(cycle())

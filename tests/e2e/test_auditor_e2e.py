@@ -19,6 +19,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -99,6 +101,15 @@ def events(kube: Kube) -> list[tuple[str, str]]:
 
 def gauge(metric: str, **labels: str) -> float | None:
     return REGISTRY.get_sample_value(metric, labels)
+
+
+async def watched(auditor: Auditor, seen: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Wait until the auditor's watch has delivered a change (`seen()` holds). This waits
+    for the API server's event to arrive, never for time to pass: the clock is injected."""
+    deadline = time.monotonic() + timeout
+    while not seen():
+        assert time.monotonic() < deadline, "the watch did not deliver the change"
+        await asyncio.sleep(0.05)
 
 
 KEY = f"{NAMESPACE}/InferenceService/{NAME}"  # how a cycle names what it judged
@@ -225,11 +236,14 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
             assert tightened["violations"] == ["fairness.demographic_parity_ratio", "signoff.role"]
             assert tightened["error"] == "" and tightened["earliest_expiry"] == ""
 
-            # the workload goes: its report goes
+            # the workload goes: its report goes (once the watch has told the auditor)
+            uid = kube.get("InferenceService", NAMESPACE, NAME)["metadata"]["uid"]
             kube.delete("InferenceService", NAMESPACE, NAME)
+            await watched(auditor, lambda: uid not in {w["metadata"]["uid"] for w in auditor.cache.workloads()})
             gone = await auditor.cycle()
             assert f"{NAMESPACE}/gatekeeper-inferenceservice-{NAME}" in gone.removed and report(kube) is None
             assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) is None
+            auditor.close()  # (its watch threads would also end once this event loop is closed)
 
     asyncio.run(story())
 
@@ -272,6 +286,7 @@ def test_one_replica_audits_at_a_time_and_an_unreachable_api_shows(kube: Kube, t
             assert (await second.cycle()).leader and not (await first.cycle()).leader
             lease = client.CoordinationV1Api(kube.api_client).read_namespaced_lease(LEASE, "default")
             assert lease.spec.holder_identity == "replica-b" and lease.spec.lease_transitions == 1
+            first.close(), second.close()
 
             # the Kubernetes API unreachable: counted, shown, no crash; nothing written
             before = float(REGISTRY.get_sample_value("gatekeeper_auditor_failures_total",

@@ -8,6 +8,8 @@ each requirement family the model was checked against that raised nothing passes
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from datetime import datetime
 from typing import Any
@@ -80,6 +82,8 @@ def summary_of(results: list[dict[str, Any]]) -> dict[str, int]:
 MODELS = "model-gatekeeper.io/models"  # "name@version risk_class", comma-separated
 EARLIEST_EXPIRY = "model-gatekeeper.io/earliest-expiry"
 COMPLIANT = "model-gatekeeper.io/compliant"  # "true" | "false" | "unknown" (never judged)
+# and what a restarted auditor reads back (memory.py), so it does not log the same decision twice
+ALLOWED = "model-gatekeeper.io/allowed"  # "true" | "false": admitted under the environment's enforcement
 
 
 def policy_report(workload: dict[str, Any], results: list[dict[str, Any]], decision: Decision | None,
@@ -95,6 +99,7 @@ def policy_report(workload: dict[str, Any], results: list[dict[str, Any]], decis
             MODELS: ", ".join(f"{m.name}@{m.version or ''} {m.risk_class or 'unclassified'}" for m in decision.models),
             COMPLIANT: "false" if decision.violations else "true",
             EARLIEST_EXPIRY: min((e.expires_at for e in decision.expiries), default=""),
+            ALLOWED: "true" if decision.allowed else "false",
         }
     return {
         "apiVersion": f"{REPORT_GROUP}/{REPORT_VERSION}",
@@ -107,6 +112,19 @@ def policy_report(workload: dict[str, Any], results: list[dict[str, Any]], decis
         "summary": summary_of(results),
         "results": results,
     }
+
+
+def fingerprint(report: dict[str, Any]) -> str:
+    """What a report says, without when it was said: the fields the auditor writes, result
+    timestamps left out. Equal fingerprints: rewriting the report would change nothing
+    but its timestamps, so a resync of unchanged workloads writes nothing."""
+    meta = report.get("metadata") or {}
+    said = {
+        "metadata": {k: meta.get(k) for k in ("name", "namespace", "labels", "annotations", "ownerReferences")},
+        "scope": report.get("scope"), "summary": report.get("summary"),
+        "results": [{k: v for k, v in r.items() if k != "timestamp"} for r in report.get("results") or []],
+    }
+    return hashlib.sha256(json.dumps(said, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def with_error(previous: list[dict[str, Any]], failure: str, when: datetime) -> list[dict[str, Any]]:

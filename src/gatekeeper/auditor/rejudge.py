@@ -1,54 +1,43 @@
-"""One audit cycle: list the gated workloads of governed namespaces, re-judge those that
-are due through the pipeline, and publish what changed.
+"""One audit cycle: read the gated workloads of governed namespaces from the watch cache,
+re-judge those that are due through the pipeline, and publish what changed.
 
-A workload is due when it is new or changed (its resourceVersion), when the policy
-revision changed, when the evidence of a model it serves changed (the source's digest,
-through the lookup's TTL cache), when a sign-off or waiver it rests on expired, when its
-last re-judgement failed, or when a full resync falls due. Listing is one call per gated
-kind; judging (evidence + OPA) happens only for what is due.
+The cache (watch.py) lists each collection once and then follows its watch; a cycle lists
+nothing unless a watch broke. A workload is due when it is new or changed (its
+resourceVersion), when the policy revision changed, when the evidence of a model it
+serves changed (the source's digest, through the lookup's TTL cache), when a sign-off or
+waiver it rests on expired, when its last re-judgement failed, when it is known only from
+its report (a restart, memory.py), or when a full resync falls due. Due workloads are
+judged in batches per environment (one OPA batch query per batch), and their reports,
+Events and records are written a few at a time; a report whose content did not change is
+not rewritten.
 
 Fail closed: when OPA cannot decide, the report keeps its last results plus an error
 result, the compliant gauge keeps its value and the failure is counted; the workload is
-retried next cycle. When the Kubernetes API is down, the cycle is counted as failed and
-nothing is written.
+retried next cycle. When the Kubernetes API is down, the cycle is counted as failed, and
+a workload whose report or Event could not be written is retried.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from gatekeeper.audit import AuditRecord, AuditStore, AuditStoreError
-from gatekeeper.auditor import policyreports, signals
+from gatekeeper.auditor import memory, policyreports, signals
 from gatekeeper.auditor.client import Cluster, ClusterError, Resource
 from gatekeeper.auditor.lease import Elector
+from gatekeeper.auditor.memory import Judged
+from gatekeeper.auditor.watch import Cache
 from gatekeeper.opa.client import PolicyError
 from gatekeeper.pipeline.gate import Gate, Manifest, ReviewContext, UnknownEnvironment
-from gatekeeper.pipeline.workloads import served_models
+from gatekeeper.pipeline.workloads import ENVIRONMENT_LABEL, served_models
 from gatekeeper.types.decision import Decision
 
 DEFAULT_RESYNC = timedelta(minutes=10)
-
-
-@dataclass
-class Judged:
-    """What the auditor last concluded about one workload."""
-
-    resource_version: str
-    policy_revision: str
-    judged_at: datetime
-    compliant: bool | None = None  # None: never judged successfully
-    outcome: tuple[Any, ...] | None = None  # what the decision log last recorded
-    next_expiry: datetime | None = None
-    evidence: tuple[str, ...] = ()  # the evidence revision judged (digest per served model)
-    failed: bool = False
-    results: list[dict[str, Any]] = field(default_factory=list)
-    annotations: dict[str, str] = field(default_factory=dict)  # of the last report written from a decision
-    gauges: list[tuple[Any, tuple[str, ...]]] = field(default_factory=list)  # (gauge, labels) to remove
-    # the last known class per model@version: evidence that cannot be read has no class,
-    # and the compliant series should not change labels (and lose its history) for that
-    risk_classes: dict[tuple[str, str], str] = field(default_factory=dict)
+BATCH = 100  # workloads per OPA batch query (the gate's own batch size for a CI run)
+WRITERS = 8  # workloads published at once: their reports, Events and records
 
 
 @dataclass
@@ -68,13 +57,19 @@ class Auditor:
         self.audit = audit
         self.resync = resync
         self.elector = elector  # None: the only replica (the CLI, a single-replica Deployment)
+        self.cache = Cache(cluster)
         self.state: dict[str, Judged] = {}  # by workload uid
+        self._seeded = False  # the state was read back from the reports (once per leadership)
 
     def resources(self) -> list[Resource]:
         """Where to list each gated kind: the serving-kinds table of the loaded policy."""
         rows = self.gate.facts.serving.get("kinds") or []
         return [Resource(group=str(r.get("group") or ""), version=str(r["versions"][0]), plural=str(r["resource"]),
                          kind=str(r["kind"])) for r in rows if r.get("resource") and r.get("versions")]
+
+    def close(self) -> None:
+        """Stop watching (the watch threads end); the cluster client is the caller's."""
+        self.cache.stop()
 
     async def cycle(self) -> CycleResult:
         result = CycleResult()
@@ -86,12 +81,7 @@ class Auditor:
                 signals.FAILURES.labels("kubernetes").inc()
                 result.leader, result.failure = False, f"kubernetes: {exc}"
             if not result.leader:
-                # a follower forgets what it judged (and stops exporting it): the leader
-                # publishes; when this replica takes over it starts afresh
-                for judged in self.state.values():
-                    for gauge, labels in judged.gauges:
-                        gauge.remove(*labels)
-                self.state.clear()
+                self._forget()
                 return result
         try:
             await self.gate.refresh_policy()  # a new policy revision makes every workload due
@@ -99,12 +89,14 @@ class Auditor:
             signals.FAILURES.labels("opa").inc()
             result.failure = f"policy: {exc}"  # judgements below fail closed and are retried
         try:
-            label = self.gate.kinds.label_key if self.gate.kinds else None
-            namespaces = await (self.cluster.governed_namespaces(label) if label else
-                                self.cluster.governed_namespaces())
-            workloads = [obj for resource in self.resources() for obj in await self.cluster.list_objects(resource)]
-            seen = set()
-            for obj in workloads:
+            label = self.gate.kinds.label_key if self.gate.kinds else ENVIRONMENT_LABEL
+            await self.cache.sync(Cluster.namespaces(label), [Cluster.workloads(r) for r in self.resources()],
+                                  now, self.resync)
+            if not self._seeded:
+                self._seed(now)
+            namespaces = self.cache.namespaces(label)
+            due, seen = [], set()
+            for obj in self.cache.workloads():
                 meta = obj.get("metadata") or {}
                 environment = namespaces.get(meta.get("namespace", ""))
                 if environment is None or self._owned(obj):
@@ -112,14 +104,30 @@ class Auditor:
                 seen.add(meta["uid"])
                 trigger = self._due(obj, now) or await self._evidence_changed(obj)
                 if trigger:
-                    signals.JUDGED.labels(trigger).inc()
-                    await self._judge(obj, environment, now)
-                    result.judged[f"{meta['namespace']}/{obj['kind']}/{meta['name']}"] = trigger
+                    due.append((obj, environment, trigger))
+            await self._judge_all(due, now, result)
             result.removed = await self._remove_gone(seen)
         except ClusterError as exc:
             signals.FAILURES.labels("kubernetes").inc()
             result.failure = f"kubernetes: {exc}"
         return result
+
+    def _forget(self) -> None:
+        """A follower forgets what it judged (and stops exporting it and watching): the
+        leader publishes; when this replica takes over it reads the reports back."""
+        for judged in self.state.values():
+            for gauge, labels in judged.gauges:
+                gauge.remove(*labels)
+        self.state.clear()
+        self.cache.stop()
+        self._seeded = False
+
+    def _seed(self, now: datetime) -> None:
+        for report in self.cache.reports.items.values():
+            known = memory.seeded(report, now)
+            if known and known[0] not in self.state:
+                self.state[known[0]] = known[1]
+        self._seeded = True
 
     def _owned(self, obj: dict[str, Any]) -> bool:
         """A Pod or ReplicaSet a controller made is judged through its owner (direct_only kinds)."""
@@ -133,6 +141,8 @@ class Auditor:
         state = self.state.get(obj["metadata"]["uid"])
         if state is None:
             return "new"
+        if state.seeded:
+            return "restart"
         if state.resource_version != obj["metadata"].get("resourceVersion"):
             return "changed"
         if state.policy_revision != self.gate.policy_revision:
@@ -145,53 +155,103 @@ class Auditor:
             return "resync"
         return ""
 
-    async def _evidence_revision(self, obj: dict[str, Any]) -> tuple[str, ...]:
+    async def _evidence_revision(self, state: Judged) -> tuple[str, ...]:
         """The digest of the evidence of each model the workload serves, through the gate's
         evidence lookup (its TTL cache: a file source is re-read at most once per TTL)."""
-        assert self.gate.kinds is not None
-        served = served_models(obj, self.gate.kinds)
-        return tuple([(await self.gate.lookup.find(model)).digest for model in served.models])
+        return tuple([(await self.gate.lookup.find(model)).digest for model in state.models])
 
     async def _evidence_changed(self, obj: dict[str, Any]) -> str:
         state = self.state.get(obj["metadata"]["uid"])
-        if state is None or state.failed:
+        if state is None or state.failed or not state.models:
             return ""
-        return "evidence" if await self._evidence_revision(obj) != state.evidence else ""
+        return "evidence" if await self._evidence_revision(state) != state.evidence else ""
 
-    async def _judge(self, obj: dict[str, Any], environment: str, now: datetime) -> None:
-        meta = obj["metadata"]
-        previous = self.state.get(meta["uid"])
-        state = Judged(resource_version=meta.get("resourceVersion", ""), policy_revision=self.gate.policy_revision,
-                       judged_at=now)
-        if previous:
-            state.compliant, state.outcome, state.results = previous.compliant, previous.outcome, previous.results
-            state.annotations = previous.annotations
-            state.gauges, state.risk_classes = previous.gauges, previous.risk_classes
-        self.state[meta["uid"]] = state
+    async def _judge_all(self, due: list[tuple[dict[str, Any], str, str]], now: datetime,
+                         result: CycleResult) -> None:
+        """Judge in batches per environment, OPA deciding the next batch while this one is
+        published a few workloads at a time. A failure to write to the API ends the cycle
+        once its batch is done; whatever could not be published is retried next cycle."""
+        by_environment: dict[str, list[tuple[dict[str, Any], str]]] = {}
+        for obj, environment, trigger in due:
+            by_environment.setdefault(environment, []).append((obj, trigger))
+        writers = asyncio.Semaphore(WRITERS)
+
+        async def publish(obj: dict[str, Any], decided: Decision | str | None) -> None:
+            async with writers:
+                await self._publish(obj, decided, now)
+
+        batches = [(environment, entries[start:start + BATCH]) for environment, entries in by_environment.items()
+                   for start in range(0, len(entries), BATCH)]
+        deciding = self._decide_next(batches, 0)
+        for n, (environment, batch) in enumerate(batches):
+            for obj, trigger in batch:
+                signals.JUDGED.labels(trigger).inc()
+                meta = obj["metadata"]
+                result.judged[f"{meta['namespace']}/{obj['kind']}/{meta['name']}"] = trigger
+            decided = await deciding  # type: ignore[misc]
+            deciding = self._decide_next(batches, n + 1)
+            outcomes = await asyncio.gather(*(publish(obj, decided.get(_ref(obj))) for obj, _ in batch),
+                                            return_exceptions=True)
+            for failure in outcomes:
+                if isinstance(failure, BaseException):
+                    if deciding is not None:
+                        deciding.cancel()
+                    raise failure
+
+    def _decide_next(self, batches: list[tuple[str, list[tuple[dict[str, Any], str]]]],
+                     n: int) -> asyncio.Task[dict[tuple[str, ...], Decision | str]] | None:
+        if n >= len(batches):
+            return None
+        environment, batch = batches[n]
+        return asyncio.ensure_future(self._decide([obj for obj, _ in batch], environment))
+
+    async def _decide(self, objs: list[dict[str, Any]], environment: str) -> dict[tuple[str, ...], Decision | str]:
+        """Each object's decision (by its reference), or why it could not be judged; an
+        object with neither serves no model (a Deployment of something else)."""
         try:
-            evaluation = await self.gate.evaluate([Manifest(obj)], environment, ReviewContext(source="background"))
+            evaluation = await self.gate.evaluate([Manifest(o) for o in objs], environment,
+                                                  ReviewContext(source="background"))
         except UnknownEnvironment as exc:
-            await self._failed(obj, state, str(exc), "policy", now)
-            return
-        if not evaluation.report.results:
-            return  # not a model server after all (a Deployment of something else): nothing to report
-        decision = evaluation.report.results[0]
-        if decision.error:
-            await self._failed(obj, state, decision.error, "opa", now)
-            return
+            return {_ref(o): str(exc) for o in objs}
+        return {(d.object.api_version, d.object.kind, d.object.namespace or "", d.object.name): d
+                for d in evaluation.report.results}
+
+    async def _publish(self, obj: dict[str, Any], decided: Decision | str | None, now: datetime) -> None:
+        meta = obj["metadata"]
+        state = Judged(resource_version=meta.get("resourceVersion", ""), policy_revision=self.gate.policy_revision,
+                       judged_at=now).after(self.state.get(meta["uid"]))
+        self.state[meta["uid"]] = state
+        if decided is None:
+            return  # not a model server after all: nothing to report
+        try:
+            if isinstance(decided, str) or decided.error:
+                await self._failed(obj, state, decided if isinstance(decided, str) else str(decided.error),
+                                   "policy" if isinstance(decided, str) else "opa", now)
+                return
+            await self._concluded(obj, state, decided, now)
+        except ClusterError:
+            state.failed = True  # retried next cycle: the report, the Event or both are not written
+            raise
+
+    async def _concluded(self, obj: dict[str, Any], state: Judged, decision: Decision, now: datetime) -> None:
+        meta = obj["metadata"]
+        assert self.gate.kinds is not None
+        if state.models_of != (state.resource_version, state.policy_revision):  # (a resync: as it was)
+            state.models = tuple(served_models(obj, self.gate.kinds).models)
+            state.models_of = (state.resource_version, state.policy_revision)
         state.results = policyreports.results_of(decision, now)
         written = policyreports.policy_report(obj, state.results, decision)
         state.annotations = written["metadata"]["annotations"]
-        await self.cluster.put_report(written)
+        await self._write(state, written)
         compliant = not decision.violations
-        known = previous.compliant if previous else None
+        known = state.compliant
         if known != compliant and (known is not None or not compliant):  # a change, or non-compliant from the start
             await self.cluster.create_event(meta["namespace"], signals.event(obj, compliant, _summary(decision), now))
         state.compliant = compliant
         self._gauges(obj, decision, state, now)
         state.next_expiry = min((_parse(e.expires_at) for e in decision.expiries), default=None)
-        state.evidence = await self._evidence_revision(obj)
-        outcome = (decision.allowed, compliant, tuple(sorted({v.requirement for v in decision.violations})))
+        state.evidence = await self._evidence_revision(state)
+        outcome = memory.outcome(decision.allowed, compliant, [v.requirement for v in decision.violations])
         if outcome != state.outcome:
             await self._record(decision, now)
             state.outcome = outcome
@@ -200,7 +260,15 @@ class Auditor:
         signals.FAILURES.labels(component).inc()
         state.failed = True
         state.results = policyreports.with_error(state.results, failure, now)
-        await self.cluster.put_report(policyreports.policy_report(obj, state.results, None, state.annotations))
+        await self._write(state, policyreports.policy_report(obj, state.results, None, state.annotations))
+
+    async def _write(self, state: Judged, report: dict[str, Any]) -> None:
+        """Write the report unless it says what the one there says (timestamps aside)."""
+        said = policyreports.fingerprint(report)
+        if said == state.written:
+            return
+        stored = await self.cluster.put_report(report, state.report_version)
+        state.written, state.report_version = said, str(stored["metadata"].get("resourceVersion") or "")
 
     def _gauges(self, obj: dict[str, Any], decision: Decision, state: Judged, now: datetime) -> None:
         for gauge, labels in state.gauges:
@@ -233,17 +301,24 @@ class Auditor:
         """Reports whose workload is gone. Kubernetes' garbage collector deletes them through
         the owner reference too; deleting here covers a report left by an earlier replica."""
         removed = []
-        for report in await self.cluster.reports():
+        reports = self.cache.reports.items
+        for report_uid, report in list(reports.items()):
             uid = (report.get("scope") or {}).get("uid")
             if uid in seen:
                 continue
             meta = report["metadata"]
             await self.cluster.delete_report(meta["namespace"], meta["name"])
+            reports.pop(report_uid, None)  # its DELETED event may come after the next cycle
             removed.append(f"{meta['namespace']}/{meta['name']}")
             gone = self.state.pop(uid, None)
             for gauge, labels in gone.gauges if gone else []:
                 gauge.remove(*labels)
         return removed
+
+
+def _ref(obj: dict[str, Any]) -> tuple[str, ...]:
+    meta = obj["metadata"]
+    return obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"]
 
 
 def _summary(decision: Decision) -> str:

@@ -1,6 +1,8 @@
 """`gatekeeper monitor`: the background auditor (auditor/), its own process and Deployment.
 
-Its own Deployment rather than a task inside `serve`: the webhook's replicas stay
+It lists the gated kinds once and then watches them (auditor/watch.py): a change is judged
+within a moment, and `--interval` bounds how late an expiry or republished evidence is
+noticed. Its own Deployment rather than a task inside `serve`: the webhook's replicas stay
 stateless and keep their CPU for admission, the auditor gets its own RBAC (list/watch of
 the gated kinds, PolicyReports, Events, its Lease) that the webhook does not need, and a
 crash of one cannot take the other down. Several replicas may run; one audits at a time
@@ -24,7 +26,8 @@ from gatekeeper.cli.common import AuditDb, Evidence, Mlflow, OpaUrl, PolicyDir, 
 def monitor(
     kubeconfig: Annotated[Optional[Path], typer.Option(
         help="Kubeconfig to reach the cluster (default: KUBECONFIG, else the in-cluster configuration).")] = None,
-    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between cycles.")] = 10.0,
+    interval: Annotated[float, typer.Option(
+        min=0.1, help="Most seconds between cycles (a watched change starts one at once).")] = 10.0,
     resync: Annotated[float, typer.Option(min=1.0, help="Seconds after which every workload is re-judged.")] = 600.0,
     metrics_port: Annotated[int, typer.Option(help="Port of GET /metrics (0: none).")] = 9090,
     lease_namespace: Annotated[Optional[str], typer.Option(
@@ -73,9 +76,15 @@ async def _monitor(run, api, interval: timedelta, resync: timedelta, lease_names
     from gatekeeper.auditor.lease import Elector
     from gatekeeper.auditor.monitor import run as run_loop
     from gatekeeper.auditor.rejudge import Auditor
+    from gatekeeper.opa.server import SERVING_OPA_PROCESSORS
     from gatekeeper.pipeline.assemble import open_gate
 
     cluster = Cluster(api)
     elector = Elector(Leases(cluster), lease_namespace, socket.gethostname()) if lease_namespace else None
-    async with await open_store(run.audit_db) as audit, open_gate(run) as gate:
-        await run_loop(Auditor(gate, cluster, audit=audit, resync=resync, elector=elector), interval=interval)
+    try:
+        # its own OPA (no --opa-url) gets one processor, as the deployed sidecar's 500m limit
+        # allows: a resync then leaves the other cores to admission on a shared machine
+        async with await open_store(run.audit_db) as audit, open_gate(run, opa_processors=SERVING_OPA_PROCESSORS) as gate:
+            await run_loop(Auditor(gate, cluster, audit=audit, resync=resync, elector=elector), interval=interval)
+    finally:
+        cluster.close()
