@@ -76,3 +76,13 @@ def test_network_policy_admits_only_the_metrics_port(auditor) -> None:
     assert policy["spec"]["podSelector"]["matchLabels"] == one(
         auditor, "Deployment", "model-gatekeeper-auditor")["spec"]["selector"]["matchLabels"]
     assert [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]] == [9090]
+
+
+def test_both_opa_sidecars_run_as_the_embedded_serving_opa(auditor) -> None:
+    from gatekeeper.opa.server import OPA_GOGC, SERVING_OPA_PROCESSORS
+
+    for deployment in ("model-gatekeeper", "model-gatekeeper-auditor"):
+        spec = one(auditor, "Deployment", deployment)["spec"]["template"]["spec"]
+        [opa] = [c for c in spec["containers"] if c["name"] == "opa"]
+        env = {e["name"]: e["value"] for e in opa.get("env", [])}
+        assert env == {"GOGC": str(OPA_GOGC), "GOMAXPROCS": str(SERVING_OPA_PROCESSORS)}, deployment
