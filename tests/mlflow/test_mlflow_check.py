@@ -139,7 +139,8 @@ def test_alias_moved_to_a_noncompliant_version_is_denied(scientist: DataScientis
     good = scientist.train(model)
     unfair = scientist.train(model, fairness_ratio=0.62)
     scientist.set_alias(model, "champion", good)
-    manifest = write_manifest(tmp_path, inference_service(f"models:/{model}@champion", None))
+    # The manifest follows the alias for its evidence and names the artifact it was written for.
+    manifest = write_manifest(tmp_path, inference_service(f"models:/{model}@champion", good.storage_uri))
     admitted = check(manifest)
     assert admitted.code == 0, admitted.stdout
     assert only_decision(admitted.json())["models"][0]["version"] == good.version
@@ -149,8 +150,9 @@ def test_alias_moved_to_a_noncompliant_version_is_denied(scientist: DataScientis
     assert denied.code == 1
     decision = only_decision(denied.json())
     assert decision["models"][0]["version"] == unfair.version
-    assert violations(decision) == {"fairness.demographic_parity_ratio"}
-    [violation] = decision["violations"]
+    # the version the alias now names fails fairness, and its artifact is not the one deployed
+    assert violations(decision) == {"fairness.demographic_parity_ratio", "artifact.storage_uri_mismatch"}
+    [violation] = [v for v in decision["violations"] if v["requirement"].startswith("fairness.")]
     assert violation["observed"] == 0.62 and violation["threshold"] == 0.8
 
 

@@ -50,7 +50,7 @@ def test_compliant_version_admitted_and_alias_move_denied_at_once(gate, scientis
     good = scientist.train(model)
     unfair = scientist.train(model, fairness_ratio=0.62)
     scientist.set_alias(model, "champion", good)
-    response, _ = admit(gate, f"models:/{model}@champion")
+    response, _ = admit(gate, f"models:/{model}@champion", good.storage_uri)
     assert response["allowed"] is True, message(response)
     response, _ = admit(gate, good.ref, good.storage_uri)
     assert response["allowed"] is True
@@ -58,7 +58,7 @@ def test_compliant_version_admitted_and_alias_move_denied_at_once(gate, scientis
     # Both versions' evidence is cached now; the alias is not, so the move counts at once.
     admit(gate, unfair.ref)
     scientist.set_alias(model, "champion", unfair)
-    response, _ = admit(gate, f"models:/{model}@champion")
+    response, _ = admit(gate, f"models:/{model}@champion", unfair.storage_uri)
     assert response["allowed"] is False
     assert (f"[fairness.demographic_parity_ratio] {model}@{unfair.version}: demographic parity ratio for 'sex' "
             "is 0.62, below 0.8") in message(response)
@@ -68,10 +68,10 @@ def test_tag_set_on_a_version_is_seen_through_its_alias_at_once(gate, scientist:
     model = unique("fraud")
     version = scientist.train(model)
     scientist.set_alias(model, "champion", version)
-    response, _ = admit(gate, f"models:/{model}@champion")
-    assert response["allowed"] is True
+    response, _ = admit(gate, f"models:/{model}@champion", version.storage_uri)
+    assert response["allowed"] is True, message(response)
     scientist.tag_version(version, "gatekeeper.monitoring.drift", "disabled")
-    response, _ = admit(gate, f"models:/{model}@champion")
+    response, _ = admit(gate, f"models:/{model}@champion", version.storage_uri)
     assert response["allowed"] is False
     assert f"[monitoring.required] {model}@{version.version}:" in message(response)
 
@@ -125,7 +125,7 @@ def test_stopped_registry_denies_within_the_budget(trust, tmp_path):
         scientist.set_alias(model, "champion", cached)
         gate = GateProcess(tmp_path, "--mlflow", registry.url, "--policy-dir", str(trust.policy_dir),
                            env={"GATEKEEPER_EVIDENCE_CACHE_TTL": "60"}).start()
-        response, _ = admit(gate, f"models:/{model}@champion")
+        response, _ = admit(gate, f"models:/{model}@champion", cached.storage_uri)
         assert response["allowed"] is True, message(response)
 
         registry.stop()
@@ -135,8 +135,8 @@ def test_stopped_registry_denies_within_the_budget(trust, tmp_path):
             assert "[evidence.unavailable]" in message(response)
             assert f"evidence source mlflow is unavailable: cannot reach {registry.url}" in message(response)
         # Evidence already read for a version keeps answering until its TTL runs out.
-        response, _ = admit(gate, cached.ref)
-        assert response["allowed"] is True
+        response, _ = admit(gate, cached.ref, cached.storage_uri)
+        assert response["allowed"] is True, message(response)
     finally:
         if gate is not None:
             gate.stop()
