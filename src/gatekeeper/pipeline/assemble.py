@@ -17,6 +17,7 @@ from gatekeeper.evidence.source import EvidenceSource
 from gatekeeper.opa.client import PolicyEngine
 from gatekeeper.opa.server import OpaServer
 from gatekeeper.pipeline.gate import Gate, WallClock, utc_now
+from gatekeeper.pipeline.owners import Owners
 
 
 def evidence_source(settings: Settings) -> EvidenceSource:
@@ -30,12 +31,13 @@ def evidence_source(settings: Settings) -> EvidenceSource:
 @asynccontextmanager
 async def open_gate(
     settings: Settings, *, opa_processors: int | None = None, audit: AuditStore | None = None,
-    source: EvidenceSource | None = None, clock: WallClock = utc_now,
+    source: EvidenceSource | None = None, clock: WallClock = utc_now, owners: Owners | None = None,
 ) -> AsyncIterator[Gate]:
     """A Gate with its OPA (started here unless settings.opa_url names one, with
     `opa_processors` as its GOMAXPROCS), its evidence source (`source`, else the one
     settings name), the audit store that records its decisions (None: not recorded) and
-    the clock its decisions are made at. The policy is read before it is yielded."""
+    the clock its decisions are made at, and what confirms owner references (None: taken
+    as written). The policy is read before it is yielded."""
     source = source or evidence_source(settings)  # fails fast on a missing evidence folder
     async with AsyncExitStack() as stack:
         stack.push_async_callback(source.close)
@@ -49,6 +51,6 @@ async def open_gate(
         await engine.open()
         stack.push_async_callback(engine.close)
         lookup = EvidenceLookup(source, timeout=settings.evidence_timeout, ttl=settings.evidence_cache_ttl)
-        gate = Gate(engine, lookup, audit=audit, opa_server=server, clock=clock)
+        gate = Gate(engine, lookup, audit=audit, opa_server=server, clock=clock, owners=owners)
         await gate.refresh_policy()
         yield gate

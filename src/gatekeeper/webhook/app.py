@@ -70,9 +70,10 @@ def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: Inv
         configure_logging()
         store = await open_store(settings.audit_db)
         try:
-            async with open_gate(settings, opa_processors=SERVING_OPA_PROCESSORS, audit=store) as gate:
+            # admissions confirm the owners objects name (hook.owners reads the cluster)
+            async with open_gate(settings, opa_processors=SERVING_OPA_PROCESSORS, audit=store,
+                                 owners=hook.owners) as gate:
                 hook.gate = gate
-                gate.owners = hook.owners  # admissions confirm the owners objects name
                 watcher = asyncio.create_task(watch(gate, hook.ready))
                 refresher = asyncio.create_task(keep_fresh(renewable, settings.reload_interval))
                 # Everything loaded so far (modules, policy data, clients) lives as long as the
