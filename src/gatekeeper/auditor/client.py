@@ -128,7 +128,7 @@ class Cluster:
             if _status(exc) == 404:
                 raise NotServed(str(exc)) from exc
             raise
-        items = [_typed(item, collection) for item in listing.get("items") or []]
+        items = [typed(item, collection) for item in listing.get("items") or []]
         return items, str((listing.get("metadata") or {}).get("resourceVersion") or "")
 
     def _list_json(self, collection: Collection, _request_timeout: float) -> dict[str, Any]:
@@ -164,12 +164,6 @@ class Cluster:
         if self._watcher is not None:
             self._watcher[0].api_client.close()
             self._watcher = None
-
-    async def reports(self) -> list[dict[str, Any]]:
-        """The PolicyReports this auditor wrote (by their managed-by label)."""
-        listing = await self._call("list policyreports", self.custom.list_cluster_custom_object,
-                                   REPORT_GROUP, REPORT_VERSION, REPORT_PLURAL, label_selector=_MANAGED_SELECTOR)
-        return list(listing.get("items", []))
 
     async def put_report(self, report: dict[str, Any], resource_version: str = "") -> dict[str, Any]:
         """Write the report in one call where possible: replace it at `resource_version`
@@ -215,7 +209,8 @@ def _at(report: dict[str, Any], resource_version: str) -> dict[str, Any]:
     return {**report, "metadata": {**report["metadata"], "resourceVersion": resource_version}}
 
 
-def _typed(item: dict[str, Any], collection: Collection) -> dict[str, Any]:
+def typed(item: dict[str, Any], collection: Collection) -> dict[str, Any]:
+    """An item of a list or a watch event as plain JSON with its apiVersion and kind (a list's items lack them)."""
     return {**item, "apiVersion": collection.api_version, "kind": collection.kind}
 
 

@@ -37,11 +37,8 @@ def row_of(report: dict[str, Any]) -> Row:
     meta = report.get("metadata") or {}
     annotations = meta.get("annotations") or {}
     scope = report.get("scope") or {}
-    models, classes = [], []
-    for entry in filter(None, (part.strip() for part in annotations.get(policyreports.MODELS, "").split(","))):
-        label, _, risk = entry.partition(" ")
-        models.append(label)
-        classes.append(risk or "unclassified")
+    served = policyreports.models_of(annotations)
+    models, classes = [label for label, _ in served], [risk for _, risk in served]
     results = report.get("results") or []
     return Row(
         namespace=meta.get("namespace", ""), kind=scope.get("kind", ""), name=scope.get("name", ""),
@@ -49,7 +46,7 @@ def row_of(report: dict[str, Any]) -> Row:
         models=models,
         risk_class=max(classes, key=lambda c: _ORDER.index(c) if c in _ORDER else 0, default=""),
         compliant=annotations.get(policyreports.COMPLIANT, "unknown"),
-        violations=sorted({r["policy"] for r in results if r.get("result") == "fail"}),
+        violations=sorted(set(policyreports.failed(results))),
         earliest_expiry=annotations.get(policyreports.EARLIEST_EXPIRY, ""),
         error="; ".join(r.get("message", "") for r in results if r.get("result") == "error"),
     )
@@ -62,7 +59,8 @@ def inventory(reports: list[dict[str, Any]]) -> list[Row]:
 async def read(cluster: Cluster, namespace: str | None = None) -> list[Row]:
     """The inventory as the reports say it now, of one namespace or all (ClusterError
     when the Kubernetes API cannot be read)."""
-    rows = inventory(await cluster.reports())
+    reports, _ = await cluster.list_all(cluster.own_reports())
+    rows = inventory(reports)
     return [row for row in rows if namespace is None or row.namespace == namespace]
 
 

@@ -77,10 +77,9 @@ def seeded(report: dict[str, Any], now: datetime) -> tuple[str, Judged] | None:
                    annotations=annotations, written=policyreports.fingerprint(report),
                    report_version=str(meta.get("resourceVersion") or ""))
     if compliant is not None and allowed is not None:  # reports written before `allowed` was: record once more
-        state.outcome = outcome(allowed, compliant, [r["policy"] for r in results if r.get("result") == "fail"])
-    for entry in filter(None, (part.strip() for part in annotations.get(policyreports.MODELS, "").split(","))):
-        label, _, risk = entry.partition(" ")
+        state.outcome = outcome(allowed, compliant, policyreports.failed(results))
+    for label, risk in policyreports.models_of(annotations):
         name, _, version = label.rpartition("@")
-        if risk and risk != "unclassified":
+        if risk != "unclassified":
             state.risk_classes[(name, version)] = risk
     return uid, state

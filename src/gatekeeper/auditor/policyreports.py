@@ -86,6 +86,17 @@ COMPLIANT = "model-gatekeeper.io/compliant"  # "true" | "false" | "unknown" (nev
 ALLOWED = "model-gatekeeper.io/allowed"  # "true" | "false": admitted under the environment's enforcement
 
 
+def models_of(annotations: dict[str, str]) -> list[tuple[str, str]]:
+    """(model@version, risk class) of each model the MODELS annotation lists."""
+    entries = (part.strip() for part in annotations.get(MODELS, "").split(","))
+    return [(label, risk or "unclassified") for label, _, risk in (e.partition(" ") for e in entries if e)]
+
+
+def failed(results: list[dict[str, Any]]) -> list[str]:
+    """The requirement IDs of a report's failing results."""
+    return [r["policy"] for r in results if r.get("result") == "fail"]
+
+
 def policy_report(workload: dict[str, Any], results: list[dict[str, Any]], decision: Decision | None,
                   previous: dict[str, str] | None = None) -> dict[str, Any]:
     """The report; `previous` (the last annotations) is kept when there is no decision,

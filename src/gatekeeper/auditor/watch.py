@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 from kubernetes.watch.watch import iter_resp_lines
 
-from gatekeeper.auditor.client import Cluster, Collection, NotServed
+from gatekeeper.auditor.client import Cluster, Collection, NotServed, typed
 
 log = structlog.get_logger("gatekeeper.auditor")
 WATCH_SECONDS = 300  # one watch request's server-side timeout; then it resumes where it was
@@ -36,7 +36,6 @@ class Informer:
         self.items: dict[str, dict[str, Any]] = {}
         self.synced = False  # listed, and its watch has not broken since
         self.absent_since: datetime | None = None  # the API does not serve it (404), probed again later
-        self.broken = ""  # why the last watch ended early, for the log
         self._generation = 0  # events of an earlier watch (before a relist or stop) are dropped
         self._response: Any = None
 
@@ -51,7 +50,7 @@ class Informer:
             self.items, self.absent_since = {}, now
             return
         self.items = {item["metadata"]["uid"]: item for item in items}
-        self.synced, self.absent_since, self.broken = True, None, ""
+        self.synced, self.absent_since = True, None
         generation, loop = self._generation, asyncio.get_running_loop()
         threading.Thread(target=self._watch, args=(loop, generation, resource_version), daemon=True,
                          name=f"watch-{self.collection.name}").start()
@@ -108,14 +107,14 @@ class Informer:
         if kind == "DELETED":
             self.items.pop(uid, None)
         else:  # ADDED, MODIFIED
-            self.items[uid] = {**obj, "apiVersion": self.collection.api_version, "kind": self.collection.kind}
+            self.items[uid] = typed(obj, self.collection)
         if self.wake is not None:
             self.wake.set()
 
     def _break(self, generation: int, why: str) -> None:
         if generation != self._generation:
             return
-        self.synced, self.broken = False, why
+        self.synced = False
         log.warning("watch ended; listing again next cycle", collection=self.collection.name, reason=why)
         if self.wake is not None:
             self.wake.set()
