@@ -63,9 +63,9 @@ class Auditor:
 
     def resources(self) -> list[Resource]:
         """Where to list each gated kind: the serving-kinds table of the loaded policy."""
-        rows = self.gate.facts.serving.get("kinds") or []
-        return [Resource(group=str(r.get("group") or ""), version=str(r["versions"][0]), plural=str(r["resource"]),
-                         kind=str(r["kind"])) for r in rows if r.get("resource") and r.get("versions")]
+        assert self.gate.kinds is not None
+        return [Resource(group=k.group, version=k.versions[0], plural=k.resource, kind=k.kind)
+                for k in self.gate.kinds.kinds.values() if k.resource and k.versions]
 
     def close(self) -> None:
         """Stop watching (the watch threads end); the cluster client is the caller's."""
@@ -130,12 +130,14 @@ class Auditor:
         self._seeded = True
 
     def _owned(self, obj: dict[str, Any]) -> bool:
-        """A Pod or ReplicaSet a controller made is judged through its owner (direct_only kinds)."""
+        """Judged through its owner, as admission's served_models decides (nothing running a
+        model server added since); the owner's own report covers it."""
         assert self.gate.kinds is not None
-        group = obj["apiVersion"].rpartition("/")[0]
-        row = self.gate.kinds.kind_of(group, obj["kind"])
-        owners = obj["metadata"].get("ownerReferences") or []
-        return bool(row and row.direct_only and any(o.get("controller") for o in owners))
+        row = self.gate.kinds.kind_of(obj["apiVersion"].rpartition("/")[0], obj["kind"])
+        if row is None:
+            return False
+        owner, added = self.gate.kinds.ownership(obj, row)
+        return owner is not None and added is None
 
     def _due(self, obj: dict[str, Any], now: datetime) -> str:
         state = self.state.get(obj["metadata"]["uid"])

@@ -231,6 +231,13 @@ class ServingKinds:
         found.locations = list(locations.values())
         return found
 
+    def ownership(self, obj: dict[str, Any], row: Kind) -> tuple[Owner | None, Inspection | None]:
+        """The controller whose judgement covers `obj` (None: judged itself), and what was
+        added to it later that runs a model server (judged whoever the owner is). One answer
+        for every door: admission (served_models) and the auditor's listing."""
+        owner = self.controller_owner(obj, row) if row.serves != "always" else None
+        return owner, (self.inspect_added_later(obj, row) if owner is not None else None)
+
     def inspect_added_later(self, obj: dict[str, Any], row: Kind) -> Inspection | None:
         """The containers added to a running object (`added_later`), when one runs a known
         model server: judged like the object's own; None when there is nothing to judge."""

@@ -131,8 +131,7 @@ def served_models(obj: dict[str, Any], kinds: ServingKinds, *, old: dict[str, An
         if (_group(ref.api_version), ref.kind) in kinds.owner_only:
             return ServedModels(object=ref, gated=False, skip_reason="owner-only kind: serves no model itself")
         return ServedModels(object=ref, gated=False)
-    owner = kinds.controller_owner(obj, row) if row.serves != "always" else None
-    added = kinds.inspect_added_later(obj, row) if owner is not None else None
+    owner, added = kinds.ownership(obj, row)
     if added is not None:
         # Its owner judged what it created, not what was added later (kubectl debug's
         # ephemeral containers): a model server added so is judged like the object's own,
