@@ -99,7 +99,7 @@ presumed_bound(ctx) if {
 
 presumed_because := "the object names no other artifact location, so its images are taken to carry the model; "
 
-presumed_reason(location) := concat("", [presumed_because, "the image is pinned by tag only, not by digest"]) if {
+presumed_reason(location) := concat("", [presumed_because, lib.text(location.reason)]) if {
 	not is_string(location.digest)
 } else := concat("", [presumed_because, "the evidence registers no image with its digest"])
 

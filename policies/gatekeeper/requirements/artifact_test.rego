@@ -139,11 +139,16 @@ test_unverifiable_message if {
 	])]
 }
 
-# Images presumed to carry the model: the object names no other location (workloads.py).
+# Images presumed to carry the model: the object names no other location (workloads.py,
+# which says why an image pinned by tag only cannot be compared).
 presumed(path, component, image, digest) := loc_with(
 	path, "image", image,
-	{"component": component, "digest": digest, "presumed": true},
+	{"component": component, "digest": digest, "presumed": true, "reason": tag_only_reason(digest)},
 )
+
+tag_only_reason(digest) := null if {
+	is_string(digest)
+} else := "the image is pinned by tag only, not by digest"
 
 scorer_image := concat("@", ["registry.example.com/scorer", image_digest])
 
