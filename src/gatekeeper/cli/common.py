@@ -110,3 +110,30 @@ AuditDb = Annotated[Optional[str], typer.Option(
                        "(default: GATEKEEPER_AUDIT_DB, else sqlite:///.gatekeeper/audit.db).")]
 Environment = Annotated[str, typer.Option(
     "--environment", "-e", help="Environment(s) to evaluate for, comma-separated: staging,production.")]
+
+
+def api_client(kubeconfig: Path | None, run: Settings, *, outside_a_cluster_ok: bool = False):  # type: ignore[no-untyped-def]
+    """The one way a command reaches a cluster: --kubeconfig, else KUBECONFIG, else in a
+    cluster the pod's service account (Settings.kube_token_file/kube_ca_file, re-read as the
+    kubelet rotates the token). Outside a cluster with neither: None when
+    `outside_a_cluster_ok` (the serving gate runs without one), else bad input. Bad input
+    ends the command (exit 2, one line)."""
+    import os
+
+    from kubernetes import client, config
+    from kubernetes.config.incluster_config import InClusterConfigLoader
+
+    path = kubeconfig or (Path(os.environ["KUBECONFIG"]) if os.environ.get("KUBECONFIG") else None)
+    if path is None and not os.environ.get("KUBERNETES_SERVICE_HOST") and outside_a_cluster_ok:
+        return None
+    try:
+        if path is not None:
+            if not path.is_file():
+                raise fail(f"--kubeconfig {path}: no such file")
+            return config.new_client_from_config(config_file=str(path))
+        configuration = client.Configuration()
+        InClusterConfigLoader(token_filename=str(run.kube_token_file),
+                              cert_filename=str(run.kube_ca_file)).load_and_set(configuration)
+        return client.ApiClient(configuration)
+    except config.ConfigException as exc:
+        raise fail(f"cannot reach a cluster: {exc} (give --kubeconfig, or run inside a cluster)") from None

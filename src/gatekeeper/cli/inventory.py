@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gatekeeper.cli.common import fail
+from gatekeeper.cli.common import api_client, fail, settings
 
 
 class Format(str, Enum):
@@ -36,9 +36,7 @@ def inventory(
     GET /v1/inventory gives the same rows)."""
     from gatekeeper.auditor.client import Cluster, ClusterError
     from gatekeeper.auditor.inventory import as_json, read
-    from gatekeeper.cli.monitor import api_client
-
-    api = api_client(kubeconfig)
+    api = api_client(kubeconfig, settings())
     try:
         rows = asyncio.run(read(Cluster(api), namespace))
     except ClusterError as exc:

@@ -12,7 +12,6 @@ crash of one cannot take the other down. Several replicas may run; one audits at
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gatekeeper.cli.common import AuditDb, Evidence, Mlflow, OpaUrl, PolicyDir, fail, note_default_folders, settings
+from gatekeeper.cli.common import AuditDb, Evidence, Mlflow, OpaUrl, PolicyDir, api_client, fail, note_default_folders, settings
 
 
 def monitor(
@@ -41,7 +40,7 @@ def monitor(
 ) -> None:
     """Re-judge running model workloads; publish PolicyReports, Events and gauges."""
     run = settings(evidence_dir=evidence, mlflow_url=mlflow, opa_url=opa_url, policy_dir=policy_dir, audit_db=audit_db)
-    api = api_client(kubeconfig)
+    api = api_client(kubeconfig, run)
     note_default_folders(run, policies=not run.opa_url, evidence=True)  # once the cluster is known
     if metrics_port:
         from prometheus_client import start_http_server
@@ -51,23 +50,6 @@ def monitor(
         except OSError as exc:
             raise fail(f"--metrics-port {metrics_port}: {exc}") from None
     asyncio.run(_monitor(run, api, timedelta(seconds=interval), timedelta(seconds=resync), lease_namespace))
-
-
-def api_client(kubeconfig: Path | None):  # type: ignore[no-untyped-def]
-    """A Kubernetes API client from --kubeconfig, else KUBECONFIG, else the in-cluster
-    configuration; bad input ends the command (exit 2, one line)."""
-    from kubernetes import client, config
-
-    path = kubeconfig or (Path(os.environ["KUBECONFIG"]) if os.environ.get("KUBECONFIG") else None)
-    try:
-        if path is not None:
-            if not path.is_file():
-                raise fail(f"--kubeconfig {path}: no such file")
-            return config.new_client_from_config(config_file=str(path))
-        config.load_incluster_config()
-        return client.ApiClient()
-    except config.ConfigException as exc:
-        raise fail(f"cannot reach a cluster: {exc} (give --kubeconfig, or run inside a cluster)") from None
 
 
 async def _monitor(run, api, interval: timedelta, resync: timedelta, lease_namespace: str | None) -> None:  # type: ignore[no-untyped-def]

@@ -8,14 +8,12 @@ reader of the auditor's PolicyReports is built here, in the layer above both.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from gatekeeper.cli.common import AuditDb, Evidence, Mlflow, OpaUrl, PolicyDir, fail, note_default_folders, settings
-from gatekeeper.config import Settings
+from gatekeeper.cli.common import AuditDb, Evidence, Mlflow, OpaUrl, PolicyDir, api_client, fail, note_default_folders, settings
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -53,7 +51,7 @@ def serve(
     if bool(run.tls_cert) != bool(run.tls_key):
         raise fail("--tls-cert and --tls-key go together")
     try:
-        api = _api_client(run, kubeconfig)  # a bad kubeconfig ends the command here, in one line
+        api = api_client(kubeconfig, run, outside_a_cluster_ok=True)  # a bad kubeconfig ends the command here
     except (OSError, ValueError) as exc:
         raise fail(f"cannot reach the Kubernetes API: {exc}") from None
     inventory = inventory_reader(api)
@@ -84,26 +82,3 @@ def inventory_reader(api: ApiClient | None) -> InventoryReader | None:
             raise KubernetesUnavailable(str(exc)) from None
 
     return rows
-
-
-def _api_client(run: Settings, kubeconfig: Path | None) -> ApiClient | None:
-    """--kubeconfig or KUBECONFIG as `gatekeeper inventory` takes them (a bad one ends the
-    command); else, in a cluster, the service account files the namespace lookup uses
-    (Settings.kube_token_file/kube_ca_file, refreshed as the kubelet rotates the token)."""
-    if kubeconfig or os.environ.get("KUBECONFIG"):
-        from gatekeeper.cli.monitor import api_client
-
-        return api_client(kubeconfig)  # type: ignore[no-any-return]
-    if not os.environ.get("KUBERNETES_SERVICE_HOST"):
-        return None
-    from kubernetes import client
-    from kubernetes.config.config_exception import ConfigException
-    from kubernetes.config.incluster_config import InClusterConfigLoader
-
-    configuration = client.Configuration()
-    try:
-        InClusterConfigLoader(token_filename=str(run.kube_token_file),
-                              cert_filename=str(run.kube_ca_file)).load_and_set(configuration)
-    except ConfigException as exc:
-        raise fail(f"cannot reach the Kubernetes API as this pod's service account: {exc}") from None
-    return client.ApiClient(configuration)
