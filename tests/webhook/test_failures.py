@@ -54,7 +54,9 @@ def test_opa_unresponsive_denies_naming_opa_then_killed_opa_is_restarted(own_gat
         os.kill(opa, signal.SIGKILL)  # a killed process needs no SIGCONT
     # The gate restarts the OPA it started: admissions and readiness come back, on a new process.
     assert wait_for(lambda: httpx.post(f"{own_gate.url}/validate/production", json=body).json()["response"]["allowed"])
-    assert ready(own_gate)
+    # Readiness is polled (each second, then the policy revision is compared), so it may
+    # trail the first admission the new OPA answers; kubelet polls it the same way.
+    assert wait_for(lambda: ready(own_gate))
     [restarted] = own_gate.opa_pids()
     assert restarted != opa
 
