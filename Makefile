@@ -42,8 +42,10 @@ deploy: tools
 policy-test: tools
 	$(OPA) fmt --list --fail policies
 	$(OPA) check --strict policies
-	$(OPA) test policies --coverage --format=json > .tools/coverage.json || $(OPA) test policies -v
-	$(PY) scripts/coverage-gate.py .tools/coverage.json 90
+	# A file of its own per run: worktrees share .tools/, and two runs must not mix reports.
+	coverage=$$(mktemp) && trap 'rm -f "$$coverage"' EXIT && \
+	  { $(OPA) test policies --coverage --format=json > "$$coverage" || $(OPA) test policies -v; } && \
+	  $(PY) scripts/coverage-gate.py "$$coverage" 90
 	$(REGAL) lint policies
 
 # The import layers of pyproject.toml's [tool.importlinter]: front doors -> pipeline -> components -> types.
