@@ -441,8 +441,8 @@ def test_messages_name_the_container_and_the_configmap_or_secret(runs):
     assert message("seldon-v2-model-without-location").endswith(
         "the Model names no storage URI, model argument, STORAGE_URI or image the model is loaded from")
     assert message("pod-owned-ephemeral-vllm-unannotated") == (
-        "Pod runs model server vLLM (image vllm/vllm-openai:v0.6.3) but has no model-gatekeeper.io/model "
-        "annotation naming its model")
+        "Pod runs model server vLLM (image vllm/vllm-openai:v0.6.3) in a container added to the running Pod "
+        "(spec.ephemeralContainers) but has no model-gatekeeper.io/model annotation naming its model")
 
 
 def test_ordinary_and_owned_workloads_are_skipped_with_their_reason(opa_url, evidence, tmp_path):

@@ -157,8 +157,12 @@ def served_models(obj: dict[str, Any], kinds: ServingKinds, *, old: dict[str, An
     if uri is None:
         if inspection.servers:
             name, image = inspection.servers[0]
+            # say where an added container is: its owner's spec does not show it
+            added_at = "" if added is None else (
+                f" in a container added to the running {ref.kind} ({'.'.join(p for p in row.added_later[0] if p != '*')})")
             served.reference_errors.append(
-                f"{ref.kind} runs model server {name} (image {image}) but has no {MODEL_ANNOTATION} annotation naming its model"
+                f"{ref.kind} runs model server {name} (image {image}){added_at} but has no {MODEL_ANNOTATION} "
+                "annotation naming its model"
             )
         else:
             served.reference_errors.append(
