@@ -140,6 +140,7 @@ async def auditor_process(args: argparse.Namespace) -> None:
 
     from gatekeeper.audit import open_store
     from gatekeeper.auditor.client import Cluster
+    from gatekeeper.auditor.monitor import yield_cpu
     from gatekeeper.auditor.rejudge import Auditor
     from gatekeeper.config import Settings
     from gatekeeper.evidence.lookup import EvidenceLookup
@@ -153,6 +154,7 @@ async def auditor_process(args: argparse.Namespace) -> None:
     api = config.new_client_from_config(config_file=str(args.kubeconfig))
     loop = asyncio.get_running_loop()
     processors = SERVING_OPA_PROCESSORS if args.opa_processors is None else args.opa_processors or None
+    yield_cpu(args.nice)  # as `gatekeeper monitor --nice` does, before its OPA starts
     async with await open_store(args.audit_db) as audit, open_gate(settings, clock=clock.now,
                                                                opa_processors=processors) as gate:
         # the evidence cache on the injected clock too: a resync 10 minutes on finds it cold
@@ -277,6 +279,7 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
         auditor = AuditorProcess(["--kubeconfig", str(plane.kubeconfig_path), "--policy-dir", str(policies),
                                   "--evidence", str(evidence), "--audit-db", f"sqlite:///{work / 'auditor.db'}",
+                                  "--nice", str(args.nice),
                                   *(["--opa-processors", str(args.opa_processors)] if args.opa_processors is not None
                                     else [])])
         await auditor.start()
@@ -330,6 +333,7 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "auditor_peak_rss_mb": auditor_rss, "auditor_rss_target_mb": 250,
         "auditor_opa_peak_rss_mb": opa_rss,
         "auditor_opa_processors": args.opa_processors if args.opa_processors is not None else 1,
+        "auditor_nice": args.nice,
         "admission_rate_per_s": args.rate,
         "admission_idle_ms": {k: idle_stats[k] for k in ("n", "median", "p95", "p99", "max")},
         "admission_during_resync_ms": {k: during_stats[k] for k in ("n", "median", "p95", "p99", "max")},
@@ -345,6 +349,8 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=100)
     parser.add_argument("--resyncs", type=int, default=8)
     parser.add_argument("--rate", type=float, default=100.0, help="admission reviews per second")
+    parser.add_argument("--nice", type=int, default=10,
+                        help="niceness of the auditor and its OPA (default 10, as `gatekeeper monitor`; 0: the gate's)")
     parser.add_argument("--auditor", action="store_true", help=argparse.SUPPRESS)  # the auditor process
     parser.add_argument("--kubeconfig", type=Path)
     parser.add_argument("--policy-dir", type=Path)

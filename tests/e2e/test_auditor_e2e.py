@@ -326,6 +326,11 @@ def test_gatekeeper_monitor_publishes_reports_and_metrics(kube: Kube, control_pl
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
         assert f'gatekeeper_workload_compliant{{kind="InferenceService",model="credit-scoring",name="{name}"' in metrics
         assert process.poll() is None
+        # --nice (default 10): the auditor and the OPA it started yield shared cores to admission
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        [opa] = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(process.pid), "opa"],
+                                                    capture_output=True, text=True).stdout.split()]
+        assert os.getpriority(os.PRIO_PROCESS, process.pid) == os.getpriority(os.PRIO_PROCESS, opa) == min(ours + 10, 19)
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=30)

@@ -29,6 +29,9 @@ def monitor(
         min=0.1, help="Most seconds between cycles (a watched change starts one at once).")] = 10.0,
     resync: Annotated[float, typer.Option(min=1.0, help="Seconds after which every workload is re-judged.")] = 600.0,
     metrics_port: Annotated[int, typer.Option(help="Port of GET /metrics (0: none).")] = 9090,
+    nice: Annotated[int, typer.Option(
+        min=0, max=19, help="Niceness added to the auditor and the OPA it starts, so admission on the same "
+                            "cores comes first (0: unchanged).")] = 10,
     lease_namespace: Annotated[Optional[str], typer.Option(
         envvar="POD_NAMESPACE",
         help="Namespace of the Lease electing the one active replica (default: POD_NAMESPACE; none: no election).")] = None,
@@ -49,6 +52,9 @@ def monitor(
             start_http_server(metrics_port)
         except OSError as exc:
             raise fail(f"--metrics-port {metrics_port}: {exc}") from None
+    from gatekeeper.auditor.monitor import yield_cpu
+
+    yield_cpu(nice)  # before its OPA starts, which inherits it
     asyncio.run(_monitor(run, api, timedelta(seconds=interval), timedelta(seconds=resync), lease_namespace))
 
 
