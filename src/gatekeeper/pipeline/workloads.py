@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from gatekeeper.pipeline.serving import Location, Owner, ServingKinds
+from gatekeeper.pipeline.locations import Location
+from gatekeeper.pipeline.serving import Owner, ServingKinds
 from gatekeeper.types.decision import ModelRef, ObjectRef
 from gatekeeper.types.names import model_ref_problem
 

@@ -23,7 +23,7 @@ _STRICT = ConfigDict(extra="forbid")
 
 
 class ArtifactLocation(Protocol):
-    """A place an object loads a model from (pipeline.serving.Location)."""
+    """A place an object loads a model from (pipeline.locations.Location)."""
 
     def as_input(self) -> dict[str, Any]: ...
 
@@ -101,7 +101,7 @@ class PolicyInput(TypedDict):
     object: ObjectFacts
     models: list[ModelEntry]
     reference_errors: list[ReferenceErrorFact]
-    # Every place the object loads a model from (pipeline.serving.Location.as_input).
+    # Every place the object loads a model from (pipeline.locations.Location.as_input).
     artifacts: list[dict[str, Any]]
     # Namespace CREATE/UPDATE changing the environment label: key, old, new, user, groups.
     namespace_label: NotRequired[dict[str, Any]]
