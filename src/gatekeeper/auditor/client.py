@@ -1,5 +1,5 @@
 """The auditor's one door to the Kubernetes API (the `kubernetes` client, synchronous,
-called from a thread so the event loop keeps serving). watch.py reads the watch streams
+called from a thread through gatekeeper.kubeapi, as the webhook does). watch.py reads the watch streams
 this opens; everything else goes through `Cluster._call`.
 
 Every failure becomes `ClusterError`: the auditor counts it and tries again next cycle;
@@ -8,7 +8,6 @@ it never turns into a verdict about a workload.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 from collections import Counter
@@ -18,20 +17,13 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from gatekeeper import kubeapi
 from gatekeeper.pipeline.workloads import ENVIRONMENT_LABEL
 
 REPORT_GROUP, REPORT_VERSION, REPORT_PLURAL = "wgpolicyk8s.io", "v1alpha2", "policyreports"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "model-gatekeeper"}
 TIMEOUT = 10  # seconds per API call: a hung API server must not stall the auditor forever
 _MANAGED_SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
-
-
-def _status_message(exc: ApiException) -> str:
-    """The API server's own words (its Status message), when it gave any."""
-    try:
-        return str(json.loads(exc.body or "{}").get("message") or "")
-    except (ValueError, AttributeError):
-        return ""
 
 
 class ClusterError(RuntimeError):
@@ -82,13 +74,7 @@ class Cluster:
         self._watcher: tuple[client.CoreV1Api, client.CustomObjectsApi] | None = None
 
     async def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await asyncio.to_thread(fn, *args, _request_timeout=TIMEOUT, **kwargs)
-        except ApiException as exc:
-            detail = _status_message(exc)
-            raise ClusterError(f"{what}: HTTP {exc.status} {exc.reason}{': ' + detail if detail else ''}") from exc
-        except Exception as exc:  # noqa: BLE001 - urllib3/socket errors: the API is unreachable
-            raise ClusterError(f"{what}: {type(exc).__name__}: {exc}") from exc
+        return await kubeapi.call(what, fn, *args, timeout=TIMEOUT, error=ClusterError, **kwargs)
 
     @staticmethod
     def namespaces(label: str = ENVIRONMENT_LABEL) -> Collection:

@@ -10,8 +10,6 @@ strictest default (a namespace's environment).
 
 from __future__ import annotations
 
-import asyncio
-import json
 from typing import Any
 
 TIMEOUT_S = 1.0  # per call, well inside the review's budget
@@ -54,20 +52,6 @@ class KubeApi:
             raise
 
     async def _call(self, what: str, fn: Any, *args: Any) -> Any:
-        from kubernetes.client.rest import ApiException
+        from gatekeeper.kubeapi import call
 
-        try:
-            return await asyncio.to_thread(fn, *args, _request_timeout=TIMEOUT_S)
-        except ApiException as exc:
-            raise KubeError(f"{what}: HTTP {exc.status} {exc.reason}{_status_message(exc)}") from exc
-        except Exception as exc:  # noqa: BLE001 - urllib3/socket errors: the API is unreachable
-            raise KubeError(f"{what}: {type(exc).__name__}: {exc}") from exc
-
-
-def _status_message(exc: Any) -> str:
-    """`: <message>` of the API server's Status, when it gave one."""
-    try:
-        message = json.loads(exc.body or "{}").get("message")
-    except (ValueError, AttributeError):
-        return ""
-    return f": {message}" if message else ""
+        return await call(what, fn, *args, timeout=TIMEOUT_S, error=KubeError)
