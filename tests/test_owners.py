@@ -5,7 +5,8 @@ tests/e2e/test_as_deployed_e2e.py's."""
 
 import pytest
 
-from gatekeeper.pipeline.serving import built_in_controller
+from gatekeeper.pipeline.owners import made_by_hand
+from gatekeeper.pipeline.serving import ServingKinds, built_in_controller
 from gatekeeper.pipeline.workloads import served_models
 
 from .test_workloads import kinds  # noqa: F401 - the serving table as OPA serves it
@@ -109,3 +110,54 @@ def test_owner_only_kinds_are_not_judged_themselves(kinds):
 ])
 def test_kubernetes_own_controllers_are_trusted(user, trusted):
     assert built_in_controller(user) is trusted
+
+
+USERS = ["system:kube-controller-manager", "system:serviceaccount:kube-system:replicaset-controller",
+         "system:serviceaccount:kube-system:job-controller", "system:serviceaccount:kserve:kserve-controller-manager",
+         "system:serviceaccount:lending:replicaset-controller", "alice", "", None]
+
+
+@pytest.mark.parametrize("kind", [("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "ReplicaSet"),
+                                  ("batch", "Job")])
+def test_only_kubernetes_own_controllers_create_what_a_built_in_template_kind_owns(kinds, kind):
+    # a Pod made by hand naming a real ReplicaSet is judged itself (pipeline.gate), whatever
+    # the ReplicaSet runs: the same identities deploy/'s matchCondition lets skip the gate
+    row = kinds.kind_of(*kind)
+    assert [row.creates_children(user) for user in USERS] == [built_in_controller(user) for user in USERS]
+
+
+def test_serving_and_owner_only_kinds_name_no_controllers_by_default(kinds):
+    # the operators' identities differ per installation: anyone's reference counts once the
+    # owner is read and found real, until the platform team names them (README "Owners")
+    for row in [kinds.kind_of("serving.kserve.io", "InferenceService"), *kinds.owner_only.values()]:
+        assert all(row.creates_children(user) for user in USERS)
+
+
+def test_a_row_naming_its_controllers_trusts_their_requests_only():
+    table = ServingKinds.from_data({"kinds": [{"group": "serving.kserve.io", "kind": "InferenceService",
+                                               "controllers": ["system:serviceaccount:kserve:*"]}]})
+    row = table.kind_of("serving.kserve.io", "InferenceService")
+    assert row.creates_children("system:serviceaccount:kserve:kserve-controller-manager")
+    assert not row.creates_children("system:serviceaccount:lending:kserve-controller-manager")
+    assert not row.creates_children("alice") and not row.creates_children(None)
+
+
+def test_what_a_request_puts_under_an_owner_made_by_hand(kinds):
+    rs = controlled_by("apps/v1", "ReplicaSet", "llm-7d9", "u-rs")
+    made = pod(rs)
+    owner = kinds.controller_owner(made, kinds.kind_of("", "Pod"))
+    debugged = {**made, "spec": {**made["spec"], "ephemeralContainers": [{"name": "sh", "image": "busybox:1.36"}]}}
+    relabelled = {**made, "metadata": {**made["metadata"], "labels": {"team": "risk"}}}
+    swapped = {**made, "spec": {"containers": [{**VLLM, "image": "vllm/vllm-openai:v0.7.0"}]}}
+    assert made_by_hand(owner, made, None, "alice", kinds)  # a CREATE by hand
+    assert not made_by_hand(owner, made, None, "system:serviceaccount:kube-system:replicaset-controller", kinds)
+    assert made_by_hand(owner, made, pod(), "alice", kinds)  # the reference added by an UPDATE
+    assert made_by_hand(owner, made, pod({**rs, "uid": "u-other"}), "alice", kinds)  # ... or swapped
+    # an UPDATE keeping the reference: its owner still covers it unless what it runs changed
+    assert not made_by_hand(owner, relabelled, made, "alice", kinds)
+    assert not made_by_hand(owner, debugged, made, "alice", kinds)  # kubectl debug: containers added later
+    assert made_by_hand(owner, swapped, made, "alice", kinds)
+    # an owner whose row names no controllers: anyone's reference counts (once confirmed real)
+    isvc = kinds.controller_owner(workload("Deployment", controlled_by("serving.kserve.io/v1beta1", "InferenceService")),
+                                  kinds.kind_of("apps", "Deployment"))
+    assert not made_by_hand(isvc, workload("Deployment"), None, "alice", kinds)

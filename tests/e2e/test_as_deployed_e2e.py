@@ -237,8 +237,10 @@ def test_validate_without_environment_reads_the_namespace_label_as_the_service_a
 
 
 # --- owners: an ownerReferences entry exempts only when the owner is real ------------------------------
-# No controller-manager runs here: the ReplicaSet is created, then a Pod it owns, as the admin
-# (not a controller identity), so the gate must read the owner as deploy/'s service account.
+# No controller runs here: owners and the objects naming them are created as the admin (not a
+# controller identity). A ReplicaSet's Pods are then judged themselves (its row names Kubernetes'
+# own controllers); a Seldon Server's StatefulSet (its row names none) is exempt once the gate
+# has read the owner as deploy/'s service account.
 
 VLLM = {"name": "vllm", "image": "vllm/vllm-openai:v0.6.3", "args": ["--model", "s3://models/credit-scoring/3"]}
 
@@ -287,19 +289,26 @@ def test_a_pod_naming_a_forged_replicaset_is_judged_and_rejected(kube: Kube, dep
     assert [r["outcome"] for r in deployed.records(namespace=PROD, name="forged-owner")] == ["denied"]
 
 
-def test_a_pod_its_real_replicaset_owns_is_created_once_the_owner_is_read(kube: Kube, deployed: Deployed):
+def test_a_pod_made_by_hand_naming_its_real_replicaset_is_judged_itself(kube: Kube, deployed: Deployed):
+    # Only the ReplicaSet controller makes a ReplicaSet's Pods (the table's `controllers`):
+    # the admin's Pod is judged as if unowned, however real and compliant its owner is.
     replicaset = owned("ReplicaSet", "llm", {}, VLLM)
     del replicaset["metadata"]["ownerReferences"], replicaset["spec"]["serviceName"]
     replicaset["spec"]["template"]["metadata"]["annotations"] = {MODEL_ANNOTATION: "models:/credit-scoring/3"}
     replicaset = kube.custom.create_namespaced_custom_object("apps", "v1", PROD, "replicasets", replicaset)  # judged
-    # the Pod runs vLLM with no model annotation: judged itself, it would be denied
-    created = create_pod(kube, owned("Pod", "llm-x7k2p", reference(replicaset), VLLM))
-    assert created.metadata.uid
-    assert deployed.records(namespace=PROD, name="llm-x7k2p") == []  # exempt: not judged, not recorded
-    # the same name with another uid is not that owner
-    error = kube.rejected(lambda: create_pod(kube, owned("Pod", "llm-other", reference(
-        replicaset, uid=str(uuid.uuid4())), VLLM)))
-    assert requirement_ids(status_message(error)) == {"evidence.model_reference"}
+    assert [r["outcome"] for r in deployed.records(namespace=PROD, name="llm")] == ["admitted"]
+    # vLLM serving another model, no annotation, "owned" by the compliant ReplicaSet: denied
+    other = {**VLLM, "args": ["--model", "s3://models/unreviewed/1"]}
+    error = kube.rejected(lambda: create_pod(kube, owned("Pod", "llm-x7k2p", reference(replicaset), other)))
+    assert error.status == 403, error.body
+    message = status_message(error)
+    assert requirement_ids(message) == {"evidence.model_reference"}, message
+    assert [r["outcome"] for r in deployed.records(namespace=PROD, name="llm-x7k2p")] == ["denied"]
+    # the same Pod carrying the ReplicaSet's annotation is judged on its own evidence: admitted
+    annotated = owned("Pod", "llm-y8m3q", reference(replicaset), VLLM)
+    annotated["metadata"]["annotations"] = {MODEL_ANNOTATION: "models:/credit-scoring/3"}
+    assert create_pod(kube, annotated).metadata.uid
+    assert [r["outcome"] for r in deployed.records(namespace=PROD, name="llm-y8m3q")] == ["admitted"]
 
 
 def test_a_real_but_ordinary_replicaset_covers_no_model_server_it_claims_to_own(kube: Kube, deployed: Deployed):
@@ -308,11 +317,11 @@ def test_a_real_but_ordinary_replicaset_covers_no_model_server_it_claims_to_own(
     del replicaset["metadata"]["ownerReferences"], replicaset["spec"]["serviceName"]
     replicaset = kube.custom.create_namespaced_custom_object("apps", "v1", PROD, "replicasets", replicaset)
     assert deployed.records(namespace=PROD, name="plain") == []  # an ordinary ReplicaSet: not gated
-    # real owner, real uid, but its judgement never covered a model server: the Pod is judged itself
+    # real owner, real uid, made by hand: the Pod is judged itself
     error = kube.rejected(lambda: create_pod(kube, owned("Pod", "plain-vllm", reference(replicaset), VLLM)))
     assert error.status == 403, error.body
     assert requirement_ids(status_message(error)) == {"evidence.model_reference"}
-    # what the ReplicaSet itself runs stays exempt through it
+    # what the ReplicaSet itself runs is no model server: not gated either way
     assert create_pod(kube, owned("Pod", "plain-shell", reference(replicaset), busybox)).metadata.uid
 
 

@@ -1,8 +1,9 @@
 """Owner references at admission (README "Owners"): an object a controller of the serving
 table owns is exempt only when the owner is confirmed real. This gate has no Kubernetes API
 to ask (no kubeconfig, not in a cluster), so a claimed owner fails closed; Kubernetes' own
-controllers are trusted without asking. tests/e2e/test_as_deployed_e2e.py confirms real and
-forged owners against a real API server."""
+controllers are trusted without asking, and an owner whose row names its controllers
+(ReplicaSet) counts in no one else's request. tests/e2e/test_as_deployed_e2e.py confirms
+real and forged owners against a real API server."""
 
 import pytest
 
@@ -12,9 +13,11 @@ from .test_serving_admission import answer
 VLLM = {"name": "vllm", "image": "vllm/vllm-openai:v0.6.3", "args": ["--model", "s3://models/credit-scoring/3"]}
 NGINX = {"name": "web", "image": "nginx:1.27"}
 FORGED_RS = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "llm-7d9", "uid": "made-up", "controller": True}
+FORGED_ISVC = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "name": "scorer",
+               "uid": "made-up", "controller": True}
 FORGED_SERVER = {"apiVersion": "mlops.seldon.io/v1alpha1", "kind": "Server", "name": "mlserver", "uid": "made-up",
                  "controller": True}
-UNCONFIRMED = "no Kubernetes API is configured to confirm the owner ReplicaSet/llm-7d9 (uid made-up)"
+UNCONFIRMED = "no Kubernetes API is configured to confirm the owner InferenceService/scorer (uid made-up)"
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +34,14 @@ def pod(container, owner=None):
 
 
 def test_a_claimed_owner_that_cannot_be_confirmed_fails_closed_in_production(gate):
-    denied = answer(gate, pod(VLLM, FORGED_RS))
+    denied = answer(gate, pod(VLLM, FORGED_ISVC))
     assert denied["allowed"] is False
     assert denied["status"]["message"] == (
         f"model-gatekeeper could not evaluate the policy, so it denies (fail closed): {UNCONFIRMED}")
 
 
 def test_and_is_admitted_with_a_warning_where_enforcement_is_warn(gate):
-    warned = answer(gate, pod(VLLM, FORGED_RS), "/validate/staging")
+    warned = answer(gate, pod(VLLM, FORGED_ISVC), "/validate/staging")
     assert warned["allowed"] is True and warned["warnings"] == [f"policy not enforced: {UNCONFIRMED}"]
 
 
@@ -52,6 +55,15 @@ def test_kubernetes_own_controllers_are_trusted_without_asking(gate, user):
                                   "system:serviceaccount:kube-system:replicaset-controller-x", "replicaset-controller"])
 def test_look_alike_identities_are_not(gate, user):
     assert answer(gate, pod(VLLM, FORGED_RS), user=user)["allowed"] is False
+
+
+def test_a_pod_naming_a_replicaset_in_anyone_elses_request_is_judged_itself_without_asking(gate):
+    # only Kubernetes' own controllers make a ReplicaSet's Pods: no owner to confirm, and
+    # the un-annotated model server is denied on its own account, not for a missing API
+    denied = answer(gate, pod(VLLM, FORGED_RS))
+    assert denied["allowed"] is False
+    assert "[evidence.model_reference] @: Pod runs model server vLLM" in denied["status"]["message"]
+    assert "could not evaluate" not in denied["status"]["message"]
 
 
 def test_an_owned_object_that_serves_no_model_is_answered_without_asking(gate):

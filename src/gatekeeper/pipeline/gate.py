@@ -25,7 +25,7 @@ from gatekeeper.types.canonical import sha256_of
 from gatekeeper.opa.client import PolicyEngine, PolicyError
 from gatekeeper.opa.server import OpaServer
 from gatekeeper.pipeline.fail_closed import fail_closed, unrecorded
-from gatekeeper.pipeline.owners import OwnerUnconfirmed, Owners
+from gatekeeper.pipeline.owners import OwnerUnconfirmed, Owners, made_by_hand
 from gatekeeper.pipeline.serving import ServingKinds, built_in_controller
 from gatekeeper.pipeline.workloads import ServedModels, served_models
 from gatekeeper.types.decision import Decision, DecidedModel, ModelRef, Report, Skipped, SourceLocation
@@ -177,20 +177,27 @@ class Gate:
         """The objects that serve or add a model (the serving-kinds table of the policy);
         the others are reported as skipped, with why."""
         assert self.kinds is not None
-        confirm = self.owners is not None and not built_in_controller(context.user)
+        # Whose owner references to question: not Kubernetes' own controllers', nor those of
+        # objects already running (the auditor's: admitted, their creator unknown).
+        question = context.source != "background" and not built_in_controller(context.user)
         gated = []
         for manifest in manifests:
             served = served_models(manifest.object, self.kinds, old=context.old_object,
-                                   admission=context.source == "webhook", confirm_owner=confirm)
+                                   admission=context.source == "webhook", confirm_owner=question)
             if served.gated and served.owner is not None:
-                assert self.owners is not None
-                try:
-                    if await self.owners.confirm(served.owner, self.kinds):
-                        served.gated, served.skip_reason = False, f"created by {served.owner.display()}, judged there"
-                    # else forged: judged as if unowned
-                except OwnerUnconfirmed as exc:
-                    gated.append(_Gated(manifest, served, [], failure=str(exc)))
-                    continue
+                if made_by_hand(served.owner, manifest.object, context.old_object, context.user, self.kinds):
+                    pass  # not by the controllers the owner's row names: judged as if unowned
+                elif self.owners is None:
+                    # manifests (`gatekeeper check`): no API to read the owner, taken as written
+                    served.gated, served.skip_reason = False, f"created by {served.owner.display()}, judged there"
+                else:
+                    try:
+                        if await self.owners.confirm(served.owner, self.kinds):
+                            served.gated, served.skip_reason = False, f"created by {served.owner.display()}, judged there"
+                        # else forged: judged as if unowned
+                    except OwnerUnconfirmed as exc:
+                        gated.append(_Gated(manifest, served, [], failure=str(exc)))
+                        continue
             if served.gated:
                 gated.append(_Gated(manifest, served, []))
                 continue

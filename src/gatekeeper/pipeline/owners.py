@@ -5,7 +5,9 @@ StatefulSet a serving or owner-only kind owns, is judged through that owner. But
 ownerReferences entry is written by whoever creates the object: a made-up one would exempt
 a model server until the garbage collector notices (and it serves meanwhile). So at
 admission the gate reads the owner from the Kubernetes API and exempts the object only when
-an object of that kind, name and uid exists. The front door that can reach the API gives
+an object of that kind, name and uid exists. Where the owner's row names its controllers
+(the table's `controllers`: Kubernetes' own for ReplicaSets, Jobs, StatefulSets and
+Deployments), anyone else's object is judged as if unowned without asking (`made_by_hand`). The front door that can reach the API gives
 the reader (`webhook.kube`); the pipeline never imports a Kubernetes client.
 """
 
@@ -65,6 +67,33 @@ class Owners:
             self._seen.clear()
         self._seen[key] = (time.monotonic() + self.ttl, real)
         return real
+
+
+def made_by_hand(owner: Owner, obj: dict[str, Any], old: dict[str, Any] | None, user: str | None,
+                 kinds: ServingKinds) -> bool:
+    """Does `user`'s request put under `owner` something its controllers did not make? Only
+    where the owner's row names its controllers, and `user` is none of them: a CREATE, an
+    UPDATE adding the reference, or an UPDATE changing what the object runs (its spec, but
+    for containers added later: `kubectl debug` on a controller's Pod keeps its owner)."""
+    if owner.row.creates_children(user):
+        return False
+    if old is None or not _names_controller(old, owner.uid):
+        return True
+    row = kinds.kind_of(str(obj.get("apiVersion", "")).rpartition("/")[0], str(obj.get("kind", "")))
+    later = {path[1] for path in (row.added_later if row else ()) if len(path) > 1 and path[0] == "spec"}
+
+    def runs(o: dict[str, Any]) -> Any:
+        spec = o.get("spec")
+        return {k: v for k, v in spec.items() if k not in later} if isinstance(spec, dict) else spec
+
+    return bool(runs(obj) != runs(old))
+
+
+def _names_controller(obj: dict[str, Any], uid: str) -> bool:
+    meta = obj.get("metadata")
+    refs = meta.get("ownerReferences") if isinstance(meta, dict) else None
+    return bool(uid) and isinstance(refs, list) and any(
+        isinstance(r, dict) and r.get("controller") is True and r.get("uid") == uid for r in refs)
 
 
 def _covers(found: dict[str, Any], owner: Owner, kinds: ServingKinds) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from gatekeeper.pipeline import locations
@@ -46,6 +47,15 @@ class Kind:
     # Containers added to a running object (a Pod's ephemeral containers, `kubectl debug`):
     # its owner never saw them, so they are judged even where the owner excuses the object.
     added_later: tuple[tuple[str, ...], ...] = ()
+    # Who creates the objects this kind owns (user names; `*` matches any run of characters).
+    # Empty: anyone's reference counts once the owner is confirmed real.
+    controllers: tuple[str, ...] = ()
+
+    def creates_children(self, user: str | None) -> bool:
+        """May a request by `user` create an object this kind owns? A reference to an owner
+        whose row names its controllers counts only in their requests: a Pod made by hand
+        naming a real ReplicaSet is judged itself, whatever the ReplicaSet runs."""
+        return not self.controllers or (user is not None and any(fnmatchcase(user, p) for p in self.controllers))
 
 
 @dataclass(frozen=True)
@@ -192,6 +202,7 @@ def _row(row: dict[str, Any]) -> Kind:
         template=split(row["template"]) if row.get("template") else (),
         **{key: tuple(split(p) for p in row.get(key) or [])
            for key in ("uris", "storage", "containers", "model_images", "maps", "added_later")},
+        controllers=tuple(str(user) for user in row.get("controllers") or []),
     )
 
 
