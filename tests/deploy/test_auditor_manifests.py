@@ -86,3 +86,23 @@ def test_both_opa_sidecars_run_as_the_embedded_serving_opa(auditor) -> None:
         [opa] = [c for c in spec["containers"] if c["name"] == "opa"]
         env = {e["name"]: e["value"] for e in opa.get("env", [])}
         assert env == {"GOGC": str(OPA_GOGC), "GOMAXPROCS": str(SERVING_OPA_PROCESSORS)}, deployment
+
+
+def millicores(value: str) -> int:
+    return int(value[:-1]) if value.endswith("m") else int(float(value) * 1000)
+
+
+def test_a_resync_yields_to_admission_on_shared_nodes(auditor) -> None:
+    # README "Cost": the kernel weighs pods by their CPU requests; the auditor asks half the
+    # webhook's, prefers other nodes than the webhook's replicas, and lowers its own priority.
+    def requested(spec: dict[str, Any]) -> int:
+        return sum(millicores(c["resources"]["requests"]["cpu"]) for c in spec["containers"])
+
+    spec = auditor_spec(auditor)
+    webhook = one(auditor, "Deployment", "model-gatekeeper")["spec"]["template"]["spec"]
+    assert 2 * requested(spec) <= requested(webhook)
+    [term] = spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    webhook_labels = one(auditor, "Deployment", "model-gatekeeper")["spec"]["template"]["metadata"]["labels"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"].items() <= webhook_labels.items()
+    assert "--nice" not in command_line({c["name"]: c for c in spec["containers"]}["auditor"])  # the default, 10
