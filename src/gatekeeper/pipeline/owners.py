@@ -7,8 +7,9 @@ a model server until the garbage collector notices (and it serves meanwhile). So
 admission the gate reads the owner from the Kubernetes API and exempts the object only when
 an object of that kind, name and uid exists. Where the owner's row names its controllers
 (the table's `controllers`: Kubernetes' own for ReplicaSets, Jobs, StatefulSets and
-Deployments), anyone else's object is judged as if unowned without asking (`made_by_hand`). The front door that can reach the API gives
-the reader (`webhook.kube`); the pipeline never imports a Kubernetes client.
+Deployments), anyone else's object is judged as if unowned without asking
+(`made_by_hand`). The front door that can reach the API gives the reader
+(`webhook.kube`); the pipeline never imports a Kubernetes client.
 """
 
 from __future__ import annotations
