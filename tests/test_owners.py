@@ -149,15 +149,15 @@ def test_what_a_request_puts_under_an_owner_made_by_hand(kinds):
     debugged = {**made, "spec": {**made["spec"], "ephemeralContainers": [{"name": "sh", "image": "busybox:1.36"}]}}
     relabelled = {**made, "metadata": {**made["metadata"], "labels": {"team": "risk"}}}
     swapped = {**made, "spec": {"containers": [{**VLLM, "image": "vllm/vllm-openai:v0.7.0"}]}}
-    assert made_by_hand(owner, made, None, "alice", kinds)  # a CREATE by hand
-    assert not made_by_hand(owner, made, None, "system:serviceaccount:kube-system:replicaset-controller", kinds)
-    assert made_by_hand(owner, made, pod(), "alice", kinds)  # the reference added by an UPDATE
-    assert made_by_hand(owner, made, pod({**rs, "uid": "u-other"}), "alice", kinds)  # ... or swapped
+    assert made_by_hand(owner, made, None, "alice")  # a CREATE by hand
+    assert not made_by_hand(owner, made, None, "system:serviceaccount:kube-system:replicaset-controller")
+    assert made_by_hand(owner, made, pod(), "alice")  # the reference added by an UPDATE
+    assert made_by_hand(owner, made, pod({**rs, "uid": "u-other"}), "alice")  # ... or swapped
     # an UPDATE keeping the reference: its owner still covers it unless what it runs changed
-    assert not made_by_hand(owner, relabelled, made, "alice", kinds)
-    assert not made_by_hand(owner, debugged, made, "alice", kinds)  # kubectl debug: containers added later
-    assert made_by_hand(owner, swapped, made, "alice", kinds)
+    assert not made_by_hand(owner, relabelled, made, "alice")
+    assert not made_by_hand(owner, debugged, made, "alice")  # kubectl debug: containers added later
+    assert made_by_hand(owner, swapped, made, "alice")
     # an owner whose row names no controllers: anyone's reference counts (once confirmed real)
     isvc = kinds.controller_owner(workload("Deployment", controlled_by("serving.kserve.io/v1beta1", "InferenceService")),
                                   kinds.kind_of("apps", "Deployment"))
-    assert not made_by_hand(isvc, workload("Deployment"), None, "alice", kinds)
+    assert not made_by_hand(isvc, workload("Deployment"), None, "alice")

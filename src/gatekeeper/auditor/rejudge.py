@@ -133,7 +133,7 @@ class Auditor:
         """Judged through its owner, as admission's served_models decides (nothing running a
         model server added since); the owner's own report covers it."""
         assert self.gate.kinds is not None
-        row = self.gate.kinds.kind_of(obj["apiVersion"].rpartition("/")[0], obj["kind"])
+        row = self.gate.kinds.row_of(obj)
         if row is None:
             return False
         owner, added = self.gate.kinds.ownership(obj, row)

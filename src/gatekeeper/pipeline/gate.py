@@ -184,20 +184,18 @@ class Gate:
         for manifest in manifests:
             served = served_models(manifest.object, self.kinds, old=context.old_object,
                                    admission=context.source == "webhook", confirm_owner=question)
-            if served.gated and served.owner is not None:
-                if made_by_hand(served.owner, manifest.object, context.old_object, context.user, self.kinds):
-                    pass  # not by the controllers the owner's row names: judged as if unowned
-                elif self.owners is None:
-                    # manifests (`gatekeeper check`): no API to read the owner, taken as written
-                    served.gated, served.skip_reason = False, f"created by {served.owner.display()}, judged there"
-                else:
-                    try:
-                        if await self.owners.confirm(served.owner, self.kinds):
-                            served.gated, served.skip_reason = False, f"created by {served.owner.display()}, judged there"
-                        # else forged: judged as if unowned
-                    except OwnerUnconfirmed as exc:
-                        gated.append(_Gated(manifest, served, [], failure=str(exc)))
-                        continue
+            owner = served.owner  # set on gated objects only
+            # An owner whose row names its controllers counts in their requests only; made by
+            # anyone else, the object is judged as if unowned.
+            if owner is not None and not made_by_hand(owner, manifest.object, context.old_object, context.user):
+                try:
+                    # manifests (`gatekeeper check`, no API to read the owner): taken as written;
+                    # else exempt once confirmed real (a forged one is judged as if unowned)
+                    if self.owners is None or await self.owners.confirm(owner, self.kinds):
+                        served.gated, served.skip_reason = False, owner.skip_reason()
+                except OwnerUnconfirmed as exc:
+                    gated.append(_Gated(manifest, served, [], failure=str(exc)))
+                    continue
             if served.gated:
                 gated.append(_Gated(manifest, served, []))
                 continue

@@ -70,8 +70,7 @@ class Owners:
         return real
 
 
-def made_by_hand(owner: Owner, obj: dict[str, Any], old: dict[str, Any] | None, user: str | None,
-                 kinds: ServingKinds) -> bool:
+def made_by_hand(owner: Owner, obj: dict[str, Any], old: dict[str, Any] | None, user: str | None) -> bool:
     """Does `user`'s request put under `owner` something its controllers did not make? Only
     where the owner's row names its controllers, and `user` is none of them: a CREATE, an
     UPDATE adding the reference, or an UPDATE changing what the object runs (its spec, but
@@ -80,8 +79,7 @@ def made_by_hand(owner: Owner, obj: dict[str, Any], old: dict[str, Any] | None, 
         return False
     if old is None or not _names_controller(old, owner.uid):
         return True
-    row = kinds.kind_of(str(obj.get("apiVersion", "")).rpartition("/")[0], str(obj.get("kind", "")))
-    later = {path[1] for path in (row.added_later if row else ()) if len(path) > 1 and path[0] == "spec"}
+    later = {path[1] for path in owner.owned.added_later if len(path) > 1 and path[0] == "spec"}
 
     def runs(o: dict[str, Any]) -> Any:
         spec = o.get("spec")

@@ -69,9 +69,13 @@ class Owner:
     name: str
     uid: str
     namespace: str | None  # None for a cluster-scoped owner
+    owned: Kind  # the row of the object naming it
 
     def display(self) -> str:
         return f"{self.row.kind}/{self.name}"
+
+    def skip_reason(self) -> str:
+        return f"created by {self.display()}, judged there"
 
 
 # Kubernetes' own controllers (kube-controller-manager, one service account per controller
@@ -149,6 +153,10 @@ class ServingKinds:
     def kind_of(self, group: str, kind: str) -> Kind | None:
         return self.kinds.get((group, kind))
 
+    def row_of(self, obj: dict[str, Any]) -> Kind | None:
+        """The row of an object's kind (its apiVersion's group and its kind), if the table has one."""
+        return self.kind_of(str(obj.get("apiVersion", "")).rpartition("/")[0], str(obj.get("kind", "")))
+
     def controller_owner(self, obj: dict[str, Any], row: Kind) -> Owner | None:
         """The controller (ownerReferences, `controller: true`) whose judgement covers `obj`,
         an object of the model-server kind `row`: for a Pod, ReplicaSet or Job (direct_only)
@@ -167,7 +175,7 @@ class ServingKinds:
                 assert isinstance(meta, dict)
                 return Owner(row=owner, version=version if version in owner.versions or not owner.versions
                              else owner.versions[0], name=str(ref.get("name") or ""), uid=str(ref.get("uid") or ""),
-                             namespace=None if owner.cluster_scoped else meta.get("namespace"))
+                             namespace=None if owner.cluster_scoped else meta.get("namespace"), owned=row)
         return None
 
     def inspect(self, obj: dict[str, Any], row: Kind) -> Inspection:

@@ -139,7 +139,7 @@ def served_models(obj: dict[str, Any], kinds: ServingKinds, *, old: dict[str, An
         # whoever the owner is.
         owner, inspection = None, added
     elif owner is not None and not confirm_owner:
-        return ServedModels(object=ref, gated=False, skip_reason=f"created by {owner.display()}, judged there")
+        return ServedModels(object=ref, gated=False, skip_reason=owner.skip_reason())
     else:
         inspection = kinds.inspect(obj, row)
 
