@@ -8,16 +8,18 @@ from .conftest import EVIDENCE, MANIFESTS, run_cli
 
 COMPLIANT = str(MANIFESTS / "compliant" / "credit-scoring-inferenceservice.yaml")
 # The example sign-offs of credit-scoring 3 expire on 2031-11-21T08:25:38Z; its PII scan
-# is of 2026-10-01 (high risk: at most 365 days old).
+# is of 2026-10-01 and its fairness results of 2026-11-20 (high risk: at most 365 days old).
 
 
 def rescanned(tmp_path, at: str) -> str:
-    """The example evidence with credit-scoring 3's PII scan redone at `at`."""
+    """The example evidence with credit-scoring 3's PII scan and fairness evaluation redone at `at`."""
     root = tmp_path / "evidence"
     shutil.copytree(EVIDENCE, root)
     path = root / "credit-scoring" / "3" / "evidence.yaml"
     bundle = yaml.safe_load(path.read_text())
     bundle["pii_scan"]["scanned_at"] = at
+    for results in bundle["fairness"].values():
+        results["evaluated_at"] = at
     path.write_text(yaml.safe_dump(bundle))
     return str(root)
 
@@ -47,6 +49,9 @@ def test_warned_within_30_days_of_a_signoff_expiring(cli, tmp_path):
     ]
     assert [(e["kind"], e["name"], e["expires_at"]) for e in decision["expiries"]] == [
         ("signoff", "compliance", "2031-11-21T08:25:38Z"), ("signoff", "validator", "2031-11-21T08:25:38Z"),
+        # the age-limited evidence goes stale 365 days after it was produced (2031-06-01)
+        ("evidence", "fairness.age_band", "2032-05-31T00:00:00Z"), ("evidence", "fairness.sex", "2032-05-31T00:00:00Z"),
+        ("evidence", "pii_scan", "2032-05-31T00:00:00Z"),
     ]
 
 
@@ -58,7 +63,7 @@ def test_denied_once_its_pii_scan_is_older_than_a_year(cli):
     [decision] = stale.json()["results"]
     assert [(v["requirement"], v["message"], v["observed"], v["threshold"]) for v in decision["violations"]] == [(
         "evidence.stale",
-        "pii_scan.scanned_at is 366 days old (2026-10-01T00:00:00Z), above the 365 days the class allows",
+        "pii_scan.scanned_at is 366.0 days old (2026-10-01T00:00:00Z), above the 365 days the class allows",
         366, 365,
     )]
 

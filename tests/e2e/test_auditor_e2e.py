@@ -48,7 +48,8 @@ pytestmark = [pytest.mark.e2e]
 NAMESPACE = "audited"
 NAME = "credit-scoring-audited"
 # The example sign-offs of credit-scoring 3 expire on 2031-11-21T08:25:38Z. The clock
-# starts 51 days before, and the PII scan is redone shortly before that (fresh then).
+# starts 51 days before, and the PII scan and fairness evaluation are redone shortly before
+# that (fresh then: they go stale on 2032-05-31, after the sign-offs expire).
 START = datetime(2031, 10, 1, tzinfo=timezone.utc)
 SIGNOFFS_EXPIRE = datetime(2031, 11, 21, 8, 25, 38, tzinfo=timezone.utc)
 
@@ -60,10 +61,12 @@ def evidence_copy(root: Path) -> Path:
 
 
 def publish(root: Path, *, open_findings: int) -> None:
-    """(Re)publish credit-scoring 3's evidence with a PII scan of 2031-06-01."""
+    """(Re)publish credit-scoring 3's evidence with a PII scan and fairness evaluation of 2031-06-01."""
     path = root / "credit-scoring" / "3" / "evidence.yaml"
     bundle = yaml.safe_load(path.read_text())
     bundle["pii_scan"].update(scanned_at="2031-06-01T00:00:00Z", open_findings=open_findings)
+    for results in bundle["fairness"].values():
+        results["evaluated_at"] = "2031-06-01T00:00:00Z"
     path.write_text(yaml.safe_dump(bundle))
 
 
@@ -152,6 +155,9 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
             validator = {"namespace": NAMESPACE, "kind": "InferenceService", "name": NAME, "model": "credit-scoring",
                          "version": "3", "statement": "signoff", "statement_name": "validator"}
             assert gauge("gatekeeper_statement_expiry_seconds", **validator) == (SIGNOFFS_EXPIRE - START).total_seconds()
+            pii_scan = {**validator, "statement": "evidence", "statement_name": "pii_scan"}
+            stale = datetime(2032, 5, 31, tzinfo=timezone.utc)  # 365 days after the scan of 2031-06-01
+            assert gauge("gatekeeper_statement_expiry_seconds", **pii_scan) == (stale - START).total_seconds()
             assert events(kube) == []
             assert row(control_plane) == {
                 "namespace": NAMESPACE, "kind": "InferenceService", "name": NAME, "environment": "production",
@@ -234,7 +240,8 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
             assert "error" not in results(kube)
             tightened = row(control_plane)
             assert tightened["violations"] == ["fairness.demographic_parity_ratio", "signoff.role"]
-            assert tightened["error"] == "" and tightened["earliest_expiry"] == ""
+            # the sign-offs are gone; what still runs out is the evidence, when it goes stale
+            assert tightened["error"] == "" and tightened["earliest_expiry"] == "2032-05-31T00:00:00Z"
 
             # the workload goes: its report goes (once the watch has told the auditor)
             uid = kube.get("InferenceService", NAMESPACE, NAME)["metadata"]["uid"]

@@ -12,6 +12,7 @@ requirement_ids := {
 	"performance.metric",
 	"fairness.missing", "fairness.demographic_parity_ratio", "fairness.demographic_parity_difference",
 	"fairness.equalized_odds_difference", "fairness.min_group_size", "fairness.metric_missing",
+	"fairness.favourable_outcome",
 	"explainability.report", "explainability.report_format",
 	"data_quality.missing", "data_quality.success_percent",
 	"drift.missing", "drift.drift_share",

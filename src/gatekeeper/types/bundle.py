@@ -62,6 +62,16 @@ class FairnessMetrics(_Strict):
     demographic_parity_difference: float | None = None
     equalized_odds_difference: float | None = None
     min_group_size: int | None = None
+    # What the rates were measured on, each group's rate of it, and when (`evidence fairness`).
+    favourable_outcome: str | None = None
+    selection_rates: dict[str, float] | None = None
+    evaluated_at: str | None = None
+
+    @field_validator("favourable_outcome", mode="before")
+    @classmethod
+    def _outcome_as_text(cls, value: object) -> object:
+        # `favourable_outcome: 0` in YAML is an int; outcomes are compared as text.
+        return str(value) if isinstance(value, (int, float)) else value
 
 
 class Explainability(_Strict):
