@@ -110,18 +110,29 @@ def create(
     expires: Annotated[str, typer.Option(help="Validity, e.g. 180d, 12h.")] = "180d",
     digest: Annotated[Optional[str], typer.Option(help="Artifact digest sha256:<hex>; default: read from the evidence.")] = None,
     evidence: Annotated[Optional[Path], typer.Option(help="Evidence folder to read artifact.digest from.")] = None,
+    mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URL to read artifact.digest from.")] = None,
     signer: Annotated[Optional[str], typer.Option(help="Signer identity; default: the name the trust data gives this key.")] = None,
     policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder holding the trust data.")] = None,
     comment: Annotated[str, typer.Option(help="Free text kept in the statement.")] = "",
     out: Annotated[Optional[Path], typer.Option(help="Write the envelope here instead of stdout.")] = None,
 ) -> None:
     """Sign off MODEL VERSION in ROLE: a DSSE envelope whose subject is the artifact digest."""
+    if evidence and mlflow:
+        raise fail("--evidence and --mlflow are alternatives; give one")
     try:
         private = load_signer(key)
-        lifetime = parse_duration(expires)
+        lifetime = positive_duration(expires)
     except SigningError as exc:
         raise fail(str(exc)) from None
-    artifact_digest = digest or _artifact_digest(evidence_folder(evidence), model, version)
+    if digest:
+        artifact_digest = digest
+    elif mlflow:
+        found, notes = _version_digests(model, [version], {}, None, mlflow)
+        if version not in found:
+            raise fail(f"{notes[0].partition(': ')[2]}; sign-offs bind to the artifact digest")
+        artifact_digest = found[version]
+    else:
+        artifact_digest = _artifact_digest(evidence_folder(evidence), model, version)
     signers = None if signer else signers_file(policy_dir)
     who = signer or _signer_name(private.public_key.keyid, signers)
     if not who:
@@ -142,9 +153,48 @@ def verify(
     envelope: Annotated[Path, typer.Argument(help="A sign-off or waiver envelope (.dsse.json).")],
     policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder holding the trust data.")] = None,
     digest: Annotated[Optional[str], typer.Option(help="Also require this artifact digest as subject.")] = None,
+    at: Annotated[Optional[str], typer.Option(help="Judge validity at this RFC3339 time instead of now.")] = None,
 ) -> None:
-    """Check an envelope's signature against the trusted keys; print what it states."""
-    verify_envelope_file(envelope, policy_dir, digest)
+    """Check an envelope's signature against the trusted keys and its validity; print what it states.
+
+    Exit 0: signed by a trusted key and in force; 1: untrusted, another subject, expired or not yet valid.
+    """
+    verify_envelope_file(envelope, policy_dir, digest, _moment(at))
+
+
+def positive_duration(text: str) -> timedelta:
+    """--expires of a sign-off or waiver: a statement already expired when written is refused."""
+    lifetime = parse_duration(text)
+    if lifetime <= timedelta(0):
+        raise SigningError(f"--expires must be a positive duration (got {text!r})")
+    return lifetime
+
+
+def _moment(at: str | None) -> datetime:
+    if at is None:
+        return datetime.now(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        raise fail(f"--at {at!r} is not an RFC3339 time") from None
+    if moment.tzinfo is None:
+        raise fail(f"--at {at!r} has no time zone (e.g. 2027-01-01T00:00:00Z)")
+    return moment
+
+
+def validity_problem(predicate: dict[str, Any], now: datetime) -> str | None:
+    """Why a signed statement is not in force at `now` (the one rule of sign-offs and waivers), or None."""
+    times = {}
+    for field in ("signed_at", "expires_at"):
+        try:
+            times[field] = datetime.fromisoformat(str(predicate.get(field)).replace("Z", "+00:00"))
+        except ValueError:
+            return f"{field} {predicate.get(field)!r} is not an RFC3339 time"
+    if times["signed_at"] > now:
+        return f"not yet valid: signed_at {predicate['signed_at']} is in the future"
+    if times["expires_at"] <= now:
+        return f"expired on {predicate['expires_at']}"
+    return None
 
 
 def statement_facts(envelope: Path, policy_dir: Path | None) -> dict[str, Any]:
@@ -163,7 +213,8 @@ def statement_facts(envelope: Path, policy_dir: Path | None) -> dict[str, Any]:
     return facts
 
 
-def verify_envelope_file(envelope: Path, policy_dir: Path | None, digest: str | None) -> None:
+def verify_envelope_file(envelope: Path, policy_dir: Path | None, digest: str | None,
+                         now: datetime | None = None) -> None:
     facts = statement_facts(envelope, policy_dir)
     typer.echo(json.dumps(facts, indent=2))
     if not facts["signature_valid"]:
@@ -171,6 +222,10 @@ def verify_envelope_file(envelope: Path, policy_dir: Path | None, digest: str | 
         raise typer.Exit(1)
     if digest and digest not in facts["subject_digests"]:
         typer.echo(f"gatekeeper: {envelope}: subject is {', '.join(facts['subject_digests'])}, not {digest}", err=True)
+        raise typer.Exit(1)
+    problem = validity_problem(facts["predicate"] or {}, now or datetime.now(timezone.utc))
+    if problem:
+        typer.echo(f"gatekeeper: {envelope}: {problem}", err=True)
         raise typer.Exit(1)
 
 
@@ -309,7 +364,7 @@ def waiver_create(
         raise fail("--evidence and --mlflow are alternatives; give one")
     try:
         version_list = parse_versions(versions)
-        lifetime = parse_duration(expires)
+        lifetime = positive_duration(expires)
         private = load_signer(key)
         given = {}
         for item in digest:
@@ -319,8 +374,6 @@ def waiver_create(
             given[version.strip()] = value.strip()
     except SigningError as exc:
         raise fail(str(exc)) from None
-    if lifetime <= timedelta(0):
-        raise fail("--expires must be a positive duration")
     who = approver or _name_for_key(private.public_key.keyid, facts.signers)
     if not who:
         where = opa_url or signers_file(policy_dir)
@@ -348,10 +401,11 @@ def waiver_create(
 def waiver_verify(
     envelope: Annotated[Path, typer.Argument(help="A waiver envelope (.dsse.json).")],
     policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder holding the trust data.")] = None,
+    at: Annotated[Optional[str], typer.Option(help="Judge validity at this RFC3339 time instead of now.")] = None,
 ) -> None:
-    """Check a waiver's signature against the trusted keys and its expiry; print what it states.
+    """Check a waiver's signature against the trusted keys and its validity; print what it states.
 
-    Exit 0: signed by a trusted key and in force; 1: not a waiver, not trusted, or expired.
+    Exit 0: signed by a trusted key and in force; 1: not a waiver, not trusted, expired or not yet valid.
     """
     facts = statement_facts(envelope, policy_dir)
     predicate = facts["predicate"]
@@ -361,13 +415,8 @@ def waiver_verify(
     if facts["predicate_type"] != WAIVER_PREDICATE:
         problem = f"not a waiver (predicate type {facts['predicate_type']})"
     elif facts["signature_valid"]:
-        try:
-            expiry = datetime.fromisoformat(str(expires_at).replace("Z", "+00:00"))
-        except ValueError:
-            problem = f"expiry {expires_at!r} is not an RFC3339 time"
-        else:
-            state = "active" if expiry > datetime.now(timezone.utc) else "expired"
-            problem = None if state == "active" else f"expired on {expires_at}"
+        problem = validity_problem(predicate, _moment(at))
+        state = "active" if problem is None else "expired" if problem.startswith("expired") else "invalid"
     typer.echo(json.dumps({**facts, "state": state}, indent=2))
     if problem:
         typer.echo(f"gatekeeper: {envelope}: {problem}", err=True)
