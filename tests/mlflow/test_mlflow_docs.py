@@ -131,8 +131,13 @@ def test_digest_of_a_registered_version_is_what_serving_loads(fresh_mlflow, tmp_
     local = run_cli("evidence", "digest", str(model_dir))
     assert stored.stdout == local.stdout  # the same files as were logged
     assert "the storage location of " + ref in stored.stderr
-    downloaded = Path(mlflow.artifacts.download_artifacts(artifact_uri=ref, dst_path=str(tmp_path / "dl"),
-                                                          tracking_uri=fresh_mlflow.url))
+    previous = mlflow.get_registry_uri()
+    mlflow.set_registry_uri(fresh_mlflow.url)  # a models:/ download asks the registry (not a parameter)
+    try:
+        downloaded = Path(mlflow.artifacts.download_artifacts(artifact_uri=ref, dst_path=str(tmp_path / "dl"),
+                                                              tracking_uri=fresh_mlflow.url))
+    finally:
+        mlflow.set_registry_uri(previous)
     assert (downloaded / "registered_model_meta").exists()
     assert run_cli("evidence", "digest", str(downloaded)).stdout != stored.stdout
 
