@@ -22,20 +22,6 @@ violations contains v if {
 	v := lib.violation(ctx, requirement(object.get(problem, "kind", null)), error_message(problem), null, null)
 }
 
-requirement(kind) := concat(".", ["evidence", kind]) if {
-	kind in error_kinds
-} else := "evidence.unavailable"
-
-error_message(problem) := problem.message if {
-	lib.filled(problem.message)
-} else := sprintf("evidence error (%s)", [lib.text(object.get(problem, "kind", "unknown"))])
-
-reference_message(problem) := problem.message if {
-	lib.filled(problem.message)
-} else := lib.text(problem) if {
-	lib.filled(problem)
-} else := "the workload does not name the model it serves"
-
 # METADATA
 # description: |
 #   A measured time later than now plus the allowed clock skew: evidence dated in the
@@ -53,14 +39,31 @@ violations contains v if {
 	v := lib.violation(ctx, "evidence.unreadable", message, stamp, input.now)
 }
 
+requirement(kind) := concat(".", ["evidence", kind]) if {
+	kind in error_kinds
+} else := "evidence.unavailable"
+
+error_message(problem) := problem.message if {
+	lib.filled(problem.message)
+} else := sprintf("evidence error (%s)", [lib.text(object.get(problem, "kind", "unknown"))])
+
+reference_message(problem) := problem.message if {
+	lib.filled(problem.message)
+} else := lib.text(problem) if {
+	lib.filled(problem)
+} else := "the workload does not name the model it serves"
+
 # METADATA
+# scope: document
 # description: |
 #   How far ahead of input.now a measured time may be (clocks of the machines that
 #   measured and that decide differ a little): evidence.clock_skew_seconds of the matrix.
+default clock_skew_seconds := 300
+
 clock_skew_seconds := seconds if {
 	seconds := lib.matrix.evidence.clock_skew_seconds
 	is_number(seconds)
-} else := 300
+}
 
 # METADATA
 # description: the [path, time] of each measured section's time stamp that parses

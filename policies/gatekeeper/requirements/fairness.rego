@@ -56,21 +56,6 @@ violations contains v if {
 }
 
 # METADATA
-# description: |
-#   attribute -> why it is required: fairness.required_attributes of the class (after
-#   the environment's overrides) and models.<name>.fairness.required_attributes
-required_attributes(ctx) := object.union(
-	{attribute: sprintf("for %s models", [ctx.risk_class]) |
-		some attribute in lib.as_array(object.get(ctx.requirements.fairness, "required_attributes", []))
-		is_string(attribute)
-	},
-	{attribute: sprintf("for %s", [ctx.name]) |
-		some attribute in lib.as_array(object.get(lib.matrix, ["models", ctx.name, "fairness", "required_attributes"], []))
-		is_string(attribute)
-	},
-)
-
-# METADATA
 # description: one violation per attribute per required metric that is missing or out of bounds
 violations contains v if {
 	some ctx in lib.assessed
@@ -84,6 +69,21 @@ violations contains v if {
 	[requirement, message] := problem(attribute, metric, spec, value, threshold)
 	v := lib.violation(ctx, requirement, message, value, threshold)
 }
+
+# METADATA
+# description: |
+#   attribute -> why it is required: fairness.required_attributes of the class (after
+#   the environment's overrides) and models.<name>.fairness.required_attributes
+required_attributes(ctx) := object.union(
+	{attribute: sprintf("for %s models", [ctx.risk_class]) |
+		some attribute in lib.as_array(object.get(ctx.requirements.fairness, "required_attributes", []))
+		is_string(attribute)
+	},
+	{attribute: sprintf("for %s", [ctx.name]) |
+		some attribute in lib.as_array(object.get(lib.matrix, ["models", ctx.name, "fairness", "required_attributes"], []))
+		is_string(attribute)
+	},
+)
 
 attributes(evidence) := lib.as_object(object.get(evidence, "fairness", {}))
 

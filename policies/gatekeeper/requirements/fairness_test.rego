@@ -161,13 +161,13 @@ test_required_attribute_of_the_class_is_missing if {
 }
 
 test_required_attributes_reported_pass if {
-	found(td.model("high")) == set() with data.gatekeeper.matrix as with_models({
-		"credit-scoring": {"fairness": {"required_attributes": ["sex", "age_band"]}},
-	})
+	both := {"credit-scoring": {"fairness": {"required_attributes": ["sex", "age_band"]}}}
+	found(td.model("high")) == set() with data.gatekeeper.matrix as with_models(both)
 }
 
 test_another_models_requirement_does_not_apply if {
-	found(without_sex) == set() with data.gatekeeper.matrix as with_models({"churn": {"fairness": {"required_attributes": ["sex"]}}})
+	churn := {"churn": {"fairness": {"required_attributes": ["sex"]}}}
+	found(without_sex) == set() with data.gatekeeper.matrix as with_models(churn)
 }
 
 test_shipped_matrix_requires_sex_of_credit_scoring if {

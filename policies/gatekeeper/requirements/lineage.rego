@@ -62,7 +62,9 @@ placeholders contains lower(trim_space(word)) if {
 missing_message(field, value, _) := sprintf("lineage.%s is '%s', a placeholder, not a recorded value", [
 	field,
 	value,
-]) if lib.filled(value)
+]) if {
+	lib.filled(value)
+}
 
 missing_message(_, value, message) := message if not lib.filled(value)
 
