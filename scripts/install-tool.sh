@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install one pinned Go-built tool into .tools/bin (git-ignored).
-#   scripts/install-tool.sh opa|regal|conftest|kustomize
+#   scripts/install-tool.sh opa|regal|conftest|kustomize|litewitness|witnessctl
 # Order: a binary already in .tools/bin at the pinned version; one on PATH at that
 # version (copied); `go install` with caches under .tools/go; the official release
 # download for machines that reach it.
@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 # shellcheck source=tools.env
 . "$here/tools.env"
-tool=${1:?usage: install-tool.sh opa|regal|conftest|kustomize}
+tool=${1:?usage: install-tool.sh opa|regal|conftest|kustomize|litewitness|witnessctl}
 bin_dir=${GATEKEEPER_TOOLS_BIN:-$root/.tools/bin}
 mkdir -p "$bin_dir"
 
@@ -21,6 +21,11 @@ case "$tool" in
   conftest)  version=$CONFTEST_VERSION;  module=github.com/open-policy-agent/conftest
              url="";;
   kustomize) version=$KUSTOMIZE_VERSION; module=sigs.k8s.io/kustomize/kustomize/v5
+             url="";;
+  # The C2SP witness the decision log's tests submit checkpoints to, and its admin tool.
+  litewitness) version=$LITEWITNESS_VERSION; module=filippo.io/torchwood/cmd/litewitness
+             url="";;
+  witnessctl) version=$LITEWITNESS_VERSION; module=filippo.io/torchwood/cmd/witnessctl
              url="";;
   *) echo "install-tool.sh: unknown tool '$tool'" >&2; exit 2;;
 esac
