@@ -114,7 +114,7 @@ class ChainVerifier:
             problem = self._check_pruned(row) if row.pruned else self._check(row)
             if problem:
                 self.first_bad_seq, self.reason = problem
-            elif self._checkpoints.get(self.tree.size, self.tree.root()) != self.tree.root():
+            elif self.tree.size in self._checkpoints and self._checkpoints[self.tree.size] != self.tree.root():
                 self._fail(row.seq, f"records 1-{row.seq} do not match the signed checkpoint of size {row.seq}: "
                                     "the log was rewritten after it was signed")
         self._expected_seq = row.seq + 1

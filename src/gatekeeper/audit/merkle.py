@@ -214,7 +214,14 @@ class Hasher:
         self._frontier: list[bytes] = []
 
     def add(self, leaf_hash_: bytes) -> None:
-        self.size, self._frontier, _ = append(self.size, self._frontier, [leaf_hash_])
+        # The new leaf completes as many subtrees as the new size has trailing zero bits.
+        self.size += 1
+        self._frontier.append(leaf_hash_)
+        completed = self.size
+        while not completed & 1:
+            right = self._frontier.pop()
+            self._frontier.append(node_hash(self._frontier.pop(), right))
+            completed >>= 1
 
     def root(self) -> bytes:
         return fold(self._frontier)
