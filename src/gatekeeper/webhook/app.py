@@ -208,7 +208,9 @@ def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: Inv
                 return bad_request(404, f"no decision {decision_id} in the log", "not_found")
             return JSONResponse(await store.prove(decision_id))
         except AuditStoreError as exc:
-            return bad_request(409 if "not in a signed checkpoint" in exc.reason else 503, str(exc), "audit")
+            # 409: not in a checkpoint yet (ask again after the next); 410: pruned; else the store failed
+            status = 409 if "not in a signed checkpoint" in exc.reason else 410 if "was pruned" in exc.reason else 503
+            return bad_request(status, str(exc), "audit")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
