@@ -121,3 +121,9 @@ def _replace_all_but_checkpoints(url: str, tmp_path: Path, build) -> None:  # ty
             con.execute(f"INSERT INTO main.{table} SELECT * FROM rebuilt.{table}")
     finally:
         con.close()
+
+
+def test_checkpoints_removed(log):
+    raw_sql(log, "DELETE FROM audit_checkpoints")
+    assert verify(log, "--log-key", VKEY) == (1, "audit log NOT intact: no signed checkpoint: the log's checkpoints "
+                                                 "were removed, or it was never signed\n")

@@ -129,7 +129,11 @@ class AuditStore:
         async with self._errors():
             result = await self._backend.verify()
         if result.ok and log_key is not None:
-            for stored in await self.checkpoints():
+            stored_checkpoints = await self.checkpoints()
+            if result.count and not stored_checkpoints:
+                return result.model_copy(update={"ok": False, "reason": "no signed checkpoint: the log's checkpoints "
+                                                 "were removed, or it was never signed"})
+            for stored in stored_checkpoints:
                 problem = _not_signed(stored, log_key)
                 if problem:
                     return result.model_copy(update={"ok": False, "reason": problem})
