@@ -115,7 +115,7 @@ class MlflowEvidenceSource(EvidenceSource):
         for file, (field, schema) in BLOCK_FILES.items():  # pii_scan, data_quality, drift, fairness
             content = contents.get(file) if file in listing else None
             if content is not None:
-                parsed = parse_block(content, schema, f"{location}: artifact {EVIDENCE_FOLDER}/{file}")
+                parsed = parse_block(content, schema, f"{location}: artifact {EVIDENCE_FOLDER}/{file}", field)
                 raw[field] = merge_block(parsed, raw.get(field))
                 origins[field] = f"artifact {EVIDENCE_FOLDER}/{file}"
         if not has_evidence(raw, listing, registry):
