@@ -21,12 +21,12 @@ LABEL = "model-gatekeeper.io/environment"
 LEVELS = 990  # deeper than Python's default recursion limit allows a recursive walk to go
 
 
-def deeply_nested(uid: str) -> bytes:
-    """A compliant InferenceService with a field nested LEVELS levels under spec.predictor
+def deeply_nested(uid: str, levels: int = LEVELS) -> bytes:
+    """A compliant InferenceService with a field nested `levels` levels under spec.predictor
     (written as text: no JSON encoder here nests that deep)."""
     body = review(manifest(COMPLIANT), uid=uid)
     body["request"]["object"]["spec"]["predictor"]["extra"] = "NESTED"
-    nested = '{"x":' * LEVELS + "{}" + "}" * LEVELS
+    nested = '{"x":' * levels + "{}" + "}" * levels
     return orjson.dumps(body).replace(b'"NESTED"', nested.encode())
 
 
@@ -118,3 +118,9 @@ def test_denials_name_evidence_files_relative_to_the_evidence_folder(gate):
     message = post(gate, review(obj)).json()["response"]["status"]["message"]
     assert "(credit-scoring/99/evidence.yaml not found)" in message, message
     assert str(EVIDENCE) not in message
+
+
+def test_a_body_nested_past_the_json_parser_is_a_400_naming_it(gate):
+    refused = httpx.post(f"{gate.url}/validate/production", content=deeply_nested("too-deep-to-parse", 1030),
+                         headers={"content-type": "application/json"}, timeout=10)
+    assert refused.status_code == 400 and "depth limit exceeded" in refused.json()["error"]
