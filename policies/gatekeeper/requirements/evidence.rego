@@ -3,6 +3,14 @@ package gatekeeper.requirements.evidence
 
 import data.gatekeeper.lib
 
+# METADATA
+# description: the settings of a risk class in the requirement matrix this family evaluates
+reads := set()
+
+# METADATA
+# description: the requirement IDs this family raises (each has a remediation text in the matrix)
+raises := {"evidence.model_reference", "evidence.unavailable"} | {concat(".", ["evidence", kind]) | some kind in error_kinds}
+
 error_kinds := {"missing", "unreadable", "unavailable", "mismatch"}
 
 # METADATA

@@ -1,0 +1,40 @@
+# The requirement families: every package under gatekeeper.requirements that defines
+# `violations` is one, and takes effect by being there. decision.rego collects the
+# violations of all of them; nothing lists them by name.
+package gatekeeper.lib
+
+# METADATA
+# description: |
+#   family (the last part of its package name) -> what its module declares:
+#   reads, the settings of a risk class it evaluates (e.g. {"model_card"}), and raises,
+#   the requirement IDs its violations carry. A module that declares nothing is still
+#   collected (fail closed); gatekeeper.lint names it.
+families[name] := {"reads": reads_of(name), "raises": raises_of(name)} if {
+	some name
+	data.gatekeeper.requirements[name].violations
+}
+
+# (each rule by its own name: a variable rule name would reach into the test packages)
+reads_of(name) := reads if {
+	reads := data.gatekeeper.requirements[name].reads
+	is_set(reads)
+} else := set()
+
+raises_of(name) := raises if {
+	raises := data.gatekeeper.requirements[name].raises
+	is_set(raises)
+} else := set()
+
+# METADATA
+# description: |
+#   The requirement families that evaluated a model (decision.checks): the ID prefixes
+#   of the families reading a setting the model's class has (a family or setting the
+#   class leaves out, or sets to null, is not evaluated), with classification and
+#   evidence, which every model meets.
+checked_families(ctx) := sort({"classification", "evidence"} | {prefix |
+	some family in families
+	some setting in family.reads
+	is_object(object.get(ctx.requirements, setting, null))
+	some requirement in family.raises
+	prefix := split(requirement, ".")[0]
+})
