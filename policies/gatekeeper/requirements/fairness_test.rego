@@ -4,7 +4,7 @@ import data.gatekeeper.requirements.fairness
 import data.gatekeeper.testdata as td
 
 found(model) := ids if {
-	ids := td.ids(fairness.violations) with input as td.input_of([model])
+	ids := td.ids(fairness.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 }
 
 # sex results of the test bundle with one metric changed
@@ -85,7 +85,7 @@ test_fairness_missing if {
 
 test_attribute_without_results_lacks_every_metric if {
 	model := td.model_with("high", {"evidence": {"fairness": {"region": null}}})
-	violations := fairness.violations with input as td.input_of([model])
+	violations := fairness.violations with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 	{[v.requirement, v.observed] | some v in violations} == {["fairness.metric_missing", null]}
 	count(violations) == 4
 }
@@ -95,7 +95,7 @@ test_one_violation_per_attribute_and_metric if {
 		"sex": {"demographic_parity_ratio": 0.62, "min_group_size": 50},
 		"age_band": {"demographic_parity_ratio": 0.7},
 	}}})
-	violations := fairness.violations with input as td.input_of([model])
+	violations := fairness.violations with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 	{[v.requirement, v.observed, v.threshold] | some v in violations} == {
 		["fairness.demographic_parity_ratio", 0.62, 0.8],
 		["fairness.demographic_parity_ratio", 0.7, 0.8],
@@ -110,7 +110,7 @@ test_messages if {
 		"equalized_odds_difference": 0.125,
 		"min_group_size": null,
 	}}}})
-	messages := {v.message | some v in fairness.violations} with input as td.input_of([model])
+	messages := {v.message | some v in fairness.violations} with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 	messages == {
 		"demographic parity ratio for 'sex' is 0.62, below 0.80",
 		"equalized odds difference for 'sex' is 0.125, above 0.10",
@@ -120,7 +120,7 @@ test_messages if {
 
 test_threshold_override_for_one_environment if {
 	override := {"development": {"high": {"fairness": {"min_group_size": 30}}}}
-	matrix := object.union(data.gatekeeper.matrix, {"overrides": override})
+	matrix := object.union(td.matrix, {"overrides": override})
 	model := td.model_with("high", sex("min_group_size", 50))
 	td.ids(fairness.violations) == set() with input as td.input_in("development", [model])
 		with data.gatekeeper.matrix as matrix
@@ -129,7 +129,7 @@ test_threshold_override_for_one_environment if {
 }
 
 test_family_dropped_by_override if {
-	matrix := object.union(data.gatekeeper.matrix, {"overrides": {"development": {"limited": {"fairness": null}}}})
+	matrix := object.union(td.matrix, {"overrides": {"development": {"limited": {"fairness": null}}}})
 	model := td.model_without("limited", ["evidence/fairness"])
 	td.ids(fairness.violations) == set() with input as td.input_in("development", [model])
 		with data.gatekeeper.matrix as matrix

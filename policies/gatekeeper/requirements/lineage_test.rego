@@ -4,7 +4,7 @@ import data.gatekeeper.requirements.lineage
 import data.gatekeeper.testdata as td
 
 found(model) := ids if {
-	ids := td.ids(lineage.violations) with input as td.input_of([model])
+	ids := td.ids(lineage.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 }
 
 test_compliant_at_every_class if {
