@@ -22,7 +22,9 @@ decision := {
 	"models": [{"ref": ctx.ref, "name": ctx.name, "version": ctx.version, "risk_class": ctx.risk_class} |
 		some ctx in lib.models
 	],
-	"checks": [{"model": ctx.name, "version": ctx.version, "families": lib.checked_families(ctx)} | some ctx in lib.models],
+	"checks": [{"model": ctx.name, "version": ctx.version, "families": lib.checked_families(ctx)} |
+		some ctx in lib.models
+	],
 	"violations": open_list,
 	"waived": sorted(waived_violations),
 	"warnings": array.flatten([violation_lines, waived_lines, expired_lines, sort(expiry.warnings)]),
@@ -61,7 +63,8 @@ allowed if count(open_violations) == 0
 # METADATA
 # description: every violation any requirement family reports, whatever its name
 raised contains v if {
-	some v in data.gatekeeper.requirements[_].violations
+	violations := data.gatekeeper.requirements[_].violations
+	some v in violations
 }
 
 open_violations contains v if {

@@ -4,7 +4,7 @@ import data.gatekeeper
 import data.gatekeeper.testdata as td
 
 decide(doc) := result if {
-	result := gatekeeper.decision with input as doc with data.gatekeeper.matrix as td.matrix
+	result := gatekeeper.decision with input as doc with gatekeeper.matrix as td.matrix
 }
 
 # a high-risk model failing two requirements: a fairness threshold and monitoring
@@ -202,6 +202,6 @@ test_waiver_by_non_approver_is_ignored if {
 }
 
 test_environments if {
-	environments := gatekeeper.environments with data.gatekeeper.matrix as td.matrix
+	environments := gatekeeper.environments with gatekeeper.matrix as td.matrix
 	environments == ["development", "production", "staging"]
 }

@@ -4,11 +4,10 @@
 # `gatekeeper policy test` says so. Every other test pins its own matrix (td.matrix).
 package gatekeeper.expectations_test
 
-import data.gatekeeper
 import data.gatekeeper.testdata as td
 
 decide(doc) := decision if {
-	decision := gatekeeper.decision with input as doc
+	decision := data.gatekeeper.decision with input as doc
 }
 
 # a high-risk model failing two requirements: a fairness threshold and monitoring
@@ -18,10 +17,10 @@ failing := td.model_with("high", {"evidence": {
 }})
 
 test_environments_and_their_enforcement if {
-	gatekeeper.environments == ["development", "production", "staging"]
-	gatekeeper.facts.environments == {"production": "deny", "staging": "warn", "development": "dryrun"}
-	gatekeeper.facts.approver_roles == ["compliance"]
-	gatekeeper.facts.never_waivable_prefixes == ["classification.", "classification.prohibited"]
+	data.gatekeeper.environments == ["development", "production", "staging"]
+	data.gatekeeper.facts.environments == {"production": "deny", "staging": "warn", "development": "dryrun"}
+	data.gatekeeper.facts.approver_roles == ["compliance"]
+	data.gatekeeper.facts.never_waivable_prefixes == ["classification.", "classification.prohibited"]
 }
 
 test_compliant_bundles_are_admitted_everywhere if {

@@ -14,7 +14,8 @@ days_before_later := {
 }
 
 warnings_at(now, model) := lines if {
-	lines := expiry.warnings with input as object.union(td.input_of([model]), {"now": now}) with data.gatekeeper.matrix as td.matrix
+	lines := expiry.warnings with input as object.union(td.input_of([model]), {"now": now})
+		with data.gatekeeper.matrix as td.matrix
 }
 
 test_no_warning_long_before_expiry if {

@@ -11,7 +11,8 @@ test_environment_names if {
 test_enforcement_per_environment if {
 	every environment, action in {"production": "deny", "staging": "warn", "development": "dryrun"} {
 		lib.enforcement == action with input as {"environment": environment} with data.gatekeeper.matrix as td.matrix
-		lib.requirements_environment == environment with input as {"environment": environment} with data.gatekeeper.matrix as td.matrix
+		lib.requirements_environment == environment with input as {"environment": environment}
+			with data.gatekeeper.matrix as td.matrix
 	}
 }
 
@@ -80,7 +81,8 @@ test_overrides_are_deep_merged_per_environment if {
 }
 
 test_requirements_of_one_class if {
-	lib.requirements_of("high") == td.matrix.risk_classes.high with input as {"environment": "production"} with data.gatekeeper.matrix as td.matrix
+	lib.requirements_of("high") == td.matrix.risk_classes.high with input as {"environment": "production"}
+		with data.gatekeeper.matrix as td.matrix
 	lib.requirements_of("unclassified") == {}
 	lib.requirements_of(null) == {}
 	matrix := object.union(td.matrix, {"overrides": {"staging": {"minimal": {"lineage": null}}}})
@@ -96,7 +98,8 @@ test_no_matrix_means_no_requirements_and_deny if {
 
 test_waiver_settings if {
 	lib.approver_roles == {"compliance"} with data.gatekeeper.matrix as td.matrix
-	lib.never_waivable_prefixes == {"classification.", "classification.prohibited"} with data.gatekeeper.matrix as td.matrix
+	prefixes := lib.never_waivable_prefixes with data.gatekeeper.matrix as td.matrix
+	prefixes == {"classification.", "classification.prohibited"}
 	lib.waivable("fairness.demographic_parity_ratio") with data.gatekeeper.matrix as td.matrix
 	not lib.waivable("classification.unclassified") with data.gatekeeper.matrix as td.matrix
 }
@@ -110,10 +113,12 @@ test_prohibited_never_waivable_whatever_the_matrix_says if {
 
 test_an_environment_label_change_is_enforced_everywhere if {
 	every environment in ["production", "staging", "development", "qa"] {
-		lib.enforcement == "deny" with input as {"environment": environment, "namespace_label": {"key": "k"}} with data.gatekeeper.matrix as td.matrix
+		lib.enforcement == "deny" with input as {"environment": environment, "namespace_label": {"key": "k"}}
+			with data.gatekeeper.matrix as td.matrix
 	}
 }
 
 test_no_label_change_keeps_the_environments_enforcement if {
-	lib.enforcement == "warn" with input as {"environment": "staging", "namespace_label": null} with data.gatekeeper.matrix as td.matrix
+	lib.enforcement == "warn" with input as {"environment": "staging", "namespace_label": null}
+		with data.gatekeeper.matrix as td.matrix
 }

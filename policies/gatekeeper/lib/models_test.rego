@@ -54,7 +54,8 @@ test_context_of_failed_evidence if {
 }
 
 test_context_of_malformed_entry if {
-	ctx := lib.models[0] with input as {"models": [{"name": 12, "version": 4, "signoffs": "x", "evidence": {}}]} with data.gatekeeper.matrix as td.matrix
+	ctx := lib.models[0] with input as {"models": [{"name": 12, "version": 4, "signoffs": "x", "evidence": {}}]}
+		with data.gatekeeper.matrix as td.matrix
 	ctx.name == "12"
 	ctx.version == "4"
 	ctx.signoffs == []

@@ -5,12 +5,14 @@ import data.gatekeeper.testdata as td
 
 signoff_rejections(statement) := rejections if {
 	doc := td.input_for("high")
-	rejections := lib.signoff_rejections(statement, lib.models[0]) with input as doc with data.gatekeeper.matrix as td.matrix
+	rejections := lib.signoff_rejections(statement, lib.models[0]) with input as doc
+		with data.gatekeeper.matrix as td.matrix
 }
 
 waiver_rejections(statement) := rejections if {
 	doc := td.input_for("high")
-	rejections := lib.waiver_rejections(statement, lib.models[0]) with input as doc with data.gatekeeper.matrix as td.matrix
+	rejections := lib.waiver_rejections(statement, lib.models[0]) with input as doc
+		with data.gatekeeper.matrix as td.matrix
 }
 
 # statement with the JSON patch operations applied
@@ -55,7 +57,8 @@ test_signoff_role if {
 	not_owner := "role 'owner' not granted: bob@example.com is not the model owner"
 	signoff_rejected(td.signoff("owner", td.bob), sprintf("%s (alice@example.com)", [not_owner]))
 	no_owner := json.remove(td.input_for("high"), ["models/0/evidence/owner"])
-	rejections := lib.signoff_rejections(td.signoff("owner", td.bob), lib.models[0]) with input as no_owner with data.gatekeeper.matrix as td.matrix
+	rejections := lib.signoff_rejections(td.signoff("owner", td.bob), lib.models[0]) with input as no_owner
+		with data.gatekeeper.matrix as td.matrix
 	rejections == ["role 'owner' not granted: bob@example.com is not the model owner (none named)"]
 }
 
@@ -65,7 +68,8 @@ test_signoff_subject if {
 	other_digest := patched(statement, [set_to("/subject_digests", ["sha256:00"])])
 	signoff_rejected(other_digest, sprintf("subject digest does not match artifact digest %s", [td.digest]))
 	no_digest := json.remove(td.input_for("high"), ["models/0/evidence/artifact/digest"])
-	rejections := lib.signoff_rejections(statement, lib.models[0]) with input as no_digest with data.gatekeeper.matrix as td.matrix
+	rejections := lib.signoff_rejections(statement, lib.models[0]) with input as no_digest
+		with data.gatekeeper.matrix as td.matrix
 	rejections == ["the evidence names no artifact digest to bind the sign-off to"]
 }
 
@@ -76,7 +80,8 @@ test_signoff_expiry if {
 	unparsable := patched(statement, [set_to("/predicate/expires_at", "next year")])
 	signoff_rejected(unparsable, "expiry next year is not an RFC3339 time")
 	no_now := object.remove(td.input_for("high"), ["now"])
-	rejections := lib.signoff_rejections(statement, lib.models[0]) with input as no_now with data.gatekeeper.matrix as td.matrix
+	rejections := lib.signoff_rejections(statement, lib.models[0]) with input as no_now
+		with data.gatekeeper.matrix as td.matrix
 	rejections == ["cannot check expiry: input.now is missing or not an RFC3339 time"]
 }
 

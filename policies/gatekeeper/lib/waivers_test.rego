@@ -36,5 +36,6 @@ test_waiver_for if {
 	waiver.expires_at == "2027-12-31T00:00:00Z"
 	waiver.reason == "mitigation under way"
 	not lib.waiver_for(object.union(v, {"version": "4"})) with input as doc with data.gatekeeper.matrix as td.matrix
-	not lib.waiver_for(object.union(v, {"requirement": "classification.risk_class_invalid"})) with input as doc with data.gatekeeper.matrix as td.matrix
+	not lib.waiver_for(object.union(v, {"requirement": "classification.risk_class_invalid"})) with input as doc
+		with data.gatekeeper.matrix as td.matrix
 }

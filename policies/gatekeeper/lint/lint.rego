@@ -11,6 +11,7 @@ package gatekeeper.lint
 import data.gatekeeper.lib
 
 # METADATA
+# scope: document
 # description: |
 #   The file the requirement matrix is read from: beside this module in the policy
 #   folder's layout (gatekeeper/matrix/), as the input names this module's file.
@@ -31,6 +32,7 @@ known_settings := {setting |
 } | data.gatekeeper.expiry.reads
 
 # METADATA
+# scope: document
 # description: each risk class's settings in the matrix, by where they are written
 class_entries[where] := lib.as_object(spec) if {
 	some class, spec in lib.as_object(object.get(lib.matrix, "risk_classes", {}))
@@ -47,12 +49,13 @@ class_entries[where] := lib.as_object(spec) if {
 # title: Policy problems
 # description: one line per problem, naming the family and the file
 # entrypoint: true
-problems contains sprintf("%s: %s.%s: no module under gatekeeper.requirements implements the family '%s' (families: %s)", [
-	matrix_file, where, setting, setting, concat(", ", sort(known_settings)),
-]) if {
+problems contains line if {
 	some where, spec in class_entries
 	some setting, _ in spec
 	not setting in known_settings
+	families := concat(", ", sort(known_settings))
+	template := "%s: %s.%s: no module under gatekeeper.requirements implements the family '%s' (families: %s)"
+	line := sprintf(template, [matrix_file, where, setting, setting, families])
 }
 
 problems contains sprintf("%s: family '%s' does not declare reads (%s)", [file_of(name), name, why]) if {
@@ -67,18 +70,17 @@ problems contains sprintf("%s: family '%s' does not declare raises (%s)", [file_
 	why := "raises := {...}: the requirement IDs it raises"
 }
 
-problems contains sprintf("%s: family '%s' raises '%s' without declaring it in raises", [
-	file_of(name), name, requirement,
-]) if {
+problems contains line if {
 	some [name, requirement] in literal_ids
 	not requirement in lib.families[name].raises
+	line := sprintf("%s: family '%s' raises '%s' without declaring it in raises", [file_of(name), name, requirement])
 }
 
-problems contains sprintf("%s: family '%s' raises '%s', which has no remediation text in %s (remediation)", [
-	file_of(name), name, requirement, matrix_file,
-]) if {
+problems contains line if {
 	some [name, requirement] in raised_ids
 	not is_string(object.get(lib.as_object(object.get(lib.matrix, "remediation", {})), requirement, null))
+	template := "%s: family '%s' raises '%s', which has no remediation text in %s (remediation)"
+	line := sprintf(template, [file_of(name), name, requirement, matrix_file])
 }
 
 # Every ID a family declares or passes to lib.violation as written.

@@ -66,7 +66,8 @@ image_digest := "sha256:11111111111111111111111111111111111111111111111111111111
 transformer_uri := "spec.transformer.containers[0].env.STORAGE_URI"
 
 judged(model, artifacts) := violations if {
-	violations := artifact.violations with input as object.union(td.input_of([model]), {"artifacts": artifacts}) with data.gatekeeper.matrix as td.matrix
+	violations := artifact.violations with input as object.union(td.input_of([model]), {"artifacts": artifacts})
+		with data.gatekeeper.matrix as td.matrix
 }
 
 found_at(model, artifacts) := td.ids(judged(model, artifacts))

@@ -28,7 +28,8 @@ test_annotation_raises_the_class if {
 	every class in ["minimal", "limited", "high"] {
 		found(declared(class, "prohibited")) == {"classification.prohibited"}
 	}
-	violations := classification.violations with input as td.input_of([declared("minimal", "prohibited")]) with data.gatekeeper.matrix as td.matrix
+	violations := classification.violations with input as td.input_of([declared("minimal", "prohibited")])
+		with data.gatekeeper.matrix as td.matrix
 	{v.message | some v in violations} == {concat("", [
 		"risk class is prohibited (raised by the model-gatekeeper.io/risk-class annotation): ",
 		"models of this class are never admitted",
@@ -53,7 +54,8 @@ test_invalid_annotation if {
 		"classification.risk_class_invalid" in ids
 		found(declared(class, null)) == found(td.model(class))
 	}
-	violations := classification.violations with input as td.input_of([declared("high", 3)]) with data.gatekeeper.matrix as td.matrix
+	violations := classification.violations with input as td.input_of([declared("high", 3)])
+		with data.gatekeeper.matrix as td.matrix
 	{[v.message, v.observed] | some v in violations} == {[
 		"annotation model-gatekeeper.io/risk-class is 3, not one of minimal, limited, high, prohibited",
 		3,

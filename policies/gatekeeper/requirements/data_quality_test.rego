@@ -38,7 +38,8 @@ test_message_names_the_failed_expectations if {
 		"suite": "loans", "success_percent": 87.5, "evaluated_expectations": 8,
 		"failed": ["expect_column_values_to_not_be_null(income)"],
 	}}}
-	violations := data_quality.violations with input as td.input_of([td.model_with("high", failing)]) with data.gatekeeper.matrix as td.matrix
+	violations := data_quality.violations with input as td.input_of([td.model_with("high", failing)])
+		with data.gatekeeper.matrix as td.matrix
 	{[v.message, v.observed, v.threshold] | some v in violations} == {[
 		concat("", [
 			"the expectation suite 'loans' passed 87.50% of 8 expectations, below 99%; ",

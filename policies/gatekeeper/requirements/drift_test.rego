@@ -44,7 +44,8 @@ test_message_names_the_drifted_columns if {
 		td.drift_result,
 		{"drift_share": 0.75, "drifted_columns": ["age", "income", "debt"], "columns": 4},
 	)}}
-	violations := drift.violations with input as td.input_of([td.model_with("high", shifted)]) with data.gatekeeper.matrix as td.matrix
+	violations := drift.violations with input as td.input_of([td.model_with("high", shifted)])
+		with data.gatekeeper.matrix as td.matrix
 	message := "drift share 0.75 is above 0.3: drifted columns age, income, debt (3 of 4)"
 	{[v.message, v.observed, v.threshold] | some v in violations} == {[message, 0.75, 0.3]}
 	bare := td.model_with("high", {"evidence": {"drift": {"drift_share": 0.5}}})

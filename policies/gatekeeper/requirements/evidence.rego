@@ -9,7 +9,9 @@ reads := set()
 
 # METADATA
 # description: the requirement IDs this family raises (each has a remediation text in the matrix)
-raises := {"evidence.model_reference", "evidence.unavailable"} | {concat(".", ["evidence", kind]) | some kind in error_kinds}
+raises := {"evidence.model_reference", "evidence.unavailable"} | {concat(".", ["evidence", kind]) |
+	some kind in error_kinds
+}
 
 error_kinds := {"missing", "unreadable", "unavailable", "mismatch"}
 

@@ -14,7 +14,8 @@ test_compliant_at_every_class if {
 test_each_error_kind_at_every_class if {
 	every class in td.classes {
 		every kind in ["missing", "unreadable", "unavailable", "mismatch"] {
-			violations := evidence.violations with input as td.input_of([failed(class, {"kind": kind, "message": "why"})]) with data.gatekeeper.matrix as td.matrix
+			violations := evidence.violations with input as td.input_of([failed(class, {"kind": kind, "message": "why"})])
+				with data.gatekeeper.matrix as td.matrix
 			{[v.requirement, v.model, v.version, v.message] | some v in violations} == {[
 				concat(".", ["evidence", kind]),
 				"credit-scoring", "3", "why",
@@ -24,22 +25,26 @@ test_each_error_kind_at_every_class if {
 }
 
 test_unknown_kind_and_no_message if {
-	violations := evidence.violations with input as td.input_of([failed("high", {"kind": "exploded"})]) with data.gatekeeper.matrix as td.matrix
+	violations := evidence.violations with input as td.input_of([failed("high", {"kind": "exploded"})])
+		with data.gatekeeper.matrix as td.matrix
 	{[v.requirement, v.message] | some v in violations} == {["evidence.unavailable", "evidence error (exploded)"]}
 }
 
 test_error_without_kind_still_fails if {
-	violations := evidence.violations with input as td.input_of([failed("high", {})]) with data.gatekeeper.matrix as td.matrix
+	violations := evidence.violations with input as td.input_of([failed("high", {})])
+		with data.gatekeeper.matrix as td.matrix
 	{[v.requirement, v.message] | some v in violations} == {["evidence.unavailable", "evidence error (unknown)"]}
 }
 
 test_error_that_is_not_an_object if {
-	violations := evidence.violations with input as td.input_of([failed("high", "cannot parse")]) with data.gatekeeper.matrix as td.matrix
+	violations := evidence.violations with input as td.input_of([failed("high", "cannot parse")])
+		with data.gatekeeper.matrix as td.matrix
 	{[v.requirement, v.message] | some v in violations} == {["evidence.unreadable", "cannot parse"]}
 }
 
 test_no_evidence_and_no_error_is_missing if {
-	violations := evidence.violations with input as td.input_of([object.remove(td.model("high"), ["evidence"])]) with data.gatekeeper.matrix as td.matrix
+	violations := evidence.violations with input as td.input_of([object.remove(td.model("high"), ["evidence"])])
+		with data.gatekeeper.matrix as td.matrix
 	{[v.requirement, v.message] | some v in violations} == {[
 		"evidence.missing",
 		"no evidence bundle for models:/credit-scoring/3",

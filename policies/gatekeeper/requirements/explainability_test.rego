@@ -48,7 +48,8 @@ test_report_must_be_feature_importance if {
 	every class in td.classes {
 		found(td.model_with(class, misshapen)) == td.expect(class, {"high"}, {"explainability.report_format"})
 	}
-	violations := explainability.violations with input as td.input_of([td.model_with("high", misshapen)]) with data.gatekeeper.matrix as td.matrix
+	violations := explainability.violations with input as td.input_of([td.model_with("high", misshapen)])
+		with data.gatekeeper.matrix as td.matrix
 	message := concat("", [
 		"the explainability report shap-importance.json is not a feature-importance report: ",
 		"no global_importance map",

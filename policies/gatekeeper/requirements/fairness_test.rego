@@ -110,7 +110,8 @@ test_messages if {
 		"equalized_odds_difference": 0.125,
 		"min_group_size": null,
 	}}}})
-	messages := {v.message | some v in fairness.violations} with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+	messages := {v.message | some v in fairness.violations} with input as td.input_of([model])
+		with data.gatekeeper.matrix as td.matrix
 	messages == {
 		"demographic parity ratio for 'sex' is 0.62, below 0.80",
 		"equalized odds difference for 'sex' is 0.125, above 0.10",

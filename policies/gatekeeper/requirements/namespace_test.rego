@@ -13,7 +13,8 @@ judged(c, named) := violations if {
 	doc := object.union(td.input_of([]), {"namespace_label": c})
 
 	# regal ignore:external-reference
-	violations := namespace.violations with input as doc with data.gatekeeper.serving.environment_label.editors as named with data.gatekeeper.matrix as td.matrix
+	violations := namespace.violations with input as doc with data.gatekeeper.serving.environment_label.editors as named
+		with data.gatekeeper.matrix as td.matrix
 }
 
 found(c) := td.ids(judged(c, editors))
@@ -47,7 +48,8 @@ test_messages if {
 test_denied_in_every_environment if {
 	every environment in ["production", "staging", "development"] {
 		doc := object.union(td.input_in(environment, []), {"namespace_label": change("production", "staging", "dave", [])})
-		answer := data.gatekeeper.decision with input as doc with data.gatekeeper.serving.environment_label.editors as editors with data.gatekeeper.matrix as td.matrix
+		answer := data.gatekeeper.decision with input as doc with data.gatekeeper.serving.environment_label.editors as editors
+			with data.gatekeeper.matrix as td.matrix
 		answer.allowed == false
 		answer.enforcement == "deny"
 		[v.requirement | some v in answer.violations] == ["namespace.environment_label"]
@@ -58,7 +60,8 @@ test_denied_in_every_environment if {
 test_a_named_identity_passes_in_every_environment if {
 	every environment in ["production", "staging", "development"] {
 		doc := object.union(td.input_in(environment, []), {"namespace_label": change("production", "staging", "carol", [])})
-		answer := data.gatekeeper.decision with input as doc with data.gatekeeper.serving.environment_label.editors as editors with data.gatekeeper.matrix as td.matrix
+		answer := data.gatekeeper.decision with input as doc with data.gatekeeper.serving.environment_label.editors as editors
+			with data.gatekeeper.matrix as td.matrix
 		answer.allowed == true
 		answer.violations == []
 	}

@@ -23,7 +23,8 @@ test_metrics_required_where_the_class_has_a_performance_entry if {
 			td.model_without(class, ["evidence/performance"]),
 			td.model_with(class, {"evidence": {"performance": {"metrics": []}}}),
 		] {
-			ids := td.ids(performance.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+			ids := td.ids(performance.violations) with input as td.input_of([model])
+				with data.gatekeeper.matrix as td.matrix
 			ids == td.expect(class, {"high"}, {"performance.metric"})
 		}
 		performance.violations == set() with input as td.input_for(class) with data.gatekeeper.matrix as td.matrix

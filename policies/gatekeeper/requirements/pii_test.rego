@@ -27,7 +27,8 @@ test_open_findings if {
 		found(td.model_with(class, findings(0))) == set()
 		found(td.model_with(class, findings(1))) == td.expect(class, {"high", "limited"}, {"pii.open_findings"})
 	}
-	violations := pii.violations with input as td.input_of([td.model_with("high", findings(2))]) with data.gatekeeper.matrix as td.matrix
+	violations := pii.violations with input as td.input_of([td.model_with("high", findings(2))])
+		with data.gatekeeper.matrix as td.matrix
 	{[v.message, v.observed, v.threshold] | some v in violations} == {["the PII scan has 2 open findings, above 0", 2, 0]}
 }
 
@@ -44,6 +45,7 @@ test_higher_limit_by_override if {
 test_message_counts_entity_types if {
 	entities := {"EMAIL_ADDRESS": 2, "PHONE_NUMBER": 1, "IBAN_CODE": 0}
 	scan := {"evidence": {"pii_scan": {"open_findings": 3, "entities": entities}}}
-	violations := pii.violations with input as td.input_of([td.model_with("high", scan)]) with data.gatekeeper.matrix as td.matrix
+	violations := pii.violations with input as td.input_of([td.model_with("high", scan)])
+		with data.gatekeeper.matrix as td.matrix
 	{v.message | some v in violations} == {"the PII scan has 3 open findings, above 0 (EMAIL_ADDRESS 2, PHONE_NUMBER 1)"}
 }

@@ -27,7 +27,8 @@ test_no_signoffs if {
 			{"signoff.role"},
 		)
 	}
-	violations := signoff.violations with input as td.input_of([with_signoffs("high", [])]) with data.gatekeeper.matrix as td.matrix
+	violations := signoff.violations with input as td.input_of([with_signoffs("high", [])])
+		with data.gatekeeper.matrix as td.matrix
 	{[v.requirement, v.threshold, v.observed] | some v in violations} == {
 		["signoff.role", "validator", null],
 		["signoff.role", "compliance", null],
@@ -77,7 +78,8 @@ test_one_person_cannot_sign_for_two if {
 		"roles": ["validator", "compliance"],
 	})]}
 	model := with_signoffs("high", [td.signoff("validator", td.alice), td.signoff("compliance", td.alice)])
-	violations := signoff.violations with input as td.input_of([model]) with data.gatekeeper.signers as signers with data.gatekeeper.matrix as td.matrix
+	violations := signoff.violations with input as td.input_of([model]) with data.gatekeeper.signers as signers
+		with data.gatekeeper.matrix as td.matrix
 	{[v.requirement, v.observed, v.threshold] | some v in violations} == {["signoff.distinct_signers", 1, 2]}
 }
 

@@ -8,7 +8,8 @@ found(model) := ids if {
 }
 
 found_at(now, model) := violations if {
-	violations := staleness.violations with input as object.union(td.input_of([model]), {"now": now}) with data.gatekeeper.matrix as td.matrix
+	violations := staleness.violations with input as object.union(td.input_of([model]), {"now": now})
+		with data.gatekeeper.matrix as td.matrix
 }
 
 scanned(at) := {"evidence": {"pii_scan": {"scanned_at": at}}}
@@ -44,7 +45,8 @@ test_missing_or_bad_time_fails_closed if {
 	found(td.model_without("high", ["evidence/pii_scan/scanned_at"])) == {"evidence.stale"}
 	found(td.model_with("high", scanned("last week"))) == {"evidence.stale"}
 	found(td.model_with("high", scanned(20251001))) == {"evidence.stale"}
-	violations := staleness.violations with input as object.remove(td.input_for("high"), ["now"]) with data.gatekeeper.matrix as td.matrix
+	violations := staleness.violations with input as object.remove(td.input_for("high"), ["now"])
+		with data.gatekeeper.matrix as td.matrix
 	message := "cannot check the age of pii_scan.scanned_at: input.now is missing or not an RFC3339 time"
 	{v.message | some v in violations} == {message}
 }

@@ -8,30 +8,20 @@ package gatekeeper.testdata
 # description: a fixed requirement matrix for tests (not the shipped one)
 matrix := {
 	"environments": {
-		"production": {
-			"enforcement": "deny",
-		},
-		"staging": {
-			"enforcement": "warn",
-		},
-		"development": {
-			"enforcement": "dryrun",
-		},
+		"production": {"enforcement": "deny"},
+		"staging": {"enforcement": "warn"},
+		"development": {"enforcement": "dryrun"},
 	},
 	"risk_classes": {
-		"prohibited": {
-			"admitted": false,
-		},
+		"prohibited": {"admitted": false},
 		"high": {
-			"model_card": {
-				"sections": [
-					"intended_use",
-					"limitations",
-					"training_data",
-					"evaluation",
-					"ethics",
-				],
-			},
+			"model_card": {"sections": [
+				"intended_use",
+				"limitations",
+				"training_data",
+				"evaluation",
+				"ethics",
+			]},
 			"lineage": {
 				"run_id": true,
 				"code_commit": true,
@@ -43,12 +33,8 @@ matrix := {
 				"equalized_odds_difference_max": 0.1,
 				"min_group_size": 100,
 			},
-			"explainability": {
-				"required": true,
-			},
-			"pii": {
-				"max_open_findings": 0,
-			},
+			"explainability": {"required": true},
+			"pii": {"max_open_findings": 0},
 			"signoffs": {
 				"roles": [
 					"validator",
@@ -60,15 +46,9 @@ matrix := {
 				"digest_required": true,
 				"location_verifiable": true,
 			},
-			"monitoring": {
-				"required": true,
-			},
-			"data_quality": {
-				"min_success_percent": 99,
-			},
-			"drift": {
-				"drift_share_max": 0.3,
-			},
+			"monitoring": {"required": true},
+			"data_quality": {"min_success_percent": 99},
+			"drift": {"drift_share_max": 0.3},
 			"performance": {},
 			"max_evidence_age_days": {
 				"pii_scan": 365,
@@ -77,66 +57,40 @@ matrix := {
 			"expiry_warning_days": 30,
 		},
 		"limited": {
-			"model_card": {
-				"sections": [
-					"intended_use",
-					"limitations",
-				],
-			},
+			"model_card": {"sections": [
+				"intended_use",
+				"limitations",
+			]},
 			"lineage": {
 				"run_id": true,
 				"code_commit": true,
 				"training_dataset_digest": true,
 			},
-			"fairness": {
-				"demographic_parity_ratio_min": 0.8,
-			},
-			"pii": {
-				"max_open_findings": 0,
-			},
+			"fairness": {"demographic_parity_ratio_min": 0.8},
+			"pii": {"max_open_findings": 0},
 			"signoffs": {
-				"roles": [
-					"owner",
-				],
+				"roles": ["owner"],
 				"min_distinct_signers": 1,
 			},
 			"artifact": {
 				"digest_required": true,
 				"location_verifiable": true,
 			},
-			"data_quality": {
-				"min_success_percent": 95,
-			},
-			"drift": {
-				"drift_share_max": 0.5,
-			},
-			"max_evidence_age_days": {
-				"pii_scan": 365,
-			},
+			"data_quality": {"min_success_percent": 95},
+			"drift": {"drift_share_max": 0.5},
+			"max_evidence_age_days": {"pii_scan": 365},
 			"expiry_warning_days": 30,
 		},
 		"minimal": {
-			"model_card": {
-				"sections": [
-					"intended_use",
-				],
-			},
-			"lineage": {
-				"run_id": true,
-			},
+			"model_card": {"sections": ["intended_use"]},
+			"lineage": {"run_id": true},
 			"expiry_warning_days": 14,
 		},
 	},
 	"overrides": {},
 	"waivers": {
-		"approver_roles": [
-			"compliance",
-		],
-		"never_waivable_prefixes": [
-			"classification.",
-		],
+		"approver_roles": ["compliance"],
+		"never_waivable_prefixes": ["classification."],
 	},
-	"remediation": {
-		"pii.open_findings": "Fixture remediation for pii.open_findings.",
-	},
+	"remediation": {"pii.open_findings": "Fixture remediation for pii.open_findings."},
 }
