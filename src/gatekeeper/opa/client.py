@@ -31,6 +31,7 @@ FACTS_PATH = "gatekeeper/facts"
 # One line per problem of the policy library (a matrix family no module implements, a
 # requirement ID without a remediation text): the gate refuses a policy with any.
 LINT_PACKAGE = "gatekeeper.lint"
+LINT_TIMEOUT_S = 30.0
 # The data documents the compliance team owns; part of the policy revision.
 POLICY_DATA = ("gatekeeper/matrix", "gatekeeper/signers", "gatekeeper/serving")
 
@@ -112,7 +113,9 @@ class PolicyEngine:
         (an older policy library, e.g. the base side of `policy impact`)."""
         # OPA names a module loaded from /x/y.rego "x/y.rego": name it as the file it is, for the lines
         named = {_file_name(module_id): text for module_id, text in modules.items()}
-        result = await self._query(LINT_PACKAGE, "problems", {"modules": named}, required=False)
+        # parsing every family module takes a while on a busy machine: not the admission budget
+        result = await self._query(LINT_PACKAGE, "problems", {"modules": named}, required=False,
+                                   timeout=max(self.timeout, LINT_TIMEOUT_S))
         if result is None:
             return []
         if not isinstance(result, list) or not all(isinstance(line, str) for line in result):
@@ -149,9 +152,11 @@ class PolicyEngine:
             chunks.append(canonical_json(await self.data(path)))
         return sha256_of(*chunks)
 
-    async def _query(self, package: str, rule: str, input_doc: dict[str, Any], *, required: bool = True) -> Any:
+    async def _query(self, package: str, rule: str, input_doc: dict[str, Any], *, required: bool = True,
+                     timeout: float | None = None) -> Any:
         path = f"/v1/data/{package.replace('.', '/')}/{rule}"
-        status, document = await self._ask(self._connections.post_json(path, orjson.dumps({"input": input_doc})))
+        exchange = self._connections.post_json(path, orjson.dumps({"input": input_doc}))
+        status, document = await self._ask(exchange, timeout)
         if status != 200:
             raise PolicyError(f"OPA at {self.url} answered HTTP {status}: {_error_text(document)}")
         if not isinstance(document, dict):
@@ -162,12 +167,12 @@ class PolicyEngine:
             raise PolicyError(f"OPA at {self.url}: data.{package}.{rule} is undefined (policies not loaded?)")
         return document["result"]
 
-    async def _ask(self, exchange: Awaitable[HttpAnswer]) -> tuple[int, Any]:
+    async def _ask(self, exchange: Awaitable[HttpAnswer], timeout: float | None = None) -> tuple[int, Any]:
         """One exchange over the engine's own connections, within its timeout: the HTTP
         status and the JSON document (None when the body is not JSON). A broken, refused or
         slow connection is a PolicyError naming OPA."""
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(timeout or self.timeout):
                 answer = await exchange
         except (ConnectionFailed, TimeoutError, OSError) as exc:
             raise PolicyError(_describe(exc, self.url)) from None
