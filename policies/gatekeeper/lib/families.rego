@@ -7,11 +7,19 @@ package gatekeeper.lib
 # description: |
 #   family (the last part of its package name) -> what its module declares:
 #   reads, the settings of a risk class it evaluates (e.g. {"model_card"}), and raises,
-#   the requirement IDs its violations carry. A module that declares nothing is still
-#   collected (fail closed); gatekeeper.lint names it.
+#   the requirement IDs its violations carry. Found by their declarations, which cost
+#   nothing to read (not by evaluating their violations a second time). A module that
+#   declares nothing is still collected by the decision (fail closed); gatekeeper.lint
+#   names it.
 families[name] := {"reads": reads_of(name), "raises": raises_of(name)} if {
 	some name
-	data.gatekeeper.requirements[name].violations
+	data.gatekeeper.requirements[name].reads
+}
+
+families[name] := {"reads": set(), "raises": raises_of(name)} if {
+	some name
+	data.gatekeeper.requirements[name].raises
+	not data.gatekeeper.requirements[name].reads
 }
 
 # (each rule by its own name: a variable rule name would reach into the test packages)

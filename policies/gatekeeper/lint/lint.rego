@@ -59,20 +59,20 @@ problems contains line if {
 }
 
 problems contains sprintf("%s: family '%s' does not declare reads (%s)", [file_of(name), name, why]) if {
-	some name, _ in lib.families
+	some name in modules
 	not is_set(data.gatekeeper.requirements[name].reads)
 	why := "reads := {...}: the settings of a risk class it evaluates"
 }
 
 problems contains sprintf("%s: family '%s' does not declare raises (%s)", [file_of(name), name, why]) if {
-	some name, _ in lib.families
+	some name in modules
 	not is_set(data.gatekeeper.requirements[name].raises)
 	why := "raises := {...}: the requirement IDs it raises"
 }
 
 problems contains line if {
 	some [name, requirement] in literal_ids
-	not requirement in lib.families[name].raises
+	not requirement in object.get(lib.families, [name, "raises"], set())
 	line := sprintf("%s: family '%s' raises '%s' without declaring it in raises", [file_of(name), name, requirement])
 }
 
@@ -81,6 +81,13 @@ problems contains line if {
 	not is_string(object.get(lib.as_object(object.get(lib.matrix, "remediation", {})), requirement, null))
 	template := "%s: family '%s' raises '%s', which has no remediation text in %s (remediation)"
 	line := sprintf(template, [file_of(name), name, requirement, matrix_file])
+}
+
+# METADATA
+# description: every module under gatekeeper.requirements that reports violations
+modules contains name if {
+	some name
+	data.gatekeeper.requirements[name].violations
 }
 
 # Every ID a family declares or passes to lib.violation as written.
