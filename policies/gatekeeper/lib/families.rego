@@ -4,6 +4,7 @@
 package gatekeeper.lib
 
 # METADATA
+# scope: document
 # description: |
 #   family (the last part of its package name) -> what its module declares:
 #   reads, the settings of a risk class it evaluates (e.g. {"model_card"}), and raises,
