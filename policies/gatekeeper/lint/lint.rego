@@ -60,13 +60,13 @@ problems contains line if {
 
 problems contains sprintf("%s: family '%s' does not declare reads (%s)", [file_of(name), name, why]) if {
 	some name in modules
-	not is_set(data.gatekeeper.requirements[name].reads)
+	not declares_reads(name)
 	why := "reads := {...}: the settings of a risk class it evaluates"
 }
 
 problems contains sprintf("%s: family '%s' does not declare raises (%s)", [file_of(name), name, why]) if {
 	some name in modules
-	not is_set(data.gatekeeper.requirements[name].raises)
+	not declares_raises(name)
 	why := "raises := {...}: the requirement IDs it raises"
 }
 
@@ -82,6 +82,11 @@ problems contains line if {
 	template := "%s: family '%s' raises '%s', which has no remediation text in %s (remediation)"
 	line := sprintf(template, [file_of(name), name, requirement, matrix_file])
 }
+
+# (`not is_set(ref)` is not true for an undefined ref: these are, and `not` them is)
+declares_reads(name) if is_set(data.gatekeeper.requirements[name].reads)
+
+declares_raises(name) if is_set(data.gatekeeper.requirements[name].raises)
 
 # METADATA
 # description: every module under gatekeeper.requirements that reports violations
