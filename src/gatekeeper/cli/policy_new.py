@@ -58,7 +58,11 @@ violations contains v if {{
 #         not endswith(owner, concat("", ["@", settings.domain]))
 #         message := sprintf("owner %s is not in %s", [owner, settings.domain])
 #     }}
-problems(_, _) := set()
+problems(evidence, settings) := set() if {{
+	# FILL IN: replace this rule with the condition (see above)
+	is_object(evidence)
+	is_object(settings)
+}}
 '''
 
 TEST = '''package gatekeeper.requirements.{family}_test
