@@ -36,14 +36,35 @@ raises_of(name) := raises if {
 
 # METADATA
 # description: |
-#   The requirement families that evaluated a model (decision.checks): the ID prefixes
-#   of the families reading a setting the model's class has (a family or setting the
-#   class leaves out, or sets to null, is not evaluated), with classification and
+#   The requirement families that evaluated a model (decision.checks): the ID
+#   prefixes of the families reading a setting the model's class has (a family or setting
+#   the class leaves out, or sets to null, is not evaluated), with classification and
 #   evidence, which every model meets.
 checked_families(ctx) := sort({"classification", "evidence"} | {prefix |
-	some family in families
-	some setting in family.reads
+	some [setting, prefix] in prefixes_reading
 	is_object(object.get(ctx.requirements, setting, null))
-	some requirement in family.raises
-	prefix := split(requirement, ".")[0]
 })
+
+# METADATA
+# description: |
+#   [setting, ID prefix] of the families reading a setting: each family's name, or its
+#   `prefix` where its IDs use another (staleness raises evidence.stale). Read once per
+#   query from the declarations, which are constants.
+prefixes_reading contains [setting, prefix_of(name)] if {
+	some name, reads in reading
+	some setting in reads
+}
+
+# family -> the settings it reads
+reading[name] := reads if {
+	some name
+	reads := data.gatekeeper.requirements[name].reads
+	is_set(reads)
+}
+
+# METADATA
+# description: the requirement ID prefix of a family's IDs
+prefix_of(name) := prefix if {
+	prefix := data.gatekeeper.requirements[name].prefix
+	is_string(prefix)
+} else := name

@@ -83,6 +83,15 @@ problems contains line if {
 	line := sprintf(template, [file_of(name), name, requirement, matrix_file])
 }
 
+problems contains line if {
+	some name, family in lib.families
+	some requirement in family.raises
+	prefix := lib.prefix_of(name)
+	not startswith(requirement, concat("", [prefix, "."]))
+	template := "%s: family '%s' raises '%s', whose prefix is not the family's '%s' (or set prefix := \"...\")"
+	line := sprintf(template, [file_of(name), name, requirement, prefix])
+}
+
 # (`not is_set(ref)` is not true for an undefined ref: these are, and `not` them is)
 declares_reads(name) if is_set(data.gatekeeper.requirements[name].reads)
 

@@ -86,3 +86,13 @@ test_a_module_that_declares_nothing if {
 		"implements the family 'monitoring' (families: ",
 	]))
 }
+
+test_an_id_outside_the_family_prefix if {
+	matrix := object.union(remediated, {"remediation": {"privacy.leak": "Do this."}})
+	problems := lint.problems with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.requirements.pii.raises as {"pii.open_findings", "privacy.leak"}
+	problems == {concat("", [
+		"package gatekeeper.requirements.pii: family 'pii' raises 'privacy.leak', ",
+		`whose prefix is not the family's 'pii' (or set prefix := "...")`,
+	])}
+}
