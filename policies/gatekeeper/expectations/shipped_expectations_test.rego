@@ -68,3 +68,9 @@ test_families_checked_per_class if {
 		{family | some family in families} - checked == set()
 	}
 }
+
+test_credit_scoring_must_report_sex if {
+	without_sex := td.model_without("high", ["evidence/fairness/sex"])
+	decision := decide(td.input_of([without_sex]))
+	[v.requirement | some v in decision.violations] == ["fairness.missing"]
+}
