@@ -15,10 +15,11 @@ days_before_later := {
 
 warnings_at(now, model) := lines if {
 	lines := expiry.warnings with input as object.union(td.input_of([model]), {"now": now})
+		with data.gatekeeper.matrix as td.matrix
 }
 
 test_no_warning_long_before_expiry if {
-	expiry.warnings == set() with input as td.input_for("high")
+	expiry.warnings == set() with input as td.input_for("high") with data.gatekeeper.matrix as td.matrix
 	warnings_at(days_before_later["45 days"], td.model("high")) == set()
 }
 
@@ -42,7 +43,7 @@ test_expired_signoffs_do_not_warn_they_fail if {
 }
 
 test_a_class_without_warning_days_does_not_warn if {
-	matrix := json.remove(data.gatekeeper.matrix, ["risk_classes/high/expiry_warning_days"])
+	matrix := json.remove(td.matrix, ["risk_classes/high/expiry_warning_days"])
 	lines := expiry.warnings with input as object.union(td.input_for("high"), {"now": days_before_later["1 day"]})
 		with data.gatekeeper.matrix as matrix
 	lines == set()
@@ -56,7 +57,7 @@ test_waivers_warn_naming_the_waived_requirement if {
 
 test_statements_list_signoffs_of_required_roles_active_waivers_and_limited_evidence if {
 	model := object.union(td.model("limited"), {"waivers": [td.waiver("pii.open_findings")]})
-	entries := expiry.statements with input as td.input_of([model])
+	entries := expiry.statements with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 	{[e.kind, e.name, e.requirement, e.source, e.expires_at] | some e in entries} == {
 		["signoff", "owner", "signoff.role", "signoffs/owner.dsse.json", td.later],
 		["waiver", "pii.open_findings", "pii.open_findings", "waivers/pii.open_findings.dsse.json", td.later],
@@ -81,16 +82,17 @@ test_evidence_going_stale_warns_within_the_warning_days if {
 
 test_stale_or_undated_evidence_is_not_an_expiry_it_is_a_violation if {
 	stale := td.model_with("high", drift_at("2026-09-01T00:00:00Z"))
-	entries := expiry.statements with input as td.input_of([stale])
+	entries := expiry.statements with input as td.input_of([stale]) with data.gatekeeper.matrix as td.matrix
 	not "drift" in {e.name | some e in entries}
 	undated := td.model_without("high", ["evidence/pii_scan/scanned_at"])
 	names := {e.name | some e in expiry.statements} with input as td.input_of([undated])
+		with data.gatekeeper.matrix as td.matrix
 	not "pii_scan" in names
 }
 
 test_warnings_reach_the_decision_even_when_allowed if {
 	doc := object.union(td.input_for("high"), {"now": days_before_later["10 days"]})
-	decision := data.gatekeeper.decision with input as doc
+	decision := data.gatekeeper.decision with input as doc with data.gatekeeper.matrix as td.matrix
 	decision.allowed
 	count(decision.warnings) == 2
 
