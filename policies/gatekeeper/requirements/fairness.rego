@@ -10,7 +10,8 @@ reads := {"fairness"}
 
 # METADATA
 # description: the requirement IDs this family raises (each has a remediation text in the matrix)
-raises := {"fairness.missing", "fairness.metric_missing"} | {concat(".", ["fairness", metric]) |
+raises := {"fairness.missing", "fairness.metric_missing", "fairness.favourable_outcome"} | {
+concat(".", ["fairness", metric]) |
 	some metric, _ in metrics
 }
 
