@@ -34,6 +34,8 @@ tools:
 	bash scripts/install-opa.sh
 	bash scripts/install-tool.sh kustomize
 	bash scripts/install-postgres.sh
+	# Helm for charts/ (helm lint / template in the tests): ~4 min cold from source, then a no-op.
+	bash scripts/install-tool.sh helm
 
 deploy: tools
 	bash deploy/sync-policies.sh

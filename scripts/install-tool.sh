@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install one pinned Go-built tool into .tools/bin (git-ignored).
-#   scripts/install-tool.sh opa|regal|conftest|kustomize
+#   scripts/install-tool.sh opa|regal|conftest|kustomize|helm
 # Order: a binary already in .tools/bin at the pinned version; one on PATH at that
 # version (copied); `go install` with caches under .tools/go; the official release
 # download for machines that reach it.
@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 # shellcheck source=tools.env
 . "$here/tools.env"
-tool=${1:?usage: install-tool.sh opa|regal|conftest|kustomize}
+tool=${1:?usage: install-tool.sh opa|regal|conftest|kustomize|helm}
 bin_dir=${GATEKEEPER_TOOLS_BIN:-$root/.tools/bin}
 mkdir -p "$bin_dir"
 
@@ -21,6 +21,8 @@ case "$tool" in
   conftest)  version=$CONFTEST_VERSION;  module=github.com/open-policy-agent/conftest
              url="";;
   kustomize) version=$KUSTOMIZE_VERSION; module=sigs.k8s.io/kustomize/kustomize/v5
+             url="";;
+  helm)      version=$HELM_VERSION;      module=helm.sh/helm/v4/cmd/helm
              url="";;
   *) echo "install-tool.sh: unknown tool '$tool'" >&2; exit 2;;
 esac
