@@ -10,6 +10,7 @@ root=$(cd "$here/.." && pwd)
 # shellcheck source=tools.env
 . "$here/tools.env"
 tool=${1:?usage: install-tool.sh opa|regal|conftest|kustomize|helm}
+ldflags=""
 bin_dir=${GATEKEEPER_TOOLS_BIN:-$root/.tools/bin}
 mkdir -p "$bin_dir"
 
@@ -23,6 +24,8 @@ case "$tool" in
   kustomize) version=$KUSTOMIZE_VERSION; module=sigs.k8s.io/kustomize/kustomize/v5
              url="";;
   helm)      version=$HELM_VERSION;      module=helm.sh/helm/v4/cmd/helm
+             # stamped as helm's release build does, so `helm version` names the pinned version
+             ldflags="-X helm.sh/helm/v4/internal/version.version=$version"
              url="";;
   *) echo "install-tool.sh: unknown tool '$tool'" >&2; exit 2;;
 esac
@@ -46,7 +49,7 @@ if command -v go >/dev/null 2>&1; then
   export GOMODCACHE=${GOMODCACHE_OVERRIDE:-$root/.tools/go/mod}
   export GOCACHE=${GOCACHE_OVERRIDE:-$root/.tools/go/cache}
   export GOFLAGS=-modcacherw
-  if CGO_ENABLED=0 GOBIN="$bin_dir" go install "$module@$version"; then
+  if CGO_ENABLED=0 GOBIN="$bin_dir" go install -ldflags="$ldflags" "$module@$version"; then
     has_version "$target" || echo "install-tool.sh: warning: $tool built but reports another version" >&2
     exit 0
   fi
@@ -56,7 +59,7 @@ if command -v go >/dev/null 2>&1; then
   scratch=$(mktemp -d)
   trap 'rm -rf "$scratch"; [ -x "$target" ] && echo "$version" > "$stamp"' EXIT
   if (cd "$scratch" && go mod init scratch >/dev/null 2>&1 && go get "$module@$version" \
-      && CGO_ENABLED=0 go build -o "$target" "$module"); then
+      && CGO_ENABLED=0 go build -ldflags="$ldflags" -o "$target" "$module"); then
     exit 0
   fi
   echo "install-tool.sh: go build of $module@$version failed" >&2

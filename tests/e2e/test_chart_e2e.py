@@ -9,6 +9,10 @@ service account; the chart's ValidatingWebhookConfiguration is registered with i
 reference replaced by the gate's URL (its caBundle kept). The API server then denies a
 non-compliant InferenceService and admits a compliant one through it.
 
+`helm install` and `helm upgrade` then run as a platform engineer runs them, against the same
+API server: every object accepted, the chart's own CA in the webhooks' caBundle and kept
+across the upgrade. (No kubelet runs here, so those pods never start.)
+
 Kept cheap: the test's own environment stands in for the image (tests/e2e/test_as_deployed_e2e.py
 installs the image's wheel), no PostgreSQL, one module-scoped gate.
 """
@@ -30,7 +34,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
 
-from ..charts.render import RELEASE, one, sync_policies, template
+from ..charts.render import CHART, RELEASE, helm, one, sync_policies, template
 from ..conftest import EVIDENCE
 from .cluster import KubeControlPlane
 from .conftest import ENVIRONMENT_LABEL, GATE_NAMESPACE, ApiServerAuth, load_manifest
@@ -135,3 +139,37 @@ def test_the_charts_service_account_reads_namespaces_and_no_secrets(kube: Kube, 
     assert may("get", "namespaces") and may("get", "inferenceservices", "serving.kserve.io")
     assert not may("get", "secrets") and not may("create", "namespaces") and not may("list", "inferenceservices",
                                                                                    "serving.kserve.io")
+
+
+def test_helm_install_and_upgrade_against_the_api_server(kube: Kube, control_plane: KubeControlPlane, tmp_path):
+    release, namespace = "mg-e2e", "mg-e2e-system"  # beside the fixture's objects, not over them
+    fullname = f"{release}-model-gatekeeper"
+    where = ["--kubeconfig", str(control_plane.kubeconfig_path), "--namespace", namespace]
+    # no gate pod runs here, so nothing may wait on one: Ignore, and one environment no namespace has
+    values: dict[str, Any] = {"webhook": {"failurePolicy": "Ignore", "timeoutSeconds": 1,
+                                          "environments": ["development"]}}
+    sync_policies()
+    installed = helm("install", release, str(CHART), *where, "--create-namespace", values=values, tmp=tmp_path)
+    assert installed.returncode == 0, installed.stderr
+    admissions = client.AdmissionregistrationV1Api(kube.api_client)
+    try:
+        assert "kubectl label namespace lending model-gatekeeper.io/environment=development" in installed.stdout
+        secret = kube.core.read_namespaced_secret(f"{fullname}-tls", namespace).data
+        hooks = admissions.read_validating_webhook_configuration(fullname).webhooks
+        assert [h.name for h in hooks] == ["development.validate.model-gatekeeper.io",
+                                           "environment-label.validate.model-gatekeeper.io"]
+        assert {h.client_config.ca_bundle for h in hooks} == {secret["ca.crt"]}
+
+        upgraded = helm("upgrade", release, str(CHART), *where, values={**values, "replicas": 2,
+                                                                         "podDisruptionBudget": {"minAvailable": 1}},
+                        tmp=tmp_path)
+        assert upgraded.returncode == 0, upgraded.stderr
+        assert kube.core.read_namespaced_secret(f"{fullname}-tls", namespace).data == secret  # the same CA
+        apps = client.AppsV1Api(kube.api_client)
+        assert apps.read_namespaced_deployment(fullname, namespace).spec.replicas == 2
+        refused = helm("upgrade", release, str(CHART), *where, values={"webhook": {"failurePolicy": "Never"}},
+                       tmp=tmp_path)
+        assert refused.returncode != 0 and "/webhook/failurePolicy" in refused.stderr
+    finally:
+        done = helm("uninstall", release, *where, tmp=tmp_path)
+        assert done.returncode == 0, done.stderr
