@@ -81,8 +81,9 @@ def charted(kube: Kube, control_plane: KubeControlPlane, apiserver_auth: ApiServ
     for obj in rendered:
         if obj["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding"):
             resource = dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+            # forced: deploy/'s objects of the same names may be there (test_as_deployed_e2e); the chart's win
             dynamic.server_side_apply(resource, body=obj, namespace=obj["metadata"].get("namespace"),
-                                      field_manager="chart-e2e")
+                                      field_manager="chart-e2e", force_conflicts=True)
     kube.core.create_namespace({"metadata": {"name": PROD, "labels": {ENVIRONMENT_LABEL: "production"}}})
     service_account = one(rendered, "ServiceAccount")["metadata"]["name"]
     token = kube.core.create_namespaced_service_account_token(
