@@ -34,7 +34,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
 
-from ..charts.render import CHART, RELEASE, helm, one, sync_policies, template
+from ..charts.render import CHART, helm, one, sync_policies, template
 from ..conftest import EVIDENCE
 from .cluster import KubeControlPlane
 from .conftest import ENVIRONMENT_LABEL, GATE_NAMESPACE, ApiServerAuth, load_manifest
@@ -45,6 +45,10 @@ pytestmark = pytest.mark.e2e
 
 PROD = "helm-production"
 WEBHOOK_NAME = "model-gatekeeper-helm-e2e"
+# A release name of its own: its service account and ClusterRole are not deploy/'s, which other
+# tests of the session apply under deploy/'s names.
+E2E_RELEASE = "helm-e2e"
+FULLNAME = f"{E2E_RELEASE}-model-gatekeeper"
 LOG = "/var/lib/model-gatekeeper/audit.db"  # where the chart puts the SQLite decision log
 
 
@@ -71,8 +75,9 @@ def charted(kube: Kube, control_plane: KubeControlPlane, apiserver_auth: ApiServ
         "replicas": 1, "podDisruptionBudget": {"enabled": False},
         "decisionLog": {"backend": "sqlite", "sqlite": {"persistence": {"enabled": False}}},
         "tls": {"mode": "secret", "caBundle": ca_bundle},
-    }, namespace=GATE_NAMESPACE)
+    }, release=E2E_RELEASE, namespace=GATE_NAMESPACE)
     dynamic = DynamicClient(kube.api_client)
+    applied: list[tuple[Any, dict[str, Any]]] = []
     try:  # `helm install --create-namespace`
         kube.core.create_namespace({"metadata": {"name": GATE_NAMESPACE}})
     except ApiException as exc:
@@ -81,19 +86,19 @@ def charted(kube: Kube, control_plane: KubeControlPlane, apiserver_auth: ApiServ
     for obj in rendered:
         if obj["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding"):
             resource = dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
-            # forced: deploy/'s objects of the same names may be there (test_as_deployed_e2e); the chart's win
             dynamic.server_side_apply(resource, body=obj, namespace=obj["metadata"].get("namespace"),
-                                      field_manager="chart-e2e", force_conflicts=True)
+                                      field_manager="chart-e2e")
+            applied.append((resource, obj))
     kube.core.create_namespace({"metadata": {"name": PROD, "labels": {ENVIRONMENT_LABEL: "production"}}})
     service_account = one(rendered, "ServiceAccount")["metadata"]["name"]
     token = kube.core.create_namespaced_service_account_token(
         service_account, GATE_NAMESPACE, {"spec": {"expirationSeconds": 3600}}).status.token
-    cert, key = control_plane.issue_cert(f"{RELEASE}.{GATE_NAMESPACE}.svc", ip_addresses=["127.0.0.1"],
-                                         dns_names=[f"{RELEASE}.{GATE_NAMESPACE}.svc"])
+    cert, key = control_plane.issue_cert(f"{FULLNAME}.{GATE_NAMESPACE}.svc", ip_addresses=["127.0.0.1"],
+                                         dns_names=[f"{FULLNAME}.{GATE_NAMESPACE}.svc"])
     pod = Pod(rendered, work / "pod", venv=Path(sys.prefix), api_port=control_plane.port, sa_token=token,
               ca_pem=control_plane.ca_pem, evidence=EVIDENCE, port=apiserver_auth.gate_port, secrets={
-                  f"{RELEASE}-tls": {"tls.crt": cert, "tls.key": key},
-                  f"{RELEASE}-tokens": {"admission": apiserver_auth.token.encode(),
+                  f"{FULLNAME}-tls": {"tls.crt": cert, "tls.key": key},
+                  f"{FULLNAME}-tokens": {"admission": apiserver_auth.token.encode(),
                                         "evaluate": secrets.token_urlsafe(24).encode()},
               })
     gate = Charted(pod, rendered)
@@ -108,6 +113,8 @@ def charted(kube: Kube, control_plane: KubeControlPlane, apiserver_auth: ApiServ
             yield gate
     finally:
         pod.stop()
+        for resource, obj in applied:
+            dynamic.delete(resource, name=obj["metadata"]["name"], namespace=obj["metadata"].get("namespace"))
 
 
 def isvc(name: str, version: str) -> dict[str, Any]:
