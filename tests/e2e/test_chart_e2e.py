@@ -95,9 +95,15 @@ def charted(kube: Kube, control_plane: KubeControlPlane, apiserver_auth: ApiServ
         service_account, GATE_NAMESPACE, {"spec": {"expirationSeconds": 3600}}).status.token
     cert, key = control_plane.issue_cert(f"{FULLNAME}.{GATE_NAMESPACE}.svc", ip_addresses=["127.0.0.1"],
                                          dns_names=[f"{FULLNAME}.{GATE_NAMESPACE}.svc"])
+    # the checkpoint key an operator makes once with the gate's own keygen
+    log_key = work / "log.key"
+    made = subprocess.run([str(Path(sys.prefix) / "bin" / "gatekeeper"), "keygen", "--log", "e2e.example/helm",
+                           "--out", str(log_key)], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
     pod = Pod(rendered, work / "pod", venv=Path(sys.prefix), api_port=control_plane.port, sa_token=token,
               ca_pem=control_plane.ca_pem, evidence=EVIDENCE, port=apiserver_auth.gate_port, secrets={
                   f"{FULLNAME}-tls": {"tls.crt": cert, "tls.key": key},
+                  f"{FULLNAME}-log-key": {"key": log_key.read_bytes()},
                   f"{FULLNAME}-tokens": {"admission": apiserver_auth.token.encode(),
                                         "evaluate": secrets.token_urlsafe(24).encode()},
               })

@@ -35,6 +35,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{- define "mg.tlsSecret" -}}{{ default (printf "%s-tls" (include "mg.fullname" .)) .Values.tls.secretName }}{{- end -}}
 {{- define "mg.auditSecret" -}}{{ default (printf "%s-audit" (include "mg.fullname" .)) .Values.decisionLog.postgresql.existingSecret }}{{- end -}}
+{{- define "mg.logKeySecret" -}}{{ default (printf "%s-log-key" (include "mg.fullname" .)) .Values.decisionLog.logKey.existingSecret }}{{- end -}}
 {{- define "mg.tokensSecret" -}}{{ default (printf "%s-tokens" (include "mg.fullname" .)) .Values.tokens.existingSecret }}{{- end -}}
 {{- define "mg.sqliteClaim" -}}{{ default (printf "%s-decision-log" (include "mg.fullname" .)) .Values.decisionLog.sqlite.persistence.existingClaim }}{{- end -}}
 
