@@ -55,6 +55,7 @@ class ReviewContext:
     source: str = "cli"
     groups: list[str] = field(default_factory=list)
     old_object: dict[str, Any] | None = None  # UPDATE: the object before the change
+    subresource: str | None = None  # the subresource an admission wrote through (`status`, `finalize`)
 
 
 @dataclass
@@ -266,7 +267,8 @@ class Gate:
         assert self.audit is not None
         records = [
             AuditRecord.from_decision(d, request_uid=context.request_uid, user=context.user,
-                                      dry_run=context.dry_run, source=context.source)  # type: ignore[arg-type]
+                                      dry_run=context.dry_run, source=context.source,  # type: ignore[arg-type]
+                                      subresource=context.subresource)
             for d in decisions
         ]
         try:
