@@ -3,8 +3,11 @@ owner-only kinds of the serving table, and the identities trusted without a look
 table is the one the real OPA serves; confirming owners against a real API server is
 tests/e2e/test_as_deployed_e2e.py's."""
 
+from types import SimpleNamespace
+
 import pytest
 
+from gatekeeper.auditor.rejudge import Auditor
 from gatekeeper.pipeline.owners import made_by_hand
 from gatekeeper.pipeline.serving import ServingKinds, built_in_controller
 from gatekeeper.pipeline.workloads import served_models
@@ -155,15 +158,24 @@ def test_operators_rows_name_their_default_installations_controllers(kinds):
 
 def test_an_owner_whose_row_names_no_controllers_exempts_nothing_at_any_door():
     # a custom table listing a kind without `controllers` is closed until someone names them
-    table = ServingKinds.from_data({
-        "kinds": [{"group": "serving.example.com", "kind": "Endpoint", "serves": "always"},
-                  {"group": "apps", "kind": "Deployment", "serves": "model-server", "template": "spec.template",
-                   "containers": ["spec.template.spec.containers.*"]}],
-        "servers": [{"name": "vLLM", "images": ["vllm"], "args": ["--model"]}]})
+    data = {"kinds": [{"group": "serving.example.com", "kind": "Endpoint", "serves": "always"},
+                      {"group": "apps", "kind": "Deployment", "serves": "model-server", "template": "spec.template",
+                       "containers": ["spec.template.spec.containers.*"]}],
+            "servers": [{"name": "vLLM", "images": ["vllm"], "args": ["--model"]}]}
+    table = ServingKinds.from_data(data)
     obj = workload("Deployment", controlled_by("serving.example.com/v1", "Endpoint", "chat"), container=VLLM)
     row = table.kind_of("apps", "Deployment")
     owner = table.controller_owner(obj, row)
     assert owner is not None and not owner.counts and not owner.row.creates_children("anyone")
+    # the auditor lists it as a workload of its own, not one its owner's report covers
+    auditor = Auditor.__new__(Auditor)
+    auditor.gate = SimpleNamespace(kinds=table)
+    assert not auditor._owned(obj)
+    auditor.gate = SimpleNamespace(kinds=ServingKinds.from_data({**data, "kinds": [
+        {"group": "serving.example.com", "kind": "Endpoint", "serves": "always", "controllers": ["system:*"]},
+        {"group": "apps", "kind": "Deployment", "serves": "model-server", "template": "spec.template",
+         "containers": ["spec.template.spec.containers.*"]}]}))
+    assert auditor._owned(obj)  # once the row names its controllers, a reference in the cluster counts
     for confirm in (False, True):  # the auditor's listing, admission and `check`
         served = served_models(obj, table, confirm_owner=confirm)
         assert served.gated and served.owner is None and served.skip_reason is None

@@ -145,3 +145,16 @@ def test_a_second_model_location_is_denied_and_recorded(gate, case):
     assert [line.split("]")[0].lstrip("[") for line in lines] == [requirement] and text in lines[0], lines
     listed = run_cli("audit", "list", "--audit-db", gate.audit_db, "--format", "json", "--limit", "1000")
     assert [r["outcome"] for r in listed.json() if r.get("request_uid") == uid] == ["denied"]
+
+
+@pytest.mark.parametrize("api_version, kind, spec", [
+    ("apps/v1", "DaemonSet", {"template": {"spec": {"containers": [VLLM_IMAGE]}}}),
+    ("batch/v1", "CronJob", {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": {"spec": {
+        "containers": [VLLM_IMAGE]}}}}}),
+    ("v1", "ReplicationController", {"template": {"spec": {"containers": [VLLM_IMAGE]}}}),
+])
+def test_other_workload_kinds_running_a_model_server_are_judged(gate, api_version, kind, spec):
+    obj = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "llm", "namespace": "lending"}, "spec": spec}
+    denied = answer(gate, obj)
+    assert denied["allowed"] is False
+    assert f"[evidence.model_reference] @: {kind} runs model server vLLM" in denied["status"]["message"]
