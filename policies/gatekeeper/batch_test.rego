@@ -10,7 +10,7 @@ test_one_decision_per_item_in_order if {
 		td.input_in("staging", [td.model("unclassified")]),
 		{},
 	]
-	decisions := batch.decisions with input as {"items": items}
+	decisions := batch.decisions with input as {"items": items} with data.gatekeeper.matrix as td.matrix
 	[[d.allowed, d.enforcement] | some d in decisions] == [
 		[true, "deny"],
 		[false, "deny"],
@@ -25,6 +25,6 @@ test_one_decision_per_item_in_order if {
 }
 
 test_no_items if {
-	batch.decisions == [] with input as {}
-	batch.decisions == [] with input as {"items": []}
+	batch.decisions == [] with input as {} with data.gatekeeper.matrix as td.matrix
+	batch.decisions == [] with input as {"items": []} with data.gatekeeper.matrix as td.matrix
 }

@@ -5,7 +5,7 @@ import data.gatekeeper.requirements.classification
 import data.gatekeeper.testdata as td
 
 found(model) := ids if {
-	ids := td.ids(classification.violations) with input as td.input_of([model])
+	ids := td.ids(classification.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 }
 
 declared(class, annotation) := td.model_with(class, {"declared_risk_class": annotation})
@@ -20,8 +20,8 @@ test_compliant_at_every_class if {
 }
 
 test_prohibited_is_never_waivable if {
-	not lib.waivable("classification.prohibited")
-	not lib.waivable("classification.unclassified")
+	not lib.waivable("classification.prohibited") with data.gatekeeper.matrix as td.matrix
+	not lib.waivable("classification.unclassified") with data.gatekeeper.matrix as td.matrix
 }
 
 test_annotation_raises_the_class if {
@@ -29,6 +29,7 @@ test_annotation_raises_the_class if {
 		found(declared(class, "prohibited")) == {"classification.prohibited"}
 	}
 	violations := classification.violations with input as td.input_of([declared("minimal", "prohibited")])
+		with data.gatekeeper.matrix as td.matrix
 	{v.message | some v in violations} == {concat("", [
 		"risk class is prohibited (raised by the model-gatekeeper.io/risk-class annotation): ",
 		"models of this class are never admitted",
@@ -54,6 +55,7 @@ test_invalid_annotation if {
 		found(declared(class, null)) == found(td.model(class))
 	}
 	violations := classification.violations with input as td.input_of([declared("high", 3)])
+		with data.gatekeeper.matrix as td.matrix
 	{[v.message, v.observed] | some v in violations} == {[
 		"annotation model-gatekeeper.io/risk-class is 3, not one of minimal, limited, high, prohibited",
 		3,
@@ -62,7 +64,7 @@ test_invalid_annotation if {
 
 test_invalid_evidence_class_is_unclassified if {
 	model := td.model_with("high", {"evidence": {"risk_class": "severe"}})
-	violations := classification.violations with input as td.input_of([model])
+	violations := classification.violations with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 	{[v.requirement, v.message, v.observed] | some v in violations} == {[
 		"classification.unclassified",
 		"the evidence bundle's risk_class 'severe' is not one of minimal, limited, high, prohibited",
@@ -76,7 +78,7 @@ test_not_reported_without_evidence if {
 }
 
 test_class_not_admitted_by_matrix if {
-	matrix := object.union(data.gatekeeper.matrix, {"overrides": {"production": {"limited": {"admitted": false}}}})
+	matrix := object.union(td.matrix, {"overrides": {"production": {"limited": {"admitted": false}}}})
 	every class in td.classes {
 		ids := td.ids(classification.violations) with input as td.input_of([td.model(class)])
 			with data.gatekeeper.matrix as matrix

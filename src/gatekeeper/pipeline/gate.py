@@ -110,10 +110,19 @@ class Gate:
         self.policy_revision = ""
         self.facts = PolicyFacts()  # one snapshot per policy revision, as OPA evaluated it
         self.kinds: ServingKinds | None = None  # the serving-kinds table of those facts
+        self.refused: str | None = None  # why the policy OPA serves is refused (then every decision fails closed)
 
     async def refresh_policy(self) -> None:
         """Read what OPA has loaded: the policy facts (revision, environments, trusted keys)."""
         facts = await self.engine.facts()
+        if facts.problems:
+            # A matrix family no module implements, an ID without remediation: the policy
+            # would pass silently what it means to check, so nothing is decided with it.
+            more = len(facts.problems) - 1
+            self.refused = "policy refused: " + facts.problems[0] + (
+                f" (and {more} more: run `gatekeeper policy test`)" if more else "")
+            raise PolicyError(self.refused)
+        self.refused = None
         if facts.revision != self.policy_revision or self.kinds is None:
             # facts embed trust decisions made under the old data; the table compiles once per revision
             self.lookup.trust(TrustStore.from_data(facts.signers))
@@ -214,6 +223,8 @@ class Gate:
 
     async def _decide(self, inputs: list[PolicyInput]) -> tuple[list[dict[str, Any] | None], str]:
         """OPA's decision documents, in order; or, when OPA failed, no result and why."""
+        if self.refused:
+            return [None] * len(inputs), self.refused
         try:
             with metrics.OPA_SECONDS.time():
                 if len(inputs) == 1:  # one review: the plain decision query

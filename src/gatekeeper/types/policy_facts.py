@@ -29,6 +29,9 @@ class PolicyFacts(BaseModel):
     # The serving-kinds table (data.gatekeeper.serving: kinds, servers, storage_env,
     # environment_label), compiled by pipeline.serving.ServingKinds.from_data.
     serving: dict[str, Any] = Field(default_factory=dict)
+    # What is wrong with the policy library, one line each (data.gatekeeper.lint.problems):
+    # a gate refuses to decide with a policy that has any.
+    problems: list[str] = Field(default_factory=list)
 
     def enforcement(self, environment: str) -> Enforcement:
         """Fail closed: an environment the policy does not define is enforced."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import hmac
+import logging
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -24,12 +25,17 @@ from pydantic import ValidationError
 from starlette.routing import Route
 
 from gatekeeper import metrics
-from gatekeeper.audit import open_store
+from gatekeeper.audit import AuditStoreError, open_store
+from gatekeeper.audit.note import load_signer
+from gatekeeper.audit.proofs import with_cosignatures
+from gatekeeper.audit.witness import Witness
 from gatekeeper.config import Settings
-from gatekeeper.opa.server import SERVING_OPA_PROCESSORS
+from gatekeeper.opa.client import PolicyError
+from gatekeeper.opa.server import SERVING_OPA_PROCESSORS, OpaStartError
 from gatekeeper.pipeline.assemble import open_gate
 from gatekeeper.pipeline.gate import Manifest, ReviewContext, UnknownEnvironment
 from gatekeeper.types import admission
+from gatekeeper.webhook.checkpoints import CheckpointSigner
 from gatekeeper.webhook.inventory import InventoryReader, answer as inventory_answer
 from gatekeeper.webhook.readiness import watch
 from gatekeeper.webhook.reload import BearerToken, ServingTLS, keep_fresh
@@ -68,14 +74,19 @@ def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: Inv
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging()
+        signer = load_signer(settings.log_key) if settings.log_key else None
         store = await open_store(settings.audit_db)
+        checkpoints = (CheckpointSigner(store, signer, settings.log_origin or signer.name, settings.checkpoint_interval,
+                                        [Witness.parse(w) for w in settings.witness]) if signer else None)
+        app.state.store = store
         try:
             # admissions confirm the owners objects name (hook.owners reads the cluster)
-            async with open_gate(settings, opa_processors=SERVING_OPA_PROCESSORS, audit=store,
-                                 owners=hook.owners) as gate:
+            async with _starting(app), open_gate(settings, opa_processors=SERVING_OPA_PROCESSORS, audit=store,
+                                                 owners=hook.owners) as gate:
                 hook.gate = gate
                 watcher = asyncio.create_task(watch(gate, hook.ready))
                 refresher = asyncio.create_task(keep_fresh(renewable, settings.reload_interval))
+                signing = asyncio.create_task(checkpoints.run()) if checkpoints else None
                 # Everything loaded so far (modules, policy data, clients) lives as long as the
                 # process: move it out of the collector's reach, so full collections during
                 # reviews stay short and rare (a tail-latency cost otherwise).
@@ -93,10 +104,15 @@ def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: Inv
                 finally:
                     watcher.cancel()
                     refresher.cancel()
+                    if signing is not None:
+                        signing.cancel()
+            if checkpoints is not None:
+                await checkpoints.sign()  # the last decisions answered are in a checkpoint too
         finally:
             await store.close()
 
     app = FastAPI(title="Model Gatekeeper", version="0.1.0", lifespan=lifespan, telemetry=NO_OTEL)
+    app.state.startup_failure = None
     app.state.webhook = hook
 
     async def admit(request: Request, environment: str | None) -> Response:
@@ -171,6 +187,34 @@ def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: Inv
             return refusal
         return await inventory_answer(inventory, namespace)
 
+    @app.get("/v1/log/checkpoint")
+    async def log_checkpoint(request: Request) -> Response:
+        """The decision log's newest signed checkpoint (C2SP signed note, with cosignatures)."""
+        if (refusal := refused(request)) is not None:
+            return refusal
+        try:
+            newest = await app.state.store.checkpoint()
+        except AuditStoreError as exc:
+            return bad_request(503, str(exc), "audit")
+        if newest is None:
+            return bad_request(404, "no checkpoint signed yet", "not_found")
+        return Response(with_cosignatures(newest), media_type="text/plain; charset=utf-8")
+
+    @app.get("/v1/log/proof/{decision_id}")
+    async def log_proof(request: Request, decision_id: str) -> Response:
+        """The inclusion proof of one decision (the file of `gatekeeper audit prove`)."""
+        if (refusal := refused(request)) is not None:
+            return refusal
+        store = app.state.store
+        try:
+            if await store.find(decision_id) is None:
+                return bad_request(404, f"no decision {decision_id} in the log", "not_found")
+            return JSONResponse(await store.prove(decision_id))
+        except AuditStoreError as exc:
+            # 409: not in a checkpoint yet (ask again after the next); 410: pruned; else the store failed
+            status = 409 if "not in a signed checkpoint" in exc.reason else 410 if "was pruned" in exc.reason else 503
+            return bad_request(status, str(exc), "audit")
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -190,16 +234,35 @@ def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: Inv
     return app
 
 
+@asynccontextmanager
+async def _starting(app: FastAPI) -> AsyncIterator[None]:
+    """A gate that cannot start (OPA, a refused policy) ends `serve` with one line, not a traceback."""
+    try:
+        yield
+    except (PolicyError, OpaStartError) as exc:
+        app.state.startup_failure = str(exc)
+        logging.getLogger("uvicorn.error").disabled = True  # its traceback of the same failure
+        raise
+
+
 def run(settings: Settings, inventory: InventoryReader | None = None, api_client: Any = None) -> None:
-    """Serve the webhook (`gatekeeper serve`): HTTPS when a certificate is configured."""
+    """Serve the webhook (`gatekeeper serve`): HTTPS when a certificate is configured.
+
+    Raises ValueError with one line when the gate cannot start (e.g. a refused policy)."""
     import uvicorn
 
     tls = ServingTLS(settings.tls_cert, settings.tls_key) if settings.tls_cert and settings.tls_key else None
-    uvicorn.run(
-        create_app(settings, tls, inventory, api_client), host=settings.host, port=settings.port, log_level="warning", access_log=False,
-        # The API server calls the webhook directly: no proxy's X-Forwarded-* to honour.
-        proxy_headers=False,
-        # Our own context, so a renewed certificate is loaded into it without a restart.
-        ssl_context_factory=(lambda _config, _default: tls.context) if tls else None,
-    )
+    app = create_app(settings, tls, inventory, api_client)
+    try:
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+            # The API server calls the webhook directly: no proxy's X-Forwarded-* to honour.
+            proxy_headers=False,
+            # Our own context, so a renewed certificate is loaded into it without a restart.
+            ssl_context_factory=(lambda _config, _default: tls.context) if tls else None,
+        )
+    except SystemExit:
+        if app.state.startup_failure:
+            raise ValueError(app.state.startup_failure) from None
+        raise
 
