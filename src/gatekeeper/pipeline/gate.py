@@ -195,9 +195,11 @@ class Gate:
             served = served_models(manifest.object, self.kinds, old=context.old_object,
                                    admission=context.source == "webhook", confirm_owner=question)
             owner = served.owner  # set on gated objects only
-            # An owner whose row names its controllers counts in their requests only; made by
-            # anyone else, the object is judged as if unowned.
-            if owner is not None and not made_by_hand(owner, manifest.object, context.old_object, context.user):
+            # An owner counts in the requests of its row's controllers only; made by anyone
+            # else, the object is judged as if unowned, and a denial says why.
+            if owner is not None and made_by_hand(owner, manifest.object, context.old_object, context.user):
+                served.owner_not_counted(owner.not_counted(context.user))
+            elif owner is not None:
                 try:
                     # manifests (`gatekeeper check`, no API to read the owner): taken as written;
                     # else exempt once confirmed real (a forged one is judged as if unowned)
