@@ -72,11 +72,12 @@ def serve(
     if bool(run.tls_cert) != bool(run.tls_key):
         raise fail("--tls-cert and --tls-key go together")
     _check_witnesses(run.witness)
-    run = run.model_copy(update={"log_key": checkpoint_key(run)})
     try:
         api = api_client(kubeconfig, run, outside_a_cluster_ok=True)  # a bad kubeconfig ends the command here
     except (OSError, ValueError) as exc:
         raise fail(f"cannot reach the Kubernetes API: {exc}") from None
+    # After every flag is checked: a refused command neither makes a key nor announces one.
+    run = run.model_copy(update={"log_key": checkpoint_key(run)})
     inventory = inventory_reader(api)
     note_default_folders(run, policies=not run.opa_url, evidence=True)
     if run.audit_db.startswith("sqlite:///") and not run.audit_db.startswith("sqlite:////"):
