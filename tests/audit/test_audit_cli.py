@@ -88,6 +88,9 @@ def test_list_by_source(sqlite_url):
     assert len(table) == 3 and all(line.rstrip().endswith("background") for line in table[1:])
     bad = run("list", "--audit-db", sqlite_url, "--source", "cron")
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+    # A local `check` records nothing: offering `--source cli` would promise records that never come.
+    never = run("list", "--audit-db", sqlite_url, "--source", "cli")
+    assert never.exit_code == 2 and "'cli' is not one of" in never.output and "api" in never.output
 
 
 def test_list_postgres_json(pg_url):

@@ -35,8 +35,9 @@ app = typer.Typer(help="Read and verify the hash-chained decision log.", no_args
 
 
 class SourceChoice(str, Enum):
+    """The front doors that write the log. `gatekeeper check` records nothing (its report is
+    CI's record); `check --remote` goes through POST /v1/evaluate and is recorded as `api`."""
     webhook = "webhook"
-    cli = "cli"
     api = "api"
     background = "background"
 
@@ -67,7 +68,7 @@ def list_records(
     audit_db: AuditDb = None,
     model: Optional[str] = typer.Option(None, "--model", help="Model name or name@version."),
     outcome: Optional[OutcomeChoice] = typer.Option(None, "--outcome"),
-    source: Optional[SourceChoice] = typer.Option(None, "--source", help="Which front door decided."),
+    source: Optional[SourceChoice] = typer.Option(None, "--source", help="Which front door decided (check --remote is api; a local check records nothing)."),
     since: Optional[str] = typer.Option(None, "--since", help="ISO-8601, inclusive (naive = UTC)."),
     until: Optional[str] = typer.Option(None, "--until", help="ISO-8601, exclusive (naive = UTC)."),
     limit: int = typer.Option(100, "--limit", min=1, help="At most this many, newest first."),
