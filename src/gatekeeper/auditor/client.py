@@ -26,6 +26,13 @@ TIMEOUT = 10  # seconds per API call: a hung API server must not stall the audit
 _MANAGED_SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
 
 
+# CoreV1Api's cluster-wide list of each core kind the serving-kinds table may gate.
+CORE_LISTS = {
+    "pods": "list_pod_for_all_namespaces",
+    "replicationcontrollers": "list_replication_controller_for_all_namespaces",
+}
+
+
 class ClusterError(RuntimeError):
     """The Kubernetes API did not answer as expected."""
 
@@ -86,10 +93,11 @@ class Cluster:
     @staticmethod
     def workloads(resource: Resource) -> Collection:
         api_version = f"{resource.group}/{resource.version}" if resource.group else resource.version
-        if not resource.group:  # the core group: the serving-kinds table gates one core kind, Pod
-            if resource.plural != "pods":
+        if not resource.group:  # the core group's kinds the serving-kinds table gates
+            method = CORE_LISTS.get(resource.plural)
+            if method is None:
                 raise ClusterError(f"core kind {resource.plural} is not listable by the auditor")
-            return Collection("pods", "core", "list_pod_for_all_namespaces", api_version="v1", kind="Pod")
+            return Collection(resource.plural, "core", method, api_version="v1", kind=resource.kind)
         return Collection(f"{resource.plural}.{resource.group}", "custom", "list_cluster_custom_object",
                           (resource.group, resource.version, resource.plural), api_version=api_version,
                           kind=resource.kind)
