@@ -107,5 +107,8 @@ expired_lines := [line(w, sprintf("waiver at %s expired on %s", [w.source, w.exp
 #   The one place the violation line `[<requirement>] <model>@<version>: <message>` is
 #   formatted (README "The decision"). Here, not in Python: waived and expired-waiver warnings are
 #   lines too, built from waiver data only the policy sees; Python's denial message
-#   reads each violation's `line`.
-line(v, message) := sprintf("[%s] %s: %s", [v.requirement, lib.model_label(v.model, v.version), message])
+#   reads each violation's `line`. A violation about no model (a namespace label, an object whose
+#   model cannot be read) is `[<requirement>] <message>`.
+line(v, message) := sprintf("[%s] %s: %s", [v.requirement, lib.model_label(v.model, v.version), message]) if {
+	lib.filled(v.model)
+} else := sprintf("[%s] %s", [v.requirement, message])

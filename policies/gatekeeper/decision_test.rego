@@ -107,6 +107,13 @@ test_each_violation_carries_its_line if {
 	}
 }
 
+test_a_line_about_no_model_names_none if {
+	no_model := {"requirement": "namespace.environment_label", "model": "", "version": ""}
+	gatekeeper.line(no_model, "m") == "[namespace.environment_label] m"
+	a_model := {"requirement": "fairness.threshold", "model": "a", "version": "3"}
+	gatekeeper.line(a_model, "m") == "[fairness.threshold] a@3: m"
+}
+
 test_every_class_in_production if {
 	every class in td.classes {
 		decision := decide(td.input_for(class))

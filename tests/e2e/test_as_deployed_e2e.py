@@ -425,7 +425,7 @@ def test_the_label_guard_holds_on_validate_in_a_warn_namespace(deployed: Deploye
                                 (PROD, "production", "staging")):
         denied = change(namespace, old, new, "dave")
         assert denied["allowed"] is False, (namespace, old, new, denied)
-        assert "[namespace.environment_label] @: user dave may not" in denied["status"]["message"]
+        assert "[namespace.environment_label] user dave may not" in denied["status"]["message"]
     assert change(STAGE, "staging", "development", "erin", ("model-gatekeeper:platform-admins",))["allowed"] is True
     environments = {r["environment"] for r in deployed.records(name=STAGE)}
     assert environments == {"staging"}

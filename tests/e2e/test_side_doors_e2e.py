@@ -147,7 +147,7 @@ def test_an_object_nested_990_levels_is_unreadable_answered_per_enforcement_and_
 
     written = kube.create(nested("deep", STAGING))
     try:
-        assert any(w.startswith("[evidence.model_reference] @: spec.predictor.extra") and "nested over" in w
+        assert any(w.startswith("[evidence.model_reference] spec.predictor.extra") and "nested over" in w
                    for w in written.warnings), written.warnings
     finally:
         kube.delete("InferenceService", STAGING, "deep")

@@ -18,7 +18,7 @@ def test_an_unnamed_identity_is_denied_on_every_path(gate, path, old, new, verb)
                     old=namespace(labels(old)) if old else None)
     assert denied["allowed"] is False, denied
     message = denied["status"]["message"]
-    assert message.splitlines()[1] == (f"[namespace.environment_label] @: user alice@example.com may not {verb} the "
+    assert message.splitlines()[1] == (f"[namespace.environment_label] user alice@example.com may not {verb} the "
                                        f"namespace label {LABEL} ({old or 'null'} -> {new or 'null'}); allowed: "
                                        "group system:masters, group model-gatekeeper:platform-admins")
 

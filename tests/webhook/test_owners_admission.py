@@ -68,7 +68,7 @@ def test_a_deployment_made_by_hand_naming_an_operators_object_is_judged_itself_n
     assert denied["allowed"] is False
     lines = denied["status"]["message"].splitlines()
     assert lines[1:] == [
-        "[evidence.model_reference] @: Deployment runs model server vLLM (image vllm/vllm-openai:v0.6.3) but has no "
+        "[evidence.model_reference] Deployment runs model server vLLM (image vllm/vllm-openai:v0.6.3) but has no "
         f"model-gatekeeper.io/model annotation naming its model; its owner {owner['kind']}/{owner['name']} exempts "
         f"only what the `controllers` of the row {row} of the serving-kinds table create ({controllers}), not "
         "alice@example.com's requests; if the operator runs as another service account, name it there"]
@@ -94,7 +94,7 @@ def test_a_pod_naming_a_replicaset_in_anyone_elses_request_is_judged_itself_with
     # the un-annotated model server is denied on its own account, not for a missing API
     denied = answer(gate, pod(VLLM, FORGED_RS))
     assert denied["allowed"] is False
-    assert "[evidence.model_reference] @: Pod runs model server vLLM" in denied["status"]["message"]
+    assert "[evidence.model_reference] Pod runs model server vLLM" in denied["status"]["message"]
     assert "could not evaluate" not in denied["status"]["message"]
 
 

@@ -25,7 +25,7 @@ def deployment(container, annotations=None):
 def test_unidentified_model_server_is_denied_naming_the_image(gate):
     denied = answer(gate, deployment({"name": "s", "image": "ghcr.io/huggingface/text-generation-inference:2.4"}))
     assert denied["allowed"] is False
-    assert ("[evidence.model_reference] @: Deployment runs model server TGI "
+    assert ("[evidence.model_reference] Deployment runs model server TGI "
             "(image ghcr.io/huggingface/text-generation-inference:2.4)") in denied["status"]["message"]
 
 
@@ -93,7 +93,7 @@ def test_kubectl_debug_with_a_model_server_is_denied_and_busybox_is_allowed(gate
     assert response.status_code == 200, response.text
     denied = response.json()["response"]
     assert denied["allowed"] is False
-    assert ("[evidence.model_reference] @: Pod runs model server vLLM (image vllm/vllm-openai:v0.6.3)"
+    assert ("[evidence.model_reference] Pod runs model server vLLM (image vllm/vllm-openai:v0.6.3)"
             in denied["status"]["message"])
     busybox = {"name": "debugger", "image": "busybox:1.36", "command": ["sh"]}
     response = httpx.post(f"{gate.url}/validate/production", json=ephemeral_review(busybox, "b"), timeout=10)
@@ -157,4 +157,4 @@ def test_other_workload_kinds_running_a_model_server_are_judged(gate, api_versio
     obj = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "llm", "namespace": "lending"}, "spec": spec}
     denied = answer(gate, obj)
     assert denied["allowed"] is False
-    assert f"[evidence.model_reference] @: {kind} runs model server vLLM" in denied["status"]["message"]
+    assert f"[evidence.model_reference] {kind} runs model server vLLM" in denied["status"]["message"]

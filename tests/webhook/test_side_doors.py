@@ -40,9 +40,9 @@ def test_an_object_nested_too_deep_is_unreadable_answered_per_enforcement_and_re
     assert answer["allowed"] is allowed
     unreadable = f"nested over {MAX_DEPTH} levels deep, unreadable"
     if allowed:
-        assert f"[evidence.model_reference] @: spec.predictor.extra.x.x.x and below: {unreadable}" in answer["warnings"]
+        assert f"[evidence.model_reference] spec.predictor.extra.x.x.x and below: {unreadable}" in answer["warnings"]
     else:
-        assert (f"[evidence.model_reference] @: spec.predictor.extra.x.x.x and below: {unreadable}"
+        assert (f"[evidence.model_reference] spec.predictor.extra.x.x.x and below: {unreadable}"
                 in answer["status"]["message"].splitlines())
     [record] = records(gate, request_uid=uid)
     assert (record["outcome"], record["allowed"]) == (("warned", True) if allowed else ("denied", False))
@@ -92,7 +92,7 @@ def test_a_label_change_through_a_namespace_subresource_is_judged_alike_and_reco
     body["request"]["subResource"] = subresource
     denied = post(gate, body, path="/validate/production").json()["response"]
     assert denied["allowed"] is False
-    assert (f"[namespace.environment_label] @: user alice@example.com may not change the namespace label {LABEL} "
+    assert (f"[namespace.environment_label] user alice@example.com may not change the namespace label {LABEL} "
             "(production -> development)") in denied["status"]["message"]
     [record] = records(gate, request_uid=uid)
     assert (record["outcome"], record["subresource"], record["object"]["kind"]) == ("denied", subresource, "Namespace")
