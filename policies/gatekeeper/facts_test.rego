@@ -5,8 +5,9 @@ import data.gatekeeper
 test_facts_of_the_default_policy if {
 	gatekeeper.facts.environments == {"production": "deny", "staging": "warn", "development": "dryrun"}
 	gatekeeper.facts.risk_classes == ["minimal", "limited", "high", "prohibited"]
-	gatekeeper.facts.never_waivable_prefixes == ["classification.", "classification.prohibited"]
+	gatekeeper.facts.never_waivable_prefixes == ["classification.", "classification.prohibited", "evidence.", "signoff."]
 	gatekeeper.facts.approver_roles == ["compliance"]
+	gatekeeper.facts.signoff_roles == {"default": {"reviews_all_but": ["drift"], "max_validity_days": 730}}
 	gatekeeper.facts.signers == {"signers": gatekeeper.signers.signers}
 	gatekeeper.facts.serving == gatekeeper.serving
 }
@@ -32,7 +33,7 @@ test_facts_follow_the_waiver_settings if {
 	waivers := {"approver_roles": ["risk", "compliance", 3], "never_waivable_prefixes": ["pii.", false]}
 	got := gatekeeper.facts with gatekeeper.matrix.waivers as waivers
 	got.approver_roles == ["compliance", "risk"]
-	got.never_waivable_prefixes == ["classification.prohibited", "pii."]
+	got.never_waivable_prefixes == ["classification.", "classification.prohibited", "evidence.", "pii.", "signoff."]
 }
 
 test_facts_without_matrix_or_signers if {
@@ -41,8 +42,9 @@ test_facts_without_matrix_or_signers if {
 	got == {
 		"environments": {},
 		"risk_classes": ["minimal", "limited", "high", "prohibited"],
-		"never_waivable_prefixes": ["classification.prohibited"],
+		"never_waivable_prefixes": ["classification.", "classification.prohibited", "evidence.", "signoff."],
 		"approver_roles": [],
 		"signers": {"signers": []},
+		"signoff_roles": {},
 	}
 }

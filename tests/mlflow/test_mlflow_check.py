@@ -159,7 +159,7 @@ def test_alias_moved_to_a_noncompliant_version_is_denied(scientist: DataScientis
 def test_tampered_signoff_is_rejected(scientist: DataScientist, trust, check, tmp_path):
     version = scientist.train(unique("fraud"), signoffs=("compliance",))
     genuine = trust.signoff("vera@example.com", model=version.model, version=version.version, role="validator",
-                            digest=version.digest)
+                            digest=version.digest, reviewed=scientist.reviewed(version))
     scientist.upload(version, "signoffs/validator.dsse.json", tamper(genuine, comment="approved without review"))
     result = check(write_manifest(tmp_path, inference_service(version.ref, version.storage_uri)))
     assert result.code == 1

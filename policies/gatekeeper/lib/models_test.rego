@@ -4,25 +4,29 @@ import data.gatekeeper.lib
 import data.gatekeeper.testdata as td
 
 test_effective_risk_class if {
+	# [register, evidence, annotation, effective]
 	every case in [
-		["minimal", null, "minimal"],
-		["minimal", "limited", "limited"],
-		["limited", "high", "high"],
-		["high", "limited", "high"],
-		["high", "prohibited", "prohibited"],
-		["prohibited", "minimal", "prohibited"],
-		["high", "severe", "high"],
-		[null, "high", "unclassified"],
-		["severe", "high", "unclassified"],
-		[null, null, "unclassified"],
+		["minimal", "minimal", null, "minimal"],
+		["minimal", null, null, "minimal"],
+		["minimal", "limited", null, "limited"],
+		["limited", "minimal", null, "limited"],
+		["minimal", "minimal", "limited", "limited"],
+		["limited", "limited", "high", "high"],
+		["high", "limited", null, "high"],
+		["high", "high", "prohibited", "prohibited"],
+		["prohibited", "minimal", null, "prohibited"],
+		["high", "severe", "medium", "high"],
+		[null, "high", "high", "unclassified"],
+		["severe", "high", null, "unclassified"],
+		[null, null, null, "unclassified"],
 	] {
-		lib.effective_risk_class(case[0], case[1]) == case[2]
+		lib.effective_risk_class(case[0], case[1], case[2]) == case[3]
 	}
 }
 
 test_model_context if {
 	model := object.union(td.model("limited"), {"declared_risk_class": "high"})
-	ctx := lib.models[0] with input as td.input_of([model])
+	ctx := lib.models[0] with input as td.input_of([model]) with lib.register_entry as td.registered
 	ctx.name == "credit-scoring"
 	ctx.version == "3"
 	ctx.ref == "models:/credit-scoring/3"
@@ -35,9 +39,9 @@ test_model_context if {
 
 test_contexts_per_class if {
 	every class in td.classes {
-		ctx := lib.models[0] with input as td.input_for(class)
+		ctx := lib.models[0] with input as td.input_for(class) with lib.register_entry as td.registered
 		ctx.risk_class == class
-		assessed := lib.assessed with input as td.input_for(class)
+		assessed := lib.assessed with input as td.input_for(class) with lib.register_entry as td.registered
 		count(assessed) == count(td.expect(class, {"high", "limited", "minimal"}, {0}))
 		count(lib.with_evidence) == 1 with input as td.input_for(class)
 	}

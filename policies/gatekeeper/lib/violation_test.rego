@@ -5,6 +5,7 @@ import data.gatekeeper.lib
 # every requirement ID the policies report
 requirement_ids := {
 	"classification.prohibited", "classification.unclassified", "classification.risk_class_invalid",
+	"classification.mismatch",
 	"evidence.model_reference", "evidence.missing", "evidence.unreadable", "evidence.unavailable",
 	"evidence.mismatch", "evidence.stale",
 	"documentation.model_card_missing", "documentation.model_card_section",

@@ -5,6 +5,7 @@ import data.gatekeeper.testdata as td
 
 found(model) := ids if {
 	ids := td.ids(fairness.violations) with input as td.input_of([model])
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 # sex results of the test bundle with one metric changed
@@ -86,6 +87,7 @@ test_fairness_missing if {
 test_attribute_without_results_lacks_every_metric if {
 	model := td.model_with("high", {"evidence": {"fairness": {"region": null}}})
 	violations := fairness.violations with input as td.input_of([model])
+		with data.gatekeeper.lib.register_entry as td.registered
 	{[v.requirement, v.observed] | some v in violations} == {["fairness.metric_missing", null]}
 	count(violations) == 4
 }
@@ -96,6 +98,7 @@ test_one_violation_per_attribute_and_metric if {
 		"age_band": {"demographic_parity_ratio": 0.7},
 	}}})
 	violations := fairness.violations with input as td.input_of([model])
+		with data.gatekeeper.lib.register_entry as td.registered
 	{[v.requirement, v.observed, v.threshold] | some v in violations} == {
 		["fairness.demographic_parity_ratio", 0.62, 0.8],
 		["fairness.demographic_parity_ratio", 0.7, 0.8],
@@ -111,6 +114,7 @@ test_messages if {
 		"min_group_size": null,
 	}}}})
 	messages := {v.message | some v in fairness.violations} with input as td.input_of([model])
+		with data.gatekeeper.lib.register_entry as td.registered
 	messages == {
 		"demographic parity ratio for 'sex' is 0.62, below 0.80",
 		"equalized odds difference for 'sex' is 0.125, above 0.10",
@@ -124,8 +128,10 @@ test_threshold_override_for_one_environment if {
 	model := td.model_with("high", sex("min_group_size", 50))
 	td.ids(fairness.violations) == set() with input as td.input_in("development", [model])
 		with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	td.ids(fairness.violations) == {"fairness.min_group_size"} with input as td.input_in("staging", [model])
 		with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 test_family_dropped_by_override if {
@@ -133,4 +139,5 @@ test_family_dropped_by_override if {
 	model := td.model_without("limited", ["evidence/fairness"])
 	td.ids(fairness.violations) == set() with input as td.input_in("development", [model])
 		with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }

@@ -5,10 +5,12 @@ import data.gatekeeper.testdata as td
 
 found(model) := ids if {
 	ids := td.ids(staleness.violations) with input as td.input_of([model])
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 found_at(now, model) := violations if {
 	violations := staleness.violations with input as object.union(td.input_of([model]), {"now": now})
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 scanned(at) := {"evidence": {"pii_scan": {"scanned_at": at}}}
@@ -45,6 +47,7 @@ test_missing_or_bad_time_fails_closed if {
 	found(td.model_with("high", scanned("last week"))) == {"evidence.stale"}
 	found(td.model_with("high", scanned(20251001))) == {"evidence.stale"}
 	violations := staleness.violations with input as object.remove(td.input_for("high"), ["now"])
+		with data.gatekeeper.lib.register_entry as td.registered
 	message := "cannot check the age of pii_scan.scanned_at: input.now is missing or not an RFC3339 time"
 	{v.message | some v in violations} == {message}
 }
@@ -60,6 +63,7 @@ test_off_for_minimal_and_by_override if {
 	matrix := object.union(data.gatekeeper.matrix, {"overrides": override})
 	old := td.input_of([td.model_with("high", scanned("2020-01-01T00:00:00Z"))])
 	td.ids(staleness.violations) == set() with input as old with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 drift_at(at) := {"evidence": {"drift": object.union(td.drift_result, {"evaluated_at": at})}}
@@ -99,6 +103,7 @@ test_data_quality_drift_and_fairness_times if {
 	matrix := object.union(data.gatekeeper.matrix, {"overrides": limit_all})
 	violations := staleness.violations with input as td.input_of([td.model_with("high", dated)])
 		with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	{v.message | some v in violations} == {
 		"data_quality.evaluated_at is 82 days old (2026-09-01T00:00:00Z), above the 30 days the class allows",
 		"fairness.sex.evaluated_at is 113 days old (2026-08-01T00:00:00Z), above the 30 days the class allows",
@@ -110,11 +115,13 @@ test_fairness_without_time_is_not_dated if {
 	matrix := object.union(data.gatekeeper.matrix, {"overrides": limit_all})
 	td.ids(staleness.violations) == set() with input as td.input_for("high")
 		with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 test_in_the_decision if {
 	old := td.input_of([td.model_with("high", scanned("2025-01-01T00:00:00Z"))])
 	decision := data.gatekeeper.decision with input as old
+		with data.gatekeeper.lib.register_entry as td.registered
 	{v.requirement | some v in decision.violations} == {"evidence.stale"}
 	not decision.allowed
 }
@@ -148,6 +155,7 @@ test_a_gate_serving_a_retired_drift_age_fails_closed if {
 	every class in td.classes {
 		violations := staleness.violations with input as td.input_of([td.model(class)])
 			with data.gatekeeper.matrix as matrix
+			with data.gatekeeper.lib.register_entry as td.registered
 		messages := {v.message | some v in violations}
 		messages == td.expect(class, {"high"}, {concat("", [
 			"the requirement matrix sets drift.max_age_days, which is no longer read: ",
