@@ -156,6 +156,24 @@ def test_alias_moved_to_a_noncompliant_version_is_denied(scientist: DataScientis
     assert violation["observed"] == 0.62 and violation["threshold"] == 0.8
 
 
+def test_a_sign_off_created_from_mlflow_covers_what_mlflow_holds(scientist: DataScientist, trust, check, tmp_path,
+                                                                  mlflow_server, trust_opa):
+    version = scientist.train(unique("fraud"), signoffs=("compliance",))
+    out = tmp_path / "validator.dsse.json"
+    made = run_cli("signoff", "create", "--model", version.model, "--version", version.version, "--role", "validator",
+                   "--key", str(trust.key_files["vera@example.com"]), "--mlflow", mlflow_server.url,
+                   "--opa-url", trust_opa, "--out", str(out))
+    assert made.code == 0, made.stderr
+    scientist.upload(version, "signoffs/validator.dsse.json", out.read_bytes())
+    manifest = write_manifest(tmp_path, inference_service(version.ref, version.storage_uri))
+    assert check(manifest).code == 0
+    scientist.tag_version(version, "gatekeeper.monitoring.dashboard", "https://grafana.example.com/d/elsewhere")
+    result = check(manifest)
+    assert result.code == 1
+    assert violations(only_decision(result.json())) == {"signoff.role"}
+    assert "evidence changed since signing: monitoring" in only_decision(result.json())["violations"][0]["message"]
+
+
 def test_tampered_signoff_is_rejected(scientist: DataScientist, trust, check, tmp_path):
     version = scientist.train(unique("fraud"), signoffs=("compliance",))
     genuine = trust.signoff("vera@example.com", model=version.model, version=version.version, role="validator",

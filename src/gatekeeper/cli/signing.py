@@ -68,14 +68,28 @@ def _policy_facts(policy_dir: Path | None, opa_url: str | None) -> PolicyFacts:
         raise fail(str(exc)) from None
 
 
-def _load_evidence(evidence: Path, model: str, version: str) -> Any:
-    """The file source's evidence of MODEL VERSION (LoadedEvidence); exit 2 when there is none."""
-    from gatekeeper.evidence.files import FileEvidenceSource
+def _load_evidence(evidence: Path | None, model: str, version: str, mlflow: str | None = None) -> Any:
+    """The evidence of MODEL VERSION (LoadedEvidence) as the gate reads it, from MLflow or the
+    evidence folder; exit 2 when there is none."""
     from gatekeeper.evidence.source import EvidenceError
     from gatekeeper.types.decision import ModelRef
 
+    async def load() -> Any:
+        if mlflow:
+            from gatekeeper.evidence.mlflow.source import MlflowEvidenceSource
+
+            source: Any = MlflowEvidenceSource(mlflow, timeout=10.0)
+        else:
+            from gatekeeper.evidence.files import FileEvidenceSource
+
+            source = FileEvidenceSource(evidence_folder(evidence))
+        try:
+            return await source.load(ModelRef(ref=f"models:/{model}/{version}", name=model, version=version))
+        finally:
+            await source.close()
+
     try:
-        return asyncio.run(FileEvidenceSource(evidence).load(ModelRef(ref=f"models:/{model}/{version}", name=model, version=version)))
+        return asyncio.run(load())
     except (EvidenceError, ValueError) as exc:
         raise fail(str(exc)) from None
 
@@ -99,6 +113,7 @@ def create(
     expires: Annotated[str, typer.Option(help="Validity, e.g. 180d, 12h (at most the role's max_validity_days).")] = "180d",
     digest: Annotated[Optional[str], typer.Option(help="Expected artifact digest sha256:<hex>: refused unless the evidence names it.")] = None,
     evidence: Annotated[Optional[Path], typer.Option(help="Evidence folder holding the version reviewed.")] = None,
+    mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URL holding the version reviewed.")] = None,
     signer: Annotated[Optional[str], typer.Option(help="Signer identity; default: the name the trust data gives this key.")] = None,
     policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder holding the trust data and the matrix.")] = None,
     opa_url: Annotated[Optional[str], typer.Option(
@@ -117,7 +132,9 @@ def create(
         raise fail(str(exc)) from None
     if lifetime <= timedelta(0):
         raise fail("--expires must be a positive duration")
-    loaded = _load_evidence(evidence_folder(evidence), model, version)
+    if evidence and mlflow:
+        raise fail("--evidence and --mlflow are alternatives; give one")
+    loaded = _load_evidence(evidence, model, version, mlflow)
     artifact_digest = loaded.bundle.artifact.digest if loaded.bundle.artifact else None
     if not artifact_digest:
         raise fail(f"{loaded.location}: artifact.digest is not set; sign-offs bind to it")
@@ -168,7 +185,7 @@ def verify(
     typer.echo(f"gatekeeper: covers artifact {', '.join(facts['subject_digests'])} at {reviewed.get('artifact_uri')} "
                f"and sections {', '.join(sections) or 'none'}", err=True)
     if evidence is not None:
-        _compare_with_evidence(envelope, facts["predicate"], reviewed, evidence_folder(evidence))
+        _compare_with_evidence(envelope, facts["predicate"], reviewed, evidence)
 
 
 def _compare_with_evidence(envelope: Path, predicate: dict[str, Any], reviewed: dict[str, Any], evidence: Path) -> None:
