@@ -33,7 +33,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 tools:
 	bash scripts/install-opa.sh
 	bash scripts/install-tool.sh kustomize
+	bash scripts/install-tool.sh litewitness
+	bash scripts/install-tool.sh witnessctl
 	bash scripts/install-postgres.sh
+	bash scripts/install-openssh.sh
 
 deploy: tools
 	bash deploy/sync-policies.sh

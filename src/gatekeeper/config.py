@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     kube_token_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
     kube_ca_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
     audit_db: str = "sqlite:///.gatekeeper/audit.db"
+    # The decision log's checkpoints (README "The decision log"): the signer key file (Go
+    # note format, `gatekeeper keygen --log`), the origin line (default: the key's name),
+    # and the most seconds between two checkpoints while the log grows.
+    log_key: Path | None = None
+    log_origin: str | None = None
+    checkpoint_interval: float = 10.0
+    # Witnesses each checkpoint is sent to, URL=VERIFIER_KEY (GATEKEEPER_WITNESS: a JSON list).
+    witness: list[str] = []
 
     def evidence_root(self) -> Path:
         return self.evidence_dir or default_evidence_dir()

@@ -48,3 +48,11 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@pytest.fixture(scope="session")
+def tlogcheck(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Go's note and tlog packages, as a command (tests/audit/tlogcheck.py)."""
+    from .tlogcheck import build
+
+    return build(tmp_path_factory.mktemp("tlogcheck"))

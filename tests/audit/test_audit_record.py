@@ -38,6 +38,8 @@ def test_a_decision_without_id_gets_one():
 def test_hash_is_sha256_of_canonical_json_without_hash():
     r = record(violations=1).model_copy(update={"seq": 4, "prev_hash": "ab" * 32, "hash": "ignored"})
     content = json.loads(r.model_dump_json(by_alias=True))
+    # `pruned` is how a record reads once `audit prune` removed its body, never content
+    assert content.pop("pruned") is False
     del content["hash"]
     assert content["seq"] == 4 and content["prev_hash"] == "ab" * 32
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))

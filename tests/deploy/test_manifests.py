@@ -271,6 +271,7 @@ def test_gate_container_command_probes_and_secrets(base):
         "--host": "0.0.0.0", "--port": "8443", "--tls-cert": "/certs/tls.crt", "--tls-key": "/certs/tls.key",
         "--opa-url": "http://127.0.0.1:8181", "--evidence": "/evidence", "--audit-db": "$(GATEKEEPER_AUDIT_DB)",
         "--admission-token-file": "/etc/model-gatekeeper/admission/token",
+        "--log-key": "/etc/model-gatekeeper/log/key",
     }
     env = {e["name"]: e for e in gate["env"]}
     assert env["GATEKEEPER_AUDIT_DB"]["valueFrom"]["secretKeyRef"] == {"name": "model-gatekeeper-audit", "key": "url"}
@@ -289,6 +290,12 @@ def test_gate_container_command_probes_and_secrets(base):
     token = next(m for m in gate["volumeMounts"] if m["mountPath"] == "/etc/model-gatekeeper/admission")
     assert volumes[token["name"]]["secret"]["secretName"] == "model-gatekeeper-tokens"
     assert volumes[token["name"]]["secret"]["items"] == [{"key": "admission", "path": "token"}]
+    # the checkpoint signer key: a Secret, mounted in the gate container only
+    log_key = next(m for m in gate["volumeMounts"] if m["mountPath"] == "/etc/model-gatekeeper/log")
+    assert volumes[log_key["name"]]["secret"]["secretName"] == "model-gatekeeper-log-key"
+    assert volumes[log_key["name"]]["secret"]["items"] == [{"key": "key", "path": "key"}]
+    assert not any(m["name"] == log_key["name"] for c in spec["containers"] if c["name"] != "gatekeeper"
+                   for m in c.get("volumeMounts", []))
     assert spec["serviceAccountName"] == "model-gatekeeper"
 
 

@@ -109,10 +109,16 @@ def deployed(kube: Kube, control_plane: KubeControlPlane, apiserver_auth: ApiSer
     evaluate_token = secrets.token_urlsafe(24)
     cert, key = control_plane.issue_cert("model-gatekeeper.model-gatekeeper-system.svc", ip_addresses=["127.0.0.1"],
                                          dns_names=["model-gatekeeper.model-gatekeeper-system.svc"])
+    # The checkpoint key an operator makes once with the image's own keygen (deploy/README.md).
+    log_key = work / "log.key"
+    made = subprocess.run([str(venv / "bin" / "gatekeeper"), "keygen", "--log", "e2e.example/model-gatekeeper",
+                           "--out", str(log_key)], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
     pod = Pod(deploy_base, work / "pod", venv=venv, api_port=control_plane.port, sa_token=token,
               ca_pem=control_plane.ca_pem, evidence=EVIDENCE, port=apiserver_auth.gate_port, secrets={
                   "model-gatekeeper-tls": {"tls.crt": cert, "tls.key": key},
                   "model-gatekeeper-audit": {"url": audit_db.encode()},
+                  "model-gatekeeper-log-key": {"key": log_key.read_bytes()},
                   "model-gatekeeper-tokens": {"admission": apiserver_auth.token.encode(),
                                               "evaluate": evaluate_token.encode()},
               })

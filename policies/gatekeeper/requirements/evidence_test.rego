@@ -66,3 +66,43 @@ test_no_reference_errors_field if {
 	evidence.violations == set() with input as {"models": []}
 	evidence.violations == set() with input as []
 }
+
+dated(section, field, stamp) := td.model_with("high", {"evidence": {section: {field: stamp}}})
+
+test_measured_time_in_the_future_is_unreadable if {
+	every class in td.classes {
+		every pair in [["pii_scan", "scanned_at"], ["data_quality", "evaluated_at"], ["drift", "evaluated_at"]] {
+			[section, field] := pair
+			model := object.union(dated(section, field, "2099-01-01T00:00:00Z"), {"evidence": {"risk_class": class}})
+			violations := evidence.violations with input as td.input_of([model])
+			{[v.requirement, v.message] | some v in violations} == {[
+				"evidence.unreadable",
+				sprintf("%s.%s 2099-01-01T00:00:00Z is later than now (%s) plus the allowed clock skew of 300 seconds: %s", [
+					section, field, td.now,
+					"a measurement cannot be dated in the future",
+				]),
+			]}
+		}
+	}
+}
+
+test_fairness_time_in_the_future if {
+	model := td.model_with("high", {"evidence": {"fairness": {"sex": {"evaluated_at": "2026-11-22T09:00:00Z"}}}})
+	violations := evidence.violations with input as td.input_of([model])
+	{[v.requirement, v.observed] | some v in violations} == {["evidence.unreadable", "2026-11-22T09:00:00Z"]}
+}
+
+test_clock_skew_is_allowed_and_is_policy_data if {
+	# td.now is 08:00:00; five minutes ahead is within the default skew
+	model := dated("pii_scan", "scanned_at", "2026-11-22T08:05:00Z")
+	evidence.violations == set() with input as td.input_of([model])
+	ids := td.ids(evidence.violations) with input as td.input_of([model])
+		with data.gatekeeper.matrix.evidence.clock_skew_seconds as 60
+	ids == {"evidence.unreadable"}
+	evidence.violations == set() with input as td.input_of([dated("pii_scan", "scanned_at", "2026-11-22T08:06:00Z")])
+		with data.gatekeeper.matrix.evidence.clock_skew_seconds as 600
+}
+
+test_unparsable_time_is_left_to_staleness if {
+	evidence.violations == set() with input as td.input_of([dated("drift", "evaluated_at", "yesterday")])
+}

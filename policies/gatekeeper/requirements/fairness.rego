@@ -38,6 +38,24 @@ violations contains v if {
 }
 
 # METADATA
+# description: |
+#   a sensitive attribute the matrix requires (for the class, or for this model under
+#   models.<name>) has no results, while others do (no results at all is the rule above)
+violations contains v if {
+	some ctx in lib.assessed
+	is_object(ctx.requirements.fairness)
+	reported := object.keys(attributes(ctx.evidence))
+	count(reported) > 0
+	some attribute, source in required_attributes(ctx)
+	not attribute in reported
+	message := sprintf("the evidence has no fairness results for '%s', which the requirement matrix requires %s", [
+		attribute,
+		source,
+	])
+	v := lib.violation(ctx, "fairness.missing", message, attribute, null)
+}
+
+# METADATA
 # description: one violation per attribute per required metric that is missing or out of bounds
 violations contains v if {
 	some ctx in lib.assessed
@@ -51,6 +69,21 @@ violations contains v if {
 	[requirement, message] := problem(attribute, metric, spec, value, threshold)
 	v := lib.violation(ctx, requirement, message, value, threshold)
 }
+
+# METADATA
+# description: |
+#   attribute -> why it is required: fairness.required_attributes of the class (after
+#   the environment's overrides) and models.<name>.fairness.required_attributes
+required_attributes(ctx) := object.union(
+	{attribute: sprintf("for %s models", [ctx.risk_class]) |
+		some attribute in lib.as_array(object.get(ctx.requirements.fairness, "required_attributes", []))
+		is_string(attribute)
+	},
+	{attribute: sprintf("for %s", [ctx.name]) |
+		some attribute in lib.as_array(object.get(lib.matrix, ["models", ctx.name, "fairness", "required_attributes"], []))
+		is_string(attribute)
+	},
+)
 
 attributes(evidence) := lib.as_object(object.get(evidence, "fairness", {}))
 

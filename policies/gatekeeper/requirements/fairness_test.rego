@@ -141,3 +141,42 @@ test_family_dropped_by_override if {
 		with data.gatekeeper.matrix as matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 }
+
+without_sex := td.model_without("high", ["evidence/fairness/sex"])
+
+# the shipped matrix with its per-model requirements replaced (a `with` on a key merges)
+with_models(models) := object.union(object.remove(data.gatekeeper.matrix, ["models"]), {"models": models})
+
+test_required_attribute_of_the_model_is_missing if {
+	violations := fairness.violations with input as td.input_of([without_sex])
+		with data.gatekeeper.matrix as with_models({"credit-scoring": {"fairness": {"required_attributes": ["sex"]}}})
+	{[v.requirement, v.message, v.observed] | some v in violations} == {[
+		"fairness.missing",
+		"the evidence has no fairness results for 'sex', which the requirement matrix requires for credit-scoring",
+		"sex",
+	]}
+}
+
+test_required_attribute_of_the_class_is_missing if {
+	every class in td.classes {
+		ids := td.ids(fairness.violations) with input as td.input_of([td.model_without(class, ["evidence/fairness/sex"])])
+			with data.gatekeeper.matrix as with_models({})
+			with data.gatekeeper.matrix.risk_classes.high.fairness.required_attributes as ["sex", 3]
+			with data.gatekeeper.matrix.risk_classes.limited.fairness.required_attributes as ["sex"]
+		ids == td.expect(class, {"high", "limited"}, {"fairness.missing"})
+	}
+}
+
+test_required_attributes_reported_pass if {
+	both := {"credit-scoring": {"fairness": {"required_attributes": ["sex", "age_band"]}}}
+	found(td.model("high")) == set() with data.gatekeeper.matrix as with_models(both)
+}
+
+test_another_models_requirement_does_not_apply if {
+	churn := {"churn": {"fairness": {"required_attributes": ["sex"]}}}
+	found(without_sex) == set() with data.gatekeeper.matrix as with_models(churn)
+}
+
+test_shipped_matrix_requires_sex_of_credit_scoring if {
+	found(without_sex) == {"fairness.missing"}
+}

@@ -12,8 +12,9 @@ violations contains v if {
 		"code_commit": "the evidence records no code commit (lineage.code_commit)",
 	}
 	ctx.requirements.lineage[field] == true
-	not lib.filled(object.get(ctx.evidence, ["lineage", field], null))
-	v := lib.violation(ctx, concat(".", ["lineage", field]), message, null, null)
+	value := object.get(ctx.evidence, ["lineage", field], null)
+	not recorded(value)
+	v := lib.violation(ctx, concat(".", ["lineage", field]), missing_message(field, value, message), null, null)
 }
 
 # METADATA
@@ -22,12 +23,57 @@ violations contains v if {
 	some ctx in lib.assessed
 	ctx.requirements.lineage.training_dataset_digest == true
 	not has_training_digest(ctx.evidence)
-	message := "the evidence lists no training dataset (context: training) with a digest"
+	message := concat("", [
+		"the evidence lists no training dataset (context: training) with a digest",
+		placeholder_note(ctx.evidence),
+	])
 	v := lib.violation(ctx, "lineage.training_dataset_digest", message, null, null)
 }
 
 has_training_digest(evidence) if {
+	some dataset in training_datasets(evidence)
+	recorded(dataset.digest)
+}
+
+training_datasets(evidence) := [dataset |
 	some dataset in lib.as_array(object.get(evidence, ["lineage", "datasets"], []))
 	dataset.context == "training"
-	lib.filled(dataset.digest)
+]
+
+# METADATA
+# description: |
+#   A lineage value that records something: text that is not empty and not a
+#   placeholder (evidence.placeholders of the matrix: n/a, TODO, unknown, ...),
+#   compared without case or surrounding spaces.
+recorded(value) if {
+	lib.filled(value)
+	not placeholder(value)
 }
+
+placeholder(value) if lower(trim_space(value)) in placeholders
+
+# METADATA
+# description: the placeholder words of the matrix, lower case
+placeholders contains lower(trim_space(word)) if {
+	some word in lib.as_array(object.get(lib.matrix, ["evidence", "placeholders"], []))
+	is_string(word)
+}
+
+missing_message(field, value, _) := sprintf("lineage.%s is '%s', a placeholder, not a recorded value", [
+	field,
+	value,
+]) if {
+	lib.filled(value)
+}
+
+missing_message(_, value, message) := message if not lib.filled(value)
+
+# Why the training datasets listed do not count, when their digests are placeholders.
+placeholder_note(evidence) := sprintf(" (%s)", [concat(", ", notes)]) if {
+	notes := [sprintf("digest of '%s' is '%s', a placeholder", [lib.text(dataset.name), dataset.digest]) |
+		some dataset in training_datasets(evidence)
+		lib.filled(dataset.digest)
+		placeholder(dataset.digest)
+	]
+	count(notes) > 0
+} else := ""

@@ -55,3 +55,38 @@ test_no_lineage_at_all if {
 	}
 	found(td.model_without("minimal", ["evidence/lineage"])) == {"lineage.run_id"}
 }
+
+test_placeholders_are_not_recorded_values if {
+	every word in ["n/a", "TODO", " Unknown ", "tbd", "-"] {
+		every class in td.classes {
+			found(td.model_with(class, {"evidence": {"lineage": {"run_id": word, "code_commit": word}}})) == td.expect(
+				class, {"high", "limited", "minimal"},
+				{"lineage.run_id"} | td.expect(class, {"high", "limited"}, {"lineage.code_commit"}),
+			)
+		}
+	}
+}
+
+test_placeholder_message_names_the_value if {
+	model := td.model_with("high", {"evidence": {"lineage": {"run_id": "n/a"}}})
+	messages := {v.message | some v in lineage.violations} with input as td.input_of([model])
+	messages == {"lineage.run_id is 'n/a', a placeholder, not a recorded value"}
+}
+
+test_placeholder_dataset_digest if {
+	datasets := [{"name": "loans", "digest": "unknown", "context": "training"}]
+	model := td.model_with("high", {"evidence": {"lineage": {"datasets": datasets}}})
+	messages := {v.message | some v in lineage.violations} with input as td.input_of([model])
+	messages == {concat("", [
+		"the evidence lists no training dataset (context: training) with a digest ",
+		"(digest of 'loans' is 'unknown', a placeholder)",
+	])}
+}
+
+test_placeholders_are_policy_data if {
+	model := td.model_with("high", {"evidence": {"lineage": {"run_id": "pending"}}})
+	found(model) == set()
+	ids := td.ids(lineage.violations) with input as td.input_of([model])
+		with data.gatekeeper.matrix.evidence.placeholders as ["Pending", 7]
+	ids == {"lineage.run_id"}
+}

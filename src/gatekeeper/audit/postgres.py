@@ -9,14 +9,19 @@ held only for one batch's INSERTs, so replicas take turns at batch, not record, 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import psycopg
 
-from gatekeeper.audit.chain import ChainVerifier, Row, VerifyResult, link
+from gatekeeper.audit import merkle, tree
+from gatekeeper.audit.checkpoints import Stored, next_checkpoint
+from gatekeeper.audit.chain import LEAF_OF_PRUNED, ChainVerifier, Row, VerifyResult, link
 from gatekeeper.audit.errors import AuditStoreError
 from gatekeeper.audit.filters import ListFilter, as_utc
 from gatekeeper.audit.record import GENESIS_HASH
+from gatekeeper.audit.tree import TreeHead
 
 CONNECT_TIMEOUT_S = 5
 VERIFY_PAGE = 1000
@@ -45,6 +50,39 @@ CREATE TABLE IF NOT EXISTS audit_head (
 );
 INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS_HASH}') ON CONFLICT (id) DO NOTHING;
 """
+
+# The Merkle tree (tree.py): logs written before it get it on their first writable open.
+TREE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_tree (
+    level int NOT NULL,
+    idx bigint NOT NULL,
+    hash bytea NOT NULL,
+    PRIMARY KEY (level, idx)
+);
+CREATE TABLE IF NOT EXISTS audit_tree_head (
+    id int PRIMARY KEY CHECK (id = 1),
+    size bigint NOT NULL,
+    frontier bytea NOT NULL
+);
+INSERT INTO audit_tree_head (id, size, frontier) VALUES (1, 0, '') ON CONFLICT (id) DO NOTHING;
+CREATE INDEX IF NOT EXISTS audit_records_decision ON audit_records (decision_id);
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+    size bigint PRIMARY KEY,
+    root bytea NOT NULL,
+    note text NOT NULL,        -- the signed note, as signed
+    signed_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS audit_cosignatures (
+    size bigint NOT NULL REFERENCES audit_checkpoints (size),
+    witness text NOT NULL,     -- the witness's verifier key
+    line text NOT NULL,        -- its signature line, to append to the note
+    PRIMARY KEY (size, witness)
+);
+"""
+# Held (transaction-scoped) while a replica signs: one checkpoint sequence for all of them.
+CHECKPOINT_LOCK_KEY = 0x6761_7465_636B_7074  # "gateckpt"
+# Records a catch-up transaction adds to the tree of an older log (bounds the head lock).
+CATCH_UP_PAGE = 10000
 
 COLUMNS = "seq, decision_id, time, outcome, models, prev_hash, hash, body"
 INSERT = f"INSERT INTO audit_records ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
@@ -75,6 +113,7 @@ class PostgresBackend:
                     await conn.execute(SCHEMA)
             if not await _has_schema(conn):
                 raise AuditStoreError(name, "no audit log there (table audit_head does not exist)")
+            await _build_tree(conn)
         except BaseException:
             await backend.close()
             raise
@@ -101,14 +140,21 @@ class PostgresBackend:
             # INSERTs, the head update and COMMIT), so the head lock that other replicas
             # wait on is held for as little as possible.
             async with conn.pipeline(), conn.transaction():
-                cur = await conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
-                head_seq, head_hash = await cur.fetchone()  # type: ignore[misc]
+                # The tree head row rides along, locked too: a replica that waited for the
+                # lock must read both rows as the previous batch left them (READ COMMITTED
+                # re-reads only the rows it locks).
+                cur = await conn.execute(
+                    "SELECT h.seq, h.hash, t.size, t.frontier FROM audit_head h, audit_tree_head t"
+                    " WHERE h.id = 1 AND t.id = 1 FOR UPDATE"
+                )
+                head_seq, head_hash, size, frontier = await cur.fetchone()  # type: ignore[misc]
                 rows = link(contents, head_seq, head_hash)
                 async with conn.cursor() as cur:
-                    await cur.executemany(INSERT, rows)
+                    await cur.executemany(INSERT, [row[:8] for row in rows])
                 await conn.execute(
                     "UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1", (rows[-1].seq, rows[-1].hash)
                 )
+                await _grow_tree(conn, tree.unpack(size, frontier), [row.body for row in rows], head_seq)
                 committing = True
         except psycopg.OperationalError as exc:
             # A connection lost during COMMIT may or may not have committed: that is
@@ -168,11 +214,18 @@ class PostgresBackend:
             await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             cur = await conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1")
             head_seq, head_hash = await cur.fetchone()  # type: ignore[misc]
-            verifier = ChainVerifier()
+            checkpoints: dict[int, bytes] = {}
+            tree_there = await _has_tree(conn)
+            if tree_there:
+                cur = await conn.execute("SELECT size, root FROM audit_checkpoints")
+                checkpoints = {size: bytes(root) for size, root in await cur.fetchall()}
+            verifier = ChainVerifier(checkpoints)
             last = -1
             while True:
+                leaf = LEAF_OF_PRUNED if tree_there else "NULL"
                 cur = await conn.execute(
-                    f"SELECT {COLUMNS} FROM audit_records WHERE seq > %s ORDER BY seq LIMIT %s", (last, VERIFY_PAGE)
+                    f"SELECT {COLUMNS}, {leaf} FROM audit_records WHERE seq > %s ORDER BY seq LIMIT %s",
+                    (last, VERIFY_PAGE),
                 )
                 page = await cur.fetchall()
                 for raw in page:
@@ -180,8 +233,81 @@ class PostgresBackend:
                 if len(page) < VERIFY_PAGE:
                     break
                 last = page[-1][0]
+            tree_head = await _tree_head(conn) if await _has_tree(conn) else None
             await conn.execute("COMMIT")
-            return verifier.finish(head_seq, head_hash)
+            return verifier.finish(head_seq, head_hash, tree_head)
+
+    async def page(self, after: int, limit: int, query: ListFilter = ListFilter()) -> list[Row]:
+        where, params = ["seq > %s"], [after]
+        if query.since:
+            where.append("time >= %s")
+            params.append(as_utc(query.since))  # type: ignore[arg-type]
+        if query.until:
+            where.append("time < %s")
+            params.append(as_utc(query.until))  # type: ignore[arg-type]
+        async with await self._connect() as conn:
+            cur = await conn.execute(
+                f"SELECT {COLUMNS} FROM audit_records WHERE {' AND '.join(where)} ORDER BY seq LIMIT %s",
+                (*params, limit),
+            )
+            return [Row(*raw) for raw in await cur.fetchall()]
+
+    async def sign_checkpoint(self, sign: Callable[[int, bytes], str]) -> Stored | None:
+        async with await self._connect() as conn, conn.transaction():
+            # Not the head lock: appends go on while we sign; the tree head row we read is
+            # a committed one, and its stored hashes never change.
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHECKPOINT_LOCK_KEY,))
+            head = await _tree_head(conn)
+            newest = await _checkpoint(conn, None)
+            stored = await _read_nodes(conn, merkle.nodes_of([(0, newest.size)])) if newest and newest.size else {}
+            made = next_checkpoint(head, newest, stored, sign)
+            if made is not None:
+                await conn.execute("INSERT INTO audit_checkpoints (size, root, note) VALUES (%s, %s, %s)",
+                                   (made.size, made.root, made.note))
+            return made
+
+    async def prune(self, before: datetime) -> int:
+        async with await self._connect() as conn, conn.transaction():
+            cur = await conn.execute(
+                "SELECT h.seq, t.size, t.frontier FROM audit_head h, audit_tree_head t"
+                " WHERE h.id = 1 AND t.id = 1 FOR UPDATE"
+            )
+            head_seq, size, frontier = await cur.fetchone()  # type: ignore[misc]
+            await _grow_tree(conn, tree.unpack(size, frontier), [], head_seq)  # every leaf hashed first
+            cur = await conn.execute("UPDATE audit_records SET body = '' WHERE time < %s AND body != ''",
+                                     (as_utc(before),))
+            return cur.rowcount
+
+    async def checkpoint(self, size: int | None) -> Stored | None:
+        async with await self._connect() as conn:
+            return await _checkpoint(conn, size)
+
+    async def checkpoints(self) -> list[Stored]:
+        async with await self._connect() as conn:
+            cur = await conn.execute("SELECT size FROM audit_checkpoints ORDER BY size")
+            return [await _checkpoint(conn, size) for (size,) in await cur.fetchall()]  # type: ignore[misc]
+
+    async def add_cosignature(self, size: int, witness: str, line: str) -> None:
+        async with await self._connect() as conn:
+            await conn.execute(
+                "INSERT INTO audit_cosignatures (size, witness, line) VALUES (%s, %s, %s)"
+                " ON CONFLICT (size, witness) DO UPDATE SET line = excluded.line", (size, witness, line))
+
+    async def tree_head(self) -> TreeHead:
+        async with await self._connect() as conn:
+            return await _tree_head(conn)
+
+    async def read_nodes(self, nodes: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        async with await self._connect() as conn:
+            return await _read_nodes(conn, nodes)
+
+    async def find(self, decision_id: str) -> Row | None:
+        async with await self._connect() as conn:
+            cur = await conn.execute(
+                f"SELECT {COLUMNS} FROM audit_records WHERE decision_id = %s ORDER BY seq LIMIT 1", (decision_id,)
+            )
+            raw = await cur.fetchone()
+            return None if raw is None else Row(*raw)
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -204,3 +330,77 @@ class PostgresBackend:
 async def _has_schema(conn: psycopg.AsyncConnection[Any]) -> bool:
     cur = await conn.execute("SELECT to_regclass('audit_head') IS NOT NULL")
     return bool((await cur.fetchone())[0])  # type: ignore[index]
+
+
+async def _has_tree(conn: psycopg.AsyncConnection[Any]) -> bool:
+    cur = await conn.execute("SELECT to_regclass('audit_tree_head') IS NOT NULL")
+    return bool((await cur.fetchone())[0])  # type: ignore[index]
+
+
+async def _build_tree(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Give a log written before the tree existed its tree: its records become the first
+    leaves, in seq order, a page per transaction. A server we may not write to opens
+    without: reads work, and the next append (if it ever may) catches up."""
+    try:
+        if not await _has_tree(conn):
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+                await conn.execute(TREE_SCHEMA)
+        while True:
+            async with conn.transaction():
+                cur = await conn.execute(
+                    "SELECT h.seq, t.size, t.frontier FROM audit_head h, audit_tree_head t"
+                    " WHERE h.id = 1 AND t.id = 1 FOR UPDATE"
+                )
+                head_seq, size, frontier = await cur.fetchone()  # type: ignore[misc]
+                if size >= head_seq:
+                    return
+                await _grow_tree(conn, tree.unpack(size, frontier), [], min(head_seq, size + CATCH_UP_PAGE))
+    except (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege):
+        return
+
+
+async def _tree_head(conn: psycopg.AsyncConnection[Any]) -> TreeHead:
+    cur = await conn.execute("SELECT size, frontier FROM audit_tree_head WHERE id = 1")
+    found = await cur.fetchone()
+    return tree.EMPTY if found is None else tree.unpack(found[0], found[1])
+
+
+async def _grow_tree(conn: psycopg.AsyncConnection[Any], head: TreeHead, bodies: list[str], upto: int) -> None:
+    """Add the records up to seq `upto` that the tree lacks (older writers'), then `bodies`."""
+    if head.size < upto:
+        cur = await conn.execute(
+            "SELECT body FROM audit_records WHERE seq > %s AND seq <= %s ORDER BY seq", (head.size, upto)
+        )
+        bodies = [b for (b,) in await cur.fetchall()] + bodies
+    head, entries = tree.grow(head, bodies)
+    async with conn.cursor() as cur:
+        await cur.executemany("INSERT INTO audit_tree (level, idx, hash) VALUES (%s, %s, %s)", entries)
+    await conn.execute(
+        "UPDATE audit_tree_head SET size = %s, frontier = %s WHERE id = 1", (head.size, tree.pack(head.frontier))
+    )
+
+
+async def _checkpoint(conn: psycopg.AsyncConnection[Any], size: int | None) -> Stored | None:
+    if size is None:
+        cur = await conn.execute("SELECT size, root, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1")
+    else:
+        cur = await conn.execute("SELECT size, root, note FROM audit_checkpoints WHERE size = %s", (size,))
+    raw = await cur.fetchone()
+    if raw is None:
+        return None
+    cur = await conn.execute("SELECT line FROM audit_cosignatures WHERE size = %s ORDER BY witness", (raw[0],))
+    return Stored(raw[0], bytes(raw[1]), raw[2], [line for (line,) in await cur.fetchall()])
+
+
+async def _read_nodes(conn: psycopg.AsyncConnection[Any], nodes: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    cur = await conn.execute(
+        "SELECT t.level, t.idx, t.hash FROM audit_tree t"
+        " JOIN unnest(%s::int[], %s::bigint[]) AS n(level, idx) ON t.level = n.level AND t.idx = n.idx",
+        ([level for level, _ in nodes], [idx for _, idx in nodes]),
+    )
+    found = {(level, idx): bytes(h) for level, idx, h in await cur.fetchall()}
+    missing = [node for node in nodes if node not in found]
+    if missing:
+        raise ValueError(f"the tree lacks the stored hash of subtree {missing[0]}")
+    return found

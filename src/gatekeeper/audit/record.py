@@ -79,6 +79,8 @@ class AuditRecord(BaseModel):
     seq: int = 0
     prev_hash: str = ""
     hash: str = Field("", description="sha256 of canonical_json(content incl. seq, prev_hash)")
+    # Set on reading a record whose body `audit prune` removed; never part of the content.
+    pruned: bool = False
 
     @field_validator("time")
     @classmethod
@@ -128,7 +130,7 @@ class AuditRecord(BaseModel):
         pydantic's JSON mode turns every value (datetimes, NaN in an `observed` metric, ...)
         into JSON the same way on append and on re-reading.
         """
-        return self.model_dump(mode="json", by_alias=True, exclude={"hash"})
+        return self.model_dump(mode="json", by_alias=True, exclude={"hash", "pruned"})
 
     def canonical_json(self) -> str:
         return canonical_json(self.content())

@@ -12,15 +12,19 @@ import asyncio
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
-from gatekeeper.audit.chain import ChainVerifier, Row, VerifyResult, link
+from gatekeeper.audit import merkle, tree
+from gatekeeper.audit.checkpoints import Stored, next_checkpoint
+from gatekeeper.audit.chain import LEAF_OF_PRUNED, ChainVerifier, Row, VerifyResult, link
 from gatekeeper.audit.errors import AuditStoreError
 from gatekeeper.audit.filters import ListFilter, as_utc
 from gatekeeper.audit.record import GENESIS_HASH
+from gatekeeper.audit.tree import TreeHead
 
 # Fixed width, so that text order is time order and range filters can use the index.
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -52,6 +56,38 @@ CREATE TABLE IF NOT EXISTS audit_probe (
     checked_at TEXT NOT NULL
 );
 """
+
+# The Merkle tree (tree.py). Separate from SCHEMA because logs written before it existed
+# get it on their first writable open (CREATE ... IF NOT EXISTS, then the catch-up).
+TREE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_tree (
+    level INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit_tree_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    size INTEGER NOT NULL,
+    frontier BLOB NOT NULL
+);
+INSERT OR IGNORE INTO audit_tree_head (id, size, frontier) VALUES (1, 0, x'');
+CREATE INDEX IF NOT EXISTS audit_records_decision ON audit_records (decision_id);
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+    size INTEGER PRIMARY KEY,
+    root BLOB NOT NULL,
+    note TEXT NOT NULL,        -- the signed note, as signed
+    signed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_cosignatures (
+    size INTEGER NOT NULL REFERENCES audit_checkpoints (size),
+    witness TEXT NOT NULL,     -- the witness's verifier key
+    line TEXT NOT NULL,        -- its signature line, to append to the note
+    PRIMARY KEY (size, witness)
+);
+"""
+# Records a catch-up transaction adds to the tree of an older log (bounds the write lock).
+CATCH_UP_PAGE = 10000
 
 COLUMNS = "seq, decision_id, time, outcome, models, prev_hash, hash, body"
 INSERT = f"INSERT INTO audit_records ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -121,6 +157,8 @@ class SqliteBackend:
             con.execute("PRAGMA synchronous = FULL")  # per connection
             if not _has_schema(con):
                 raise AuditStoreError(self.name, "not an audit log (no audit_head table)")
+            if self._mode != "ro":
+                _build_tree(con)
         except BaseException:
             con.close()
             raise
@@ -136,6 +174,7 @@ class SqliteBackend:
             rows = link(contents, head_seq, head_hash)
             con.executemany(INSERT, [_to_db(row) for row in rows])
             con.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (rows[-1].seq, rows[-1].hash))
+            _grow_tree(con, _tree_head(con), [row.body for row in rows], head_seq)
             con.execute("COMMIT")
         except BaseException:
             if con.in_transaction:
@@ -193,11 +232,14 @@ class SqliteBackend:
             # while appends go on.
             con.execute("BEGIN")
             head_seq, head_hash = con.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-            verifier = ChainVerifier()
+            checkpoints = {size: bytes(root) for size, root in con.execute(
+                "SELECT size, root FROM audit_checkpoints")} if _has_tree(con) else {}
+            verifier = ChainVerifier(checkpoints)
+            leaf = LEAF_OF_PRUNED if _has_tree(con) else "NULL"
             last = None
             while True:
                 page = con.execute(
-                    f"SELECT {COLUMNS} FROM audit_records WHERE seq > ? ORDER BY seq LIMIT ?",
+                    f"SELECT {COLUMNS}, {leaf} FROM audit_records WHERE seq > ? ORDER BY seq LIMIT ?",
                     (-1 if last is None else last, VERIFY_PAGE),
                 ).fetchall()
                 for raw in page:
@@ -205,8 +247,103 @@ class SqliteBackend:
                 if len(page) < VERIFY_PAGE:
                     break
                 last = page[-1][0]
+            tree_head = _tree_head(con) if _has_tree(con) else None
             con.execute("COMMIT")
-            return verifier.finish(head_seq, head_hash)
+            return verifier.finish(head_seq, head_hash, tree_head)
+        finally:
+            con.close()
+
+    async def page(self, after: int, limit: int, query: ListFilter = ListFilter()) -> list[Row]:
+        def page(con: sqlite3.Connection) -> list[Row]:
+            where, params = ["seq > ?"], [after]
+            if query.since:
+                where.append("time >= ?")
+                params.append(as_utc(query.since).strftime(TIME_FORMAT))  # type: ignore[union-attr,arg-type]
+            if query.until:
+                where.append("time < ?")
+                params.append(as_utc(query.until).strftime(TIME_FORMAT))  # type: ignore[union-attr,arg-type]
+            sql = f"SELECT {COLUMNS} FROM audit_records WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
+            return [_from_db(raw) for raw in con.execute(sql, (*params, limit))]
+
+        return await asyncio.to_thread(self._with_connection, page)
+
+    async def sign_checkpoint(self, sign: Callable[[int, bytes], str]) -> Stored | None:
+        return await self._in_writer(self._sign_checkpoint_sync, sign)
+
+    def _sign_checkpoint_sync(self, sign: Callable[[int, bytes], str]) -> Stored | None:
+        con = self._require()
+        # The write lock: one signer at a time, and the tree cannot grow under us.
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            head = _tree_head(con)
+            newest = _newest(con)
+            old_root = _read_nodes(con, merkle.nodes_of([(0, newest.size)])) if newest and newest.size else {}
+            made = next_checkpoint(head, newest, old_root, sign)
+            if made is not None:
+                con.execute("INSERT INTO audit_checkpoints (size, root, note, signed_at) VALUES (?, ?, ?, ?)",
+                            (made.size, made.root, made.note, _now()))
+            con.execute("COMMIT")
+            return made
+        finally:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+
+    async def prune(self, before: datetime) -> int:
+        def prune() -> int:
+            con = self._require()
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                (head_seq,) = con.execute("SELECT seq FROM audit_head WHERE id = 1").fetchone()
+                _grow_tree(con, _tree_head(con), [], head_seq)  # every leaf hashed before any body goes
+                cur = con.execute("UPDATE audit_records SET body = '' WHERE time < ? AND body != ''",
+                                  (as_utc(before).strftime(TIME_FORMAT),))  # type: ignore[union-attr]
+                con.execute("COMMIT")
+                return cur.rowcount
+            finally:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+
+        return await self._in_writer(prune)
+
+    async def checkpoint(self, size: int | None) -> Stored | None:
+        def read(con: sqlite3.Connection) -> Stored | None:
+            return _newest(con) if size is None else _checkpoint_at(con, size)
+
+        return await asyncio.to_thread(self._with_connection, read)
+
+    async def add_cosignature(self, size: int, witness: str, line: str) -> None:
+        def add() -> None:
+            con = self._require()
+            con.execute("INSERT OR REPLACE INTO audit_cosignatures (size, witness, line) VALUES (?, ?, ?)",
+                        (size, witness, line))
+
+        await self._in_writer(add)
+
+    async def checkpoints(self) -> list[Stored]:
+        def read(con: sqlite3.Connection) -> list[Stored]:
+            return [_stored(con, *raw) for raw in con.execute("SELECT size, root, note FROM audit_checkpoints ORDER BY size")]
+
+        return await asyncio.to_thread(self._with_connection, read)
+
+    async def tree_head(self) -> TreeHead:
+        return await asyncio.to_thread(self._with_connection, _tree_head)
+
+    async def read_nodes(self, nodes: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        return await asyncio.to_thread(self._with_connection, _read_nodes, nodes)
+
+    async def find(self, decision_id: str) -> Row | None:
+        def find(con: sqlite3.Connection) -> Row | None:
+            raw = con.execute(
+                f"SELECT {COLUMNS} FROM audit_records WHERE decision_id = ? ORDER BY seq LIMIT 1", (decision_id,)
+            ).fetchone()
+            return None if raw is None else _from_db(raw)
+
+        return await asyncio.to_thread(self._with_connection, find)
+
+    def _with_connection(self, fn, *args):  # type: ignore[no-untyped-def]
+        con = self._connect()
+        try:
+            return fn(con, *args)
         finally:
             con.close()
 
@@ -218,6 +355,84 @@ class SqliteBackend:
 
 def _has_schema(con: sqlite3.Connection) -> bool:
     return con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'audit_head'").fetchone()[0] > 0
+
+
+def _build_tree(con: sqlite3.Connection) -> None:
+    """Give a log written before the tree existed its tree: its records become the first
+    leaves, in seq order, a page per transaction. A store that cannot be written (a
+    read-only file) opens without: reads work, the next append would catch up."""
+    try:
+        con.executescript(TREE_SCHEMA)
+        while True:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                (head_seq,) = con.execute("SELECT seq FROM audit_head WHERE id = 1").fetchone()
+                head = _tree_head(con)
+                done = head.size >= head_seq
+                if not done:
+                    _grow_tree(con, head, [], min(head_seq, head.size + CATCH_UP_PAGE))
+                con.execute("COMMIT")
+            finally:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+            if done:
+                return
+    except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc):
+            raise
+
+
+def _has_tree(con: sqlite3.Connection) -> bool:
+    return con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'audit_tree_head'").fetchone()[0] > 0
+
+
+def _tree_head(con: sqlite3.Connection) -> TreeHead:
+    found = con.execute("SELECT size, frontier FROM audit_tree_head WHERE id = 1").fetchone()
+    return tree.EMPTY if found is None else tree.unpack(found[0], found[1])
+
+
+def _grow_tree(con: sqlite3.Connection, head: TreeHead, bodies: list[str], upto: int) -> None:
+    """Add the records up to seq `upto` that the tree lacks (older writers'), then `bodies`."""
+    if head.size < upto:
+        missing = [b for (b,) in con.execute(
+            "SELECT body FROM audit_records WHERE seq > ? AND seq <= ? ORDER BY seq", (head.size, upto))]
+        bodies = missing + bodies
+    head, entries = tree.grow(head, bodies)
+    con.executemany("INSERT INTO audit_tree (level, idx, hash) VALUES (?, ?, ?)", entries)
+    con.execute("UPDATE audit_tree_head SET size = ?, frontier = ? WHERE id = 1", (head.size, tree.pack(head.frontier)))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime(TIME_FORMAT)
+
+
+def _stored(con: sqlite3.Connection, size: int, root: bytes, note: str) -> Stored:
+    lines = [line for (line,) in con.execute("SELECT line FROM audit_cosignatures WHERE size = ? ORDER BY witness", (size,))]
+    return Stored(size, bytes(root), note, lines)
+
+
+def _newest(con: sqlite3.Connection) -> Stored | None:
+    raw = con.execute("SELECT size, root, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+    return None if raw is None else _stored(con, *raw)
+
+
+def _checkpoint_at(con: sqlite3.Connection, size: int) -> Stored | None:
+    raw = con.execute("SELECT size, root, note FROM audit_checkpoints WHERE size = ?", (size,)).fetchone()
+    return None if raw is None else _stored(con, *raw)
+
+
+def _read_nodes(con: sqlite3.Connection, nodes: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    found: dict[tuple[int, int], bytes] = {}
+    for start in range(0, len(nodes), 200):  # well under SQLite's bound-parameter limit
+        chunk = nodes[start : start + 200]
+        where = " OR ".join(["(level = ? AND idx = ?)"] * len(chunk))
+        params = [v for node in chunk for v in node]
+        for level, idx, hash_ in con.execute(f"SELECT level, idx, hash FROM audit_tree WHERE {where}", params):
+            found[(level, idx)] = bytes(hash_)
+    missing = [node for node in nodes if node not in found]
+    if missing:
+        raise ValueError(f"the tree lacks the stored hash of subtree {missing[0]}")
+    return found
 
 
 def _to_db(row: Row) -> tuple[Any, ...]:
@@ -234,14 +449,17 @@ def _to_db(row: Row) -> tuple[Any, ...]:
 
 
 def _from_db(raw: tuple[Any, ...]) -> Row:
-    seq, decision_id, time, outcome, models, prev_hash, hash_, body = raw
-    return Row(seq, decision_id, _parse_time(time), outcome, _parse_models(models), prev_hash, hash_, body)
+    seq, decision_id, time, outcome, models, prev_hash, hash_, body, *leaf = raw
+    return Row(seq, decision_id, _parse_time(time), outcome, _parse_models(models), prev_hash, hash_, body,
+               bytes(leaf[0]) if leaf and leaf[0] is not None else None)
 
 
 def _parse_time(text: str) -> datetime:
     # An edited column must not crash `verify`: it shows up as a column/content mismatch.
+    # fromisoformat, not strptime: strptime was the largest cost of verifying a large log.
     try:
-        return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=timezone.utc)
+        parsed = datetime.fromisoformat(text)
+        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
     except (TypeError, ValueError):
         return datetime.min.replace(tzinfo=timezone.utc)
 

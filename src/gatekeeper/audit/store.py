@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
+from gatekeeper.audit import merkle
 from gatekeeper.audit.chain import Row, VerifyResult, record_of
+from gatekeeper.audit.checkpoints import InconsistentTree, Stored
 from gatekeeper.audit.errors import AuditStoreError, display_url, reason_of
-from gatekeeper.audit.filters import ListFilter
+from gatekeeper.audit.filters import ListFilter, as_utc
 from gatekeeper.audit.group_commit import GroupCommit
+from gatekeeper.audit.note import Checkpoint, Note, NoteError, Signer, Verifier
+from gatekeeper.audit.proofs import InvalidProof, proof_document
 from gatekeeper.audit.record import CHAIN_FIELDS, OUTCOMES, SOURCES, AuditRecord
+from gatekeeper.audit.tree import TreeHead
+
+# Rows per read when streaming the whole log (export): memory stays bounded by this.
+PAGE = 1000
 
 
 class Backend(Protocol):
@@ -23,6 +31,15 @@ class Backend(Protocol):
     async def verify(self) -> VerifyResult: ...
     async def check_writable(self) -> None: ...
     async def close(self) -> None: ...
+    async def page(self, after: int, limit: int, query: ListFilter = ...) -> list[Row]: ...
+    async def tree_head(self) -> TreeHead: ...
+    async def read_nodes(self, nodes: list[merkle.Node]) -> dict[merkle.Node, bytes]: ...
+    async def find(self, decision_id: str) -> Row | None: ...
+    async def sign_checkpoint(self, sign: Callable[[int, bytes], str]) -> Stored | None: ...
+    async def checkpoint(self, size: int | None) -> Stored | None: ...
+    async def checkpoints(self) -> list[Stored]: ...
+    async def add_cosignature(self, size: int, witness: str, line: str) -> None: ...
+    async def prune(self, before: datetime) -> int: ...
 
 
 async def open_store(url: str, *, create: bool = True) -> AuditStore:
@@ -106,9 +123,126 @@ class AuditStore:
         async with self._errors():
             return [record_of(row) for row in await self._backend.read(query)]
 
-    async def verify(self) -> VerifyResult:
+    async def verify(self, log_key: Verifier | None = None) -> VerifyResult:
+        """Every record against its chain hash, the tree and every stored checkpoint; with
+        the log's verifier key, also that each checkpoint is signed by it."""
         async with self._errors():
-            return await self._backend.verify()
+            result = await self._backend.verify()
+        if result.ok and log_key is not None:
+            stored_checkpoints = await self.checkpoints()
+            if result.count and not stored_checkpoints:
+                return result.model_copy(update={"ok": False, "reason": "no signed checkpoint: the log's checkpoints "
+                                                 "were removed, or it was never signed"})
+            for stored in stored_checkpoints:
+                problem = _not_signed(stored, log_key)
+                if problem:
+                    return result.model_copy(update={"ok": False, "reason": problem})
+        return result
+
+    async def prune(self, before: datetime, now: datetime, min_retention: timedelta) -> int:
+        """Remove the bodies of records older than `before`, keeping every hash (chain and
+        tree), so checkpoints and the proofs of kept records stay valid. Refuses to remove
+        anything younger than the retention minimum. Returns how many were pruned."""
+        before, now = as_utc(before), as_utc(now)  # type: ignore[assignment]
+        if before > now - min_retention:  # type: ignore[operator]
+            raise AuditStoreError(self.url, f"refusing to prune records younger than the retention minimum of "
+                                            f"{min_retention.days} days (--before must be on or before "
+                                            f"{(now - min_retention).date().isoformat()})")  # type: ignore[operator]
+        async with self._errors():
+            return await self._backend.prune(before)
+
+    async def prove(self, decision_id: str) -> dict[str, Any]:
+        """The proof file of `gatekeeper audit prove` (audit.proofs), against the newest checkpoint."""
+        row = await self.find(decision_id)
+        if row is None:
+            raise AuditStoreError(self.url, f"no decision {decision_id} in the log")
+        if row.pruned:
+            raise AuditStoreError(self.url, f"decision {decision_id} (record {row.seq}) was pruned: its body is gone, "
+                                            "its hash stays in the tree")
+        newest = await self.checkpoint()
+        if newest is None or newest.size < row.seq:
+            covered = f"the newest is of size {newest.size}" if newest else "there is none yet"
+            raise AuditStoreError(self.url, f"decision {decision_id} (record {row.seq}) is not in a signed "
+                                            f"checkpoint yet ({covered}; the gate signs one every checkpoint interval)")
+        proof = await self.inclusion_proof(row.seq - 1, newest.size)
+        return proof_document(decision_id, row.seq, row.body, newest, proof)
+
+    async def extends(self, older: Checkpoint) -> Stored:
+        """Check that the log's newest checkpoint extends an older one (RFC 9162 consistency
+        proof from the stored tree). Returns the newest; raises InvalidProof naming the fork."""
+        newest = await self.checkpoint()
+        if newest is None or newest.size < older.size:
+            have = newest.size if newest else 0
+            raise InvalidProof(f"the log's newest checkpoint is of size {have}, smaller than the given one of "
+                               f"size {older.size}: records were removed")
+        proof = await self.consistency_proof(older.size, newest.size)
+        try:
+            merkle.verify_consistency(older.size, newest.size, older.root, newest.root, proof)
+        except merkle.ProofError as exc:
+            raise InvalidProof(f"the log does not extend the checkpoint of size {older.size} (a fork): {exc}") from None
+        return newest
+
+    async def rows(self, since: datetime | None = None, until: datetime | None = None) -> AsyncIterator[Row]:
+        """The stored records in seq order (leaf order), a page at a time (bounded memory);
+        `since` inclusive, `until` exclusive."""
+        after, query = 0, ListFilter(since=since, until=until)
+        while True:
+            async with self._errors():
+                page = await self._backend.page(after, PAGE, query)
+            for row in page:
+                yield row
+            if len(page) < PAGE:
+                return
+            after = page[-1].seq
+
+    async def tree_head(self) -> TreeHead:
+        async with self._errors():
+            return await self._backend.tree_head()
+
+    async def find(self, decision_id: str) -> Row | None:
+        async with self._errors():
+            return await self._backend.find(decision_id)
+
+    async def hashes(self, ranges: list[merkle.Range]) -> list[bytes]:
+        """The hashes of these leaf ranges (a proof's), from one read of stored subtrees."""
+        async with self._errors():
+            stored = await self._backend.read_nodes(merkle.nodes_of(ranges))
+        return merkle.resolve(ranges, stored)
+
+    async def root_at(self, size: int) -> bytes:
+        return (await self.hashes([(0, size)]))[0] if size else merkle.EMPTY_ROOT
+
+    async def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        return await self.hashes(merkle.inclusion_ranges(index, size))
+
+    async def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        return await self.hashes(merkle.consistency_ranges(old, new))
+
+    async def sign_checkpoint(self, signer: Signer, origin: str) -> Stored | None:
+        """Sign and store a checkpoint of the current tree if it grew since the newest one.
+        Refuses (AuditStoreError) when the stored tree no longer extends the newest."""
+
+        def sign(size: int, root: bytes) -> str:
+            return signer.sign(Checkpoint(origin, size, root).text())
+
+        async with self._errors():
+            try:
+                return await self._backend.sign_checkpoint(sign)
+            except InconsistentTree as exc:
+                raise AuditStoreError(self.url, str(exc)) from None
+
+    async def checkpoint(self, size: int | None = None) -> Stored | None:
+        """The newest signed checkpoint (or the one of this size), with its cosignatures."""
+        async with self._errors():
+            return await self._backend.checkpoint(size)
+
+    async def checkpoints(self) -> list[Stored]:
+        async with self._errors():
+            return await self._backend.checkpoints()
+
+    async def add_cosignature(self, size: int, witness: str, line: str) -> None:
+        async with self._errors():
+            await self._backend.add_cosignature(size, witness, line)
 
     async def check_writable(self) -> None:
         """Raises AuditStoreError (with the reason) when an append would fail now."""
@@ -146,3 +280,17 @@ class AuditStore:
             raise
         except Exception as exc:  # noqa: BLE001 - callers handle one error type, with the store named
             raise self._error(exc) from exc
+
+
+def _not_signed(stored: Stored, log_key: Verifier) -> str | None:
+    try:
+        note = Note.parse(stored.note)
+        checkpoint = Checkpoint.parse(note.text)
+    except NoteError as exc:
+        return f"the checkpoint of size {stored.size} is malformed: {exc}"
+    if not note.signed_by(log_key):
+        return (f"the checkpoint of size {stored.size} is not signed by the log key {log_key.name}: "
+                "the log was rebuilt and re-signed with another key")
+    if (checkpoint.size, checkpoint.root) != (stored.size, stored.root):
+        return f"the checkpoint stored as size {stored.size} signs another tree (size {checkpoint.size})"
+    return None

@@ -1,4 +1,4 @@
-"""`gatekeeper audit list|verify`: read and check the decision log (README "The CLI" and "The webhook").
+"""`gatekeeper audit list|verify|export|prove|verify-proof|prune`: read and check the decision log (README "The CLI" and "The webhook").
 
 Exit codes, like `gatekeeper check`: 0 fine, 1 the log is not intact, 2 could not read it
 (bad input, unreachable or missing store) with one line on stderr, never a traceback.
@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+import sys
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 from collections.abc import Awaitable, Callable
-from typing import Optional, TypeVar
+from pathlib import Path
+from typing import Annotated, Optional, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from gatekeeper.audit import ocsf
+from gatekeeper.audit.chain import VerifyResult
 from gatekeeper.audit.errors import AuditStoreError
+from gatekeeper.audit.note import Checkpoint, Note, NoteError, Verifier
+from gatekeeper.audit.proofs import InvalidProof, open_checkpoint, verify_proof
 from gatekeeper.audit.record import AuditRecord
 from gatekeeper.audit.store import AuditStore, open_store
 from gatekeeper.cli.common import AuditDb, fail, settings
@@ -100,17 +106,160 @@ def _on_store(audit_db: str | None, use: Callable[[AuditStore], Awaitable[T]]) -
         raise fail(str(exc)) from None
 
 
-@app.command("verify")
-def verify(audit_db: AuditDb = None) -> None:
-    """Check the hash chain: every record unchanged, none removed, none reordered."""
+def _verifier(vkey: str, flag: str) -> Verifier:
+    """A verifier key given on the command line, or the path of a file holding one."""
+    text = vkey
+    if "+" not in vkey:
+        try:
+            text = Path(vkey).read_text()
+        except OSError as exc:
+            raise fail(f"{flag} {vkey}: {exc.strerror}") from None
+    try:
+        return Verifier.parse(text)
+    except NoteError as exc:
+        raise fail(f"{flag}: {exc}") from None
 
-    result = _on_store(audit_db, lambda store: store.verify())
+
+def _read(path: Path, flag: str) -> str:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"{flag} {path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+LogKey = Annotated[Optional[str], typer.Option(
+    "--log-key", help="The log's verifier key (NAME+ID+KEY, or a file holding it): also check every "
+                      "stored checkpoint is signed by it.")]
+
+
+@app.command("verify")
+def verify(
+    audit_db: AuditDb = None,
+    log_key: LogKey = None,
+    since: Optional[Path] = typer.Option(None, "--since", help="An older signed checkpoint (a file): also check "
+                                         "the log is an append-only extension of it."),
+) -> None:
+    """Check the log: every record unchanged, none removed or reordered, the Merkle tree and
+    every signed checkpoint match the records."""
+    key = _verifier(log_key, "--log-key") if log_key else None
+    older = None
+    if since is not None:
+        text = _read(since, "--since")
+        try:
+            if key is not None:
+                older = open_checkpoint(text, key)[1]
+            else:
+                older = Checkpoint.parse(Note.parse(text).text)
+        except (NoteError, InvalidProof) as exc:
+            raise fail(f"--since {since}: {exc}") from None
+
+    async def check(store: AuditStore) -> tuple[VerifyResult, str | None]:
+        result = await store.verify(key)
+        if not result.ok or older is None:
+            return result, None
+        try:
+            newest = await store.extends(older)
+        except InvalidProof as exc:
+            return result.model_copy(update={"ok": False, "reason": str(exc)}), None
+        return result, f"it extends the checkpoint of size {older.size} (newest checkpoint: size {newest.size})"
+
+    result, extension = _on_store(audit_db, check)
     if result.ok:
-        typer.echo(f"audit log intact: {result.count} records")
+        typer.echo(f"audit log intact: {result.count} records" + (f"; {extension}" if extension else ""))
         return
     # The reason names the record ("record 7 was changed: ...").
     typer.echo(f"audit log NOT intact: {result.reason}")
     raise typer.Exit(1)
+
+
+@app.command("prove")
+def prove(
+    decision_id: str = typer.Argument(..., help="The decision's ID (audit list --format json shows them)."),
+    audit_db: AuditDb = None,
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the proof here (default: stdout)."),
+) -> None:
+    """Write a self-contained proof that a decision is in the log: the record, its leaf index,
+    the inclusion proof and the newest signed checkpoint with its cosignatures."""
+    doc = _on_store(audit_db, lambda store: store.prove(decision_id))
+    text = json.dumps(doc, indent=2) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text)
+    except OSError as exc:
+        raise fail(f"--out {out}: {exc.strerror}") from None
+
+
+@app.command("verify-proof")
+def verify_proof_file(
+    proof: Path = typer.Argument(..., help="A file written by `gatekeeper audit prove`."),
+    log_key: str = typer.Option(..., "--log-key", help="The log's verifier key (NAME+ID+KEY, or a file holding it)."),
+    witness_key: list[str] = typer.Option([], "--witness-key", help="A witness's verifier key; repeatable."),  # noqa: B008
+    min_witnesses: int = typer.Option(0, "--min-witnesses", min=0, help="How many of the witnesses must have cosigned."),
+) -> None:
+    """Check a proof file offline (no database, no network): exit 0 valid, 1 invalid."""
+    key = _verifier(log_key, "--log-key")
+    witnesses = [_verifier(w, "--witness-key") for w in witness_key]
+    if min_witnesses > len(witnesses):
+        raise fail(f"--min-witnesses {min_witnesses} but only {len(witnesses)} --witness-key given")
+    try:
+        verified = verify_proof(_read(proof, "PROOF"), key, witnesses, min_witnesses)
+    except InvalidProof as exc:
+        typer.echo(f"proof NOT valid: {exc}")
+        raise typer.Exit(1) from None
+    cosigned = f"; cosigned by {', '.join(verified.witnesses)}" if verified.witnesses else ""
+    typer.echo(f"proof valid: decision {verified.decision_id} is record {verified.leaf_index + 1} of "
+               f"{verified.checkpoint.origin}, in its signed checkpoint of size {verified.checkpoint.size}{cosigned}")
+
+
+@app.command("prune")
+def prune(
+    before: str = typer.Option(..., "--before", help="Remove the bodies of records older than this ISO-8601 date."),
+    audit_db: AuditDb = None,
+    min_retention: int = typer.Option(183, "--min-retention", min=0, help="Days every record is kept at least."),
+) -> None:
+    """Remove old record bodies, keeping the tree's hashes: checkpoints and the proofs of kept
+    records stay valid; a pruned record reads as pruned."""
+    cutoff = _iso(before, "--before")
+    assert cutoff is not None
+    now = datetime.now(timezone.utc)
+    count = _on_store(audit_db, lambda store: store.prune(cutoff, now, timedelta(days=min_retention)))
+    typer.echo(f"pruned {count} records older than {before}")
+
+
+class ExportFormat(str, Enum):
+    jsonl = "jsonl"
+    ocsf = "ocsf"
+
+
+@app.command("export")
+def export(
+    audit_db: AuditDb = None,
+    since: Optional[str] = typer.Option(None, "--since", help="ISO-8601, inclusive (naive = UTC)."),
+    until: Optional[str] = typer.Option(None, "--until", help="ISO-8601, exclusive (naive = UTC)."),
+    fmt: ExportFormat = typer.Option(ExportFormat.jsonl, "--format",
+                                     help="jsonl: the stored records; ocsf: OCSF API Activity (6003) events."),
+) -> None:
+    """Stream records in log order, one JSON object per line, in bounded memory.
+
+    jsonl: line i of an unpruned log's full export is exactly leaf i of its Merkle tree."""
+    since_t, until_t = _iso(since, "--since"), _iso(until, "--until")
+
+    async def stream(store: AuditStore) -> None:
+        write = sys.stdout.write
+        async for row in store.rows(since_t, until_t):
+            if row.pruned:
+                write(json.dumps({"seq": row.seq, "decision_id": row.decision_id, "pruned": True}) + "\n")
+            elif fmt is ExportFormat.jsonl:
+                write(row.body + "\n")
+            else:
+                write(json.dumps(ocsf.event(json.loads(row.body)), separators=(",", ":")) + "\n")
+
+    try:
+        _on_store(audit_db, stream)
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        sys.stderr.close()
 
 
 def _table(records: list[AuditRecord]) -> Table:

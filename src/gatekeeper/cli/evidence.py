@@ -109,11 +109,12 @@ def _set_bundle_digest(bundle: Path, value: str) -> None:
     from pydantic import ValidationError
 
     from gatekeeper.types.bundle import EvidenceBundle, describe_validation_error
+    from gatekeeper.types.strict_text import DuplicateKeyError, load_yaml
 
     target = bundle / "evidence.yaml" if bundle.is_dir() else bundle
     try:
-        raw = yaml.safe_load(target.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        raw = load_yaml(target.read_text())
+    except (OSError, yaml.YAMLError, DuplicateKeyError) as exc:
         raise fail(f"{target}: {exc}") from None
     if not isinstance(raw, dict):
         raise fail(f"{target}: expected an EvidenceBundle mapping")

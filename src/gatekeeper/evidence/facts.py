@@ -6,7 +6,6 @@ Python reads files and verifies signatures here; it decides nothing. Whatever a 
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -15,6 +14,7 @@ from gatekeeper.evidence.signing.statements import verify_statement
 from gatekeeper.evidence.signing.trust import TrustStore
 from gatekeeper.evidence.source import LoadedEvidence
 from gatekeeper.types.canonical import sha256_digest
+from gatekeeper.types.strict_text import DuplicateKeyError, load_json
 
 # Model Cards (Mitchell et al., 2019) headings -> the section names the matrix uses.
 _SECTION_ALIASES = {
@@ -85,8 +85,10 @@ def report_shape(content: bytes) -> dict[str, Any]:
     map (reports written before the producer existed).
     """
     try:
-        report = json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        report = load_json(content)
+    except DuplicateKeyError as exc:
+        return {"report_problem": str(exc)}
+    except ValueError:  # malformed, not UTF-8, NaN/Infinity
         return {"report_problem": "not JSON"}
     importance = report.get("global_importance") if isinstance(report, dict) else None
     if importance is None and isinstance(report, dict) and report and all(

@@ -15,9 +15,8 @@ from pydantic import ValidationError
 from gatekeeper.types.decision import ModelRef
 from gatekeeper.types.names import model_ref_problem
 from gatekeeper.types.bundle import EvidenceBundle, describe_validation_error
+from gatekeeper.types.strict_text import DuplicateKeyError, load_yaml
 from gatekeeper.evidence.source import EvidenceError, EvidenceSource, LoadedEvidence
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class EvidenceRootError(ValueError):
@@ -59,10 +58,10 @@ class FileEvidenceSource(EvidenceSource):
     def _resolve_alias(self, model: ModelRef) -> ModelRef:
         path = self._inside(model, model.name, "aliases.yaml")
         try:
-            aliases = yaml.load(path.read_text(), Loader=_Loader) or {}
+            aliases = load_yaml(path.read_text()) or {}
         except FileNotFoundError:
             raise EvidenceError("missing", f"no alias '{model.alias}' for model '{model.name}' ({path} not found)") from None
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, yaml.YAMLError, DuplicateKeyError) as exc:
             raise EvidenceError("unreadable", f"{path}: {_first_line(exc)}") from None
         version = aliases.get(model.alias) if isinstance(aliases, dict) else None
         if version is None:
@@ -81,7 +80,9 @@ class FileEvidenceSource(EvidenceSource):
         except OSError as exc:
             raise EvidenceError("unreadable", f"{path}: {exc.strerror}") from None
         try:
-            raw = yaml.load(text, Loader=_Loader)
+            raw = load_yaml(text)
+        except DuplicateKeyError as exc:
+            raise EvidenceError("unreadable", f"{path}: {exc}") from None
         except yaml.YAMLError as exc:
             raise EvidenceError("unreadable", f"{path}: not valid YAML: {_first_line(exc)}") from None
         if not isinstance(raw, dict):

@@ -24,12 +24,16 @@ from pydantic import ValidationError
 from starlette.routing import Route
 
 from gatekeeper import metrics
-from gatekeeper.audit import open_store
+from gatekeeper.audit import AuditStoreError, open_store
+from gatekeeper.audit.note import load_signer
+from gatekeeper.audit.proofs import with_cosignatures
+from gatekeeper.audit.witness import Witness
 from gatekeeper.config import Settings
 from gatekeeper.opa.server import SERVING_OPA_PROCESSORS
 from gatekeeper.pipeline.assemble import open_gate
 from gatekeeper.pipeline.gate import Manifest, ReviewContext, UnknownEnvironment
 from gatekeeper.types import admission
+from gatekeeper.webhook.checkpoints import CheckpointSigner
 from gatekeeper.webhook.inventory import InventoryReader, answer as inventory_answer
 from gatekeeper.webhook.readiness import watch
 from gatekeeper.webhook.reload import BearerToken, ServingTLS, keep_fresh
@@ -68,7 +72,11 @@ def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: Inv
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging()
+        signer = load_signer(settings.log_key) if settings.log_key else None
         store = await open_store(settings.audit_db)
+        checkpoints = (CheckpointSigner(store, signer, settings.log_origin or signer.name, settings.checkpoint_interval,
+                                        [Witness.parse(w) for w in settings.witness]) if signer else None)
+        app.state.store = store
         try:
             # admissions confirm the owners objects name (hook.owners reads the cluster)
             async with open_gate(settings, opa_processors=SERVING_OPA_PROCESSORS, audit=store,
@@ -76,6 +84,7 @@ def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: Inv
                 hook.gate = gate
                 watcher = asyncio.create_task(watch(gate, hook.ready))
                 refresher = asyncio.create_task(keep_fresh(renewable, settings.reload_interval))
+                signing = asyncio.create_task(checkpoints.run()) if checkpoints else None
                 # Everything loaded so far (modules, policy data, clients) lives as long as the
                 # process: move it out of the collector's reach, so full collections during
                 # reviews stay short and rare (a tail-latency cost otherwise).
@@ -93,6 +102,10 @@ def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: Inv
                 finally:
                     watcher.cancel()
                     refresher.cancel()
+                    if signing is not None:
+                        signing.cancel()
+            if checkpoints is not None:
+                await checkpoints.sign()  # the last decisions answered are in a checkpoint too
         finally:
             await store.close()
 
@@ -170,6 +183,34 @@ def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: Inv
         if (refusal := refused(request)) is not None:
             return refusal
         return await inventory_answer(inventory, namespace)
+
+    @app.get("/v1/log/checkpoint")
+    async def log_checkpoint(request: Request) -> Response:
+        """The decision log's newest signed checkpoint (C2SP signed note, with cosignatures)."""
+        if (refusal := refused(request)) is not None:
+            return refusal
+        try:
+            newest = await app.state.store.checkpoint()
+        except AuditStoreError as exc:
+            return bad_request(503, str(exc), "audit")
+        if newest is None:
+            return bad_request(404, "no checkpoint signed yet", "not_found")
+        return Response(with_cosignatures(newest), media_type="text/plain; charset=utf-8")
+
+    @app.get("/v1/log/proof/{decision_id}")
+    async def log_proof(request: Request, decision_id: str) -> Response:
+        """The inclusion proof of one decision (the file of `gatekeeper audit prove`)."""
+        if (refusal := refused(request)) is not None:
+            return refusal
+        store = app.state.store
+        try:
+            if await store.find(decision_id) is None:
+                return bad_request(404, f"no decision {decision_id} in the log", "not_found")
+            return JSONResponse(await store.prove(decision_id))
+        except AuditStoreError as exc:
+            # 409: not in a checkpoint yet (ask again after the next); 410: pruned; else the store failed
+            status = 409 if "not in a signed checkpoint" in exc.reason else 410 if "was pruned" in exc.reason else 503
+            return bad_request(status, str(exc), "audit")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

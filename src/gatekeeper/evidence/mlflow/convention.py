@@ -20,7 +20,6 @@ the files (`model-card.md`, `pii-scan.json`, `data-quality.json`, `drift.json`, 
 
 from __future__ import annotations
 
-import json
 import math
 from posixpath import normpath
 from typing import Any
@@ -39,6 +38,7 @@ from gatekeeper.types.bundle import (
     describe_validation_error,
 )
 from gatekeeper.types.decision import RISK_CLASSES
+from gatekeeper.types.strict_text import DuplicateKeyError, load_json
 
 TAG_PREFIX = "gatekeeper."
 EVIDENCE_FOLDER = "gatekeeper"
@@ -225,10 +225,13 @@ def measurements(registry: RegistryVersion) -> tuple[dict[str, Any], dict[str, s
     return out, origins
 
 
-def parse_block(content: bytes, schema: type, where: str) -> dict[str, Any]:
-    """A measured block (pii_scan, data_quality, drift) from its JSON file, checked against its schema."""
+def parse_block(content: bytes, schema: type, where: str, field: str = "") -> dict[str, Any]:
+    """A measured block (pii_scan, data_quality, drift) from its JSON file, checked against
+    its schema as strictly as a bundle file: no duplicate keys, no NaN, ranges, consistency."""
     try:
-        data = json.loads(content)
+        data = load_json(content)
+    except DuplicateKeyError as exc:
+        raise EvidenceError("unreadable", f"{where}: {exc}") from None
     except ValueError as exc:
         raise EvidenceError("unreadable", f"{where}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
@@ -237,7 +240,7 @@ def parse_block(content: bytes, schema: type, where: str) -> dict[str, Any]:
     try:
         return schema.model_validate(data).model_dump(exclude_none=True)
     except ValidationError as exc:
-        raise EvidenceError("unreadable", f"{where}: {describe_validation_error(exc)}") from None
+        raise EvidenceError("unreadable", f"{where}: {describe_validation_error(exc, field)}") from None
 
 
 def has_evidence(raw: dict[str, Any], listing: dict[str, int], registry: RegistryVersion) -> bool:

@@ -109,7 +109,7 @@ class MlflowEvidenceSource(EvidenceSource):
         for file, (field, schema) in BLOCK_FILES.items():  # pii_scan, data_quality, drift
             content = contents.get(file) if file in listing else None
             if content is not None:
-                raw[field] = parse_block(content, schema, f"{location}: artifact {EVIDENCE_FOLDER}/{file}")
+                raw[field] = parse_block(content, schema, f"{location}: artifact {EVIDENCE_FOLDER}/{file}", field)
                 origins[field] = f"artifact {EVIDENCE_FOLDER}/{file}"
         if not has_evidence(raw, listing, registry):
             raise EvidenceError(
