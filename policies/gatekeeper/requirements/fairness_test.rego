@@ -163,6 +163,7 @@ test_required_attribute_of_the_class_is_missing if {
 			with data.gatekeeper.matrix as with_models({})
 			with data.gatekeeper.matrix.risk_classes.high.fairness.required_attributes as ["sex", 3]
 			with data.gatekeeper.matrix.risk_classes.limited.fairness.required_attributes as ["sex"]
+			with data.gatekeeper.lib.register_entry as td.registered
 		ids == td.expect(class, {"high", "limited"}, {"fairness.missing"})
 	}
 }
