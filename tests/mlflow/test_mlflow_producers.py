@@ -18,7 +18,7 @@ from gatekeeper.types.decision import ModelRef
 from ..conftest import EVIDENCE, run_cli
 from ..producers.data import ge_result, loans
 from .registry import inference_service, only_decision, violations, write_manifest
-from .trust import reviewed_folder
+from .trust import reviewed_evidence
 
 
 def registered_bundle(client: MlflowClient, trust, tmp_path, name: str):
@@ -35,10 +35,11 @@ def registered_bundle(client: MlflowClient, trust, tmp_path, name: str):
     return folder, f"models:/{name}/{version}", storage
 
 
-def sign_off(trust, folder) -> None:
-    """The test signers sign the bundle off as it is now (the evidence they reviewed)."""
+def sign_off(trust, folder, url: str) -> None:
+    """The test signers sign the version off as MLflow holds it now (the evidence they reviewed)."""
     raw = yaml.safe_load((folder / "evidence.yaml").read_text())
-    reviewed = reviewed_folder(folder.parents[1], raw["model"], raw["version"])
+    model = ModelRef(ref=f"models:/{raw['model']}/{raw['version']}", name=raw["model"], version=raw["version"])
+    reviewed = reviewed_evidence(asyncio.run(MlflowEvidenceSource(url).load(model)))
     for role, who in (("validator", "vera@example.com"), ("compliance", "cora@example.com")):
         (folder / "signoffs" / f"{role}.dsse.json").write_bytes(trust.signoff(
             who, model=raw["model"], version=raw["version"], role=role, digest=raw["artifact"]["digest"],
@@ -66,7 +67,9 @@ def test_measured_evidence_round_trips_through_mlflow(mlflow_server, trust, chec
     for case in ("passing", "failing"):
         folder, ref, storage = registered_bundle(client, trust, tmp_path / case, name)
         produce(folder, tmp_path / case, failing=case == "failing")
-        sign_off(trust, folder)
+        published = run_cli("evidence", "publish", str(folder), "--mlflow", mlflow_server.url)
+        assert published.code == 0, published.stderr
+        sign_off(trust, folder, mlflow_server.url)  # then publish the sign-offs with the evidence they cover
         published = run_cli("evidence", "publish", str(folder), "--mlflow", mlflow_server.url)
         assert published.code == 0, published.stderr
         assert "gatekeeper/data-quality.json" in published.stdout and "gatekeeper/drift.json" in published.stdout

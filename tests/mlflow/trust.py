@@ -60,17 +60,6 @@ def reviewed_evidence(loaded: Any) -> dict[str, Any]:
     return review(loaded.bundle, loaded.files, reviewed_sections({"reviews_all_but": ["drift"]}))
 
 
-def reviewed_folder(root: Path, model: str, version: str) -> dict[str, Any]:
-    """reviewed_evidence of the file source's bundle of model version under root."""
-    import asyncio
-
-    from gatekeeper.evidence.files import FileEvidenceSource
-    from gatekeeper.types.decision import ModelRef
-
-    ref = ModelRef(ref=f"models:/{model}/{version}", name=model, version=version)
-    return reviewed_evidence(asyncio.run(FileEvidenceSource(root).load(ref)))
-
-
 def tamper(envelope: bytes, **changes: Any) -> bytes:
     """The same envelope with its statement's predicate edited after signing."""
     import base64

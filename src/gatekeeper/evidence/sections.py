@@ -39,9 +39,21 @@ def section_digests(bundle: EvidenceBundle, files: Mapping[str, bytes | None]) -
     evidence = bundle.model_dump(mode="json", by_alias=True, exclude_none=True)
     digests = {}
     for name in SECTIONS:
-        value = evidence.get(name)
+        value = _pruned(evidence.get(name))
         digests[name] = sha256_digest(value, files={path: files.get(path) for path in section_files(name, value)})
     return digests
+
+
+def _pruned(value: Any) -> Any:
+    """value without empty maps and lists, None when nothing is left: every source spells "no
+    metrics" its own way ({metrics: {}} in a file, no tag at all in MLflow), and they must agree."""
+    if isinstance(value, dict):
+        kept = {key: item for key, item in ((k, _pruned(v)) for k, v in value.items()) if item is not None}
+        return kept or None
+    if isinstance(value, list):
+        kept_items = [item for item in (_pruned(v) for v in value) if item is not None]
+        return kept_items or None
+    return value
 
 
 def review(bundle: EvidenceBundle, files: Mapping[str, bytes | None], sections: Iterable[str]) -> dict[str, Any]:
