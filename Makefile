@@ -50,6 +50,8 @@ policy-test: tools
 	  { $(OPA) test policies --coverage --format=json > "$$coverage" || $(OPA) test policies -v; } && \
 	  $(PY) scripts/coverage-gate.py "$$coverage" 90
 	$(REGAL) lint policies
+	# every matrix family has a module, every requirement ID a remediation text (one line each)
+	$(OPA) eval --fail-defined --format pretty --data policies 'data.gatekeeper.lint.problems[_]'
 
 # The import layers of pyproject.toml's [tool.importlinter]: front doors -> pipeline -> components -> types.
 layers: venv

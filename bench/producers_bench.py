@@ -1,14 +1,15 @@
 """The evidence producers on data of a realistic size, through the real CLI.
 
 - drift: Evidently on 100,000 rows x 20 numeric columns (reference vs current, 5 shifted);
-- pii: Presidio (pattern recognizers) on 10,000 rows x 10 text columns: names, cities,
-  free text, street addresses, order numbers, e-mail addresses and phone numbers, mostly
-  distinct values (each distinct value is analysed once);
+- pii: Presidio (pattern recognizers) on 10,000 rows x 10 columns, every one read: names,
+  cities, free text, street addresses, order numbers, e-mail addresses and phone numbers as
+  text, account numbers as integers and card numbers as floats (empty cells make the
+  column float), mostly distinct values (each distinct value is analysed once);
 - shap: TreeExplainer on a 100-tree random forest with 50 features, 1,000 rows.
 
 Each is one `gatekeeper evidence ...` process, timed from start to exit (imports included),
 with its peak memory (max RSS of the child). Run: `.venv/bin/python -m bench.producers_bench`
-(writes bench-results/producers.json).
+(writes bench-results/producers.json); name producers to run only those (`... pii`).
 """
 
 from __future__ import annotations
@@ -73,12 +74,19 @@ def pii(folder: Path) -> dict:
         "order": [f"ORD-{i:08d}" for i in ids],
         "email": [f"{a.lower()}.{i}@example.com" if i % 10 == 0 else "none" for a, i in zip(rng.choice(first, rows), ids)],
         "phone": [f"+1 212 555 {i % 10_000:04d}" if i % 5 == 0 else "declined" for i in ids],
-        "segment": rng.choice(words, rows),
-        "remark": [f"branch {n} visit" for n in rng.integers(1, 50, rows)],
+        "account": rng.integers(10**9, 10**10, rows),
+        "card": [float(luhn(4_000_000_000_000_000 + int(i) * 10)) if i % 20 == 0 else np.nan for i in ids],
     })
     frame.to_csv(folder / "customers.csv", index=False)
     result = timed_cli("pii", "--data", str(folder / "customers.csv"))
     return {"rows": rows, "columns": 10, **result}
+
+
+def luhn(number: int) -> int:
+    """`number` with its last digit replaced by the Luhn check digit (a valid card number)."""
+    digits = [int(d) for d in str(number // 10)]
+    total = sum(d if i % 2 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(reversed(digits)))
+    return number // 10 * 10 + (10 - total % 10) % 10
 
 
 def shap(folder: Path) -> dict:
@@ -97,9 +105,13 @@ def shap(folder: Path) -> dict:
 
 
 def main() -> None:
+    # `python -m bench.producers_bench pii` runs only the named producers
+    only = set(sys.argv[1:])
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, bench in (("drift", drift), ("pii", pii), ("shap", shap)):
+            if only and name not in only:
+                continue
             folder = Path(tmp) / name
             folder.mkdir()
             result = bench(folder)

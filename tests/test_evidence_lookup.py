@@ -97,7 +97,7 @@ def test_failures_are_never_cached(evidence: Path):
 
     missing, found = asyncio.run(run())
     assert missing.facts is None and missing.error["kind"] == "missing" and missing.problem is None
-    assert f"{folder / 'evidence.yaml'} not found" in missing.error["message"]
+    assert f"({(folder / 'evidence.yaml').relative_to(evidence)} not found)" in missing.error["message"]
     assert found.error is None and found.version == "99" and found.digest.startswith("sha256:")
 
 

@@ -3,8 +3,11 @@ owner-only kinds of the serving table, and the identities trusted without a look
 table is the one the real OPA serves; confirming owners against a real API server is
 tests/e2e/test_as_deployed_e2e.py's."""
 
+from types import SimpleNamespace
+
 import pytest
 
+from gatekeeper.auditor.rejudge import Auditor
 from gatekeeper.pipeline.owners import made_by_hand
 from gatekeeper.pipeline.serving import ServingKinds, built_in_controller
 from gatekeeper.pipeline.workloads import served_models
@@ -126,11 +129,61 @@ def test_only_kubernetes_own_controllers_create_what_a_built_in_template_kind_ow
     assert [row.creates_children(user) for user in USERS] == [built_in_controller(user) for user in USERS]
 
 
-def test_serving_and_owner_only_kinds_name_no_controllers_by_default(kinds):
-    # the operators' identities differ per installation: anyone's reference counts once the
-    # owner is read and found real, until the platform team names them (README "Owners")
-    for row in [kinds.kind_of("serving.kserve.io", "InferenceService"), *kinds.owner_only.values()]:
-        assert all(row.creates_children(user) for user in USERS)
+# The service accounts of each operator's default upstream installation (the table names the
+# release file each comes from).
+OPERATORS = {
+    ("serving.kserve.io", "InferenceService"): "system:serviceaccount:kserve:kserve-controller-manager",
+    ("serving.kserve.io", "TrainedModel"): "system:serviceaccount:kserve:kserve-controller-manager",
+    ("serving.kserve.io", "LLMInferenceService"): "system:serviceaccount:kserve:llmisvc-controller-manager",
+    ("serving.kserve.io", "Predictor"): "system:serviceaccount:modelmesh-serving:modelmesh-controller",
+    ("serving.kserve.io", "ServingRuntime"): "system:serviceaccount:modelmesh-serving:modelmesh-controller",
+    ("serving.kserve.io", "ClusterServingRuntime"): "system:serviceaccount:modelmesh-serving:modelmesh-controller",
+    ("serving.kubeflow.org", "InferenceService"): "system:serviceaccount:kfserving-system:default",
+    ("mlops.seldon.io", "Model"): "system:serviceaccount:seldon-mesh:seldon-v2-controller-manager",
+    ("mlops.seldon.io", "Explainer"): "system:serviceaccount:seldon-mesh:seldon-v2-controller-manager",
+    ("mlops.seldon.io", "Server"): "system:serviceaccount:seldon-mesh:seldon-v2-controller-manager",
+    ("machinelearning.seldon.io", "SeldonDeployment"): "system:serviceaccount:seldon-system:seldon-manager",
+    ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"): "system:serviceaccount:lws-system:lws-controller-manager",
+}
+
+
+def test_operators_rows_name_their_default_installations_controllers(kinds):
+    rows = {**kinds.kinds, **kinds.owner_only}
+    assert {key: rows[key].controllers for key in OPERATORS} == {key: (user,) for key, user in OPERATORS.items()}
+    # every row that can own something names who creates its children
+    assert [key for key, row in rows.items() if not row.controllers] == [("", "Pod")]
+    for key, user in OPERATORS.items():
+        assert [rows[key].creates_children(u) for u in USERS + [user]] == [u == user for u in USERS + [user]]
+
+
+def test_an_owner_whose_row_names_no_controllers_exempts_nothing_at_any_door():
+    # a custom table listing a kind without `controllers` is closed until someone names them
+    data = {"kinds": [{"group": "serving.example.com", "kind": "Endpoint", "serves": "always"},
+                      {"group": "apps", "kind": "Deployment", "serves": "model-server", "template": "spec.template",
+                       "containers": ["spec.template.spec.containers.*"]}],
+            "servers": [{"name": "vLLM", "images": ["vllm"], "args": ["--model"]}]}
+    table = ServingKinds.from_data(data)
+    obj = workload("Deployment", controlled_by("serving.example.com/v1", "Endpoint", "chat"), container=VLLM)
+    row = table.kind_of("apps", "Deployment")
+    owner = table.controller_owner(obj, row)
+    assert owner is not None and not owner.counts and not owner.row.creates_children("anyone")
+    # the auditor lists it as a workload of its own, not one its owner's report covers
+    auditor = Auditor.__new__(Auditor)
+    auditor.gate = SimpleNamespace(kinds=table)
+    assert not auditor._owned(obj)
+    auditor.gate = SimpleNamespace(kinds=ServingKinds.from_data({**data, "kinds": [
+        {"group": "serving.example.com", "kind": "Endpoint", "serves": "always", "controllers": ["system:*"]},
+        {"group": "apps", "kind": "Deployment", "serves": "model-server", "template": "spec.template",
+         "containers": ["spec.template.spec.containers.*"]}]}))
+    assert auditor._owned(obj)  # once the row names its controllers, a reference in the cluster counts
+    for confirm in (False, True):  # the auditor's listing, admission and `check`
+        served = served_models(obj, table, confirm_owner=confirm)
+        assert served.gated and served.owner is None and served.skip_reason is None
+        assert served.reference_errors == [
+            "Deployment runs model server vLLM (image vllm/vllm-openai:v0.6.3) but has no model-gatekeeper.io/model "
+            "annotation naming its model; its owner Endpoint/chat exempts nothing: the row Endpoint "
+            "(serving.example.com) of the serving-kinds table names no `controllers`; name there the service "
+            "account that creates its children"]
 
 
 def test_a_row_naming_its_controllers_trusts_their_requests_only():
@@ -157,7 +210,9 @@ def test_what_a_request_puts_under_an_owner_made_by_hand(kinds):
     assert not made_by_hand(owner, relabelled, made, "alice")
     assert not made_by_hand(owner, debugged, made, "alice")  # kubectl debug: containers added later
     assert made_by_hand(owner, swapped, made, "alice")
-    # an owner whose row names no controllers: anyone's reference counts (once confirmed real)
+    # an operator's object: only its controller's requests count (then confirmed real)
     isvc = kinds.controller_owner(workload("Deployment", controlled_by("serving.kserve.io/v1beta1", "InferenceService")),
                                   kinds.kind_of("apps", "Deployment"))
-    assert not made_by_hand(isvc, workload("Deployment"), None, "alice")
+    assert made_by_hand(isvc, workload("Deployment"), None, "alice")
+    assert made_by_hand(isvc, workload("Deployment"), None, None)  # `gatekeeper check`: no user
+    assert not made_by_hand(isvc, workload("Deployment"), None, "system:serviceaccount:kserve:kserve-controller-manager")

@@ -323,6 +323,117 @@ CASES: dict[str, tuple[dict, set[str], dict]] = {
         obj("v1", "Pod", "web-7d9", {"containers": [{"name": "web", "image": "nginx:1.27"}],
                                      "ephemeralContainers": [vllm(GOOD)]}, ownerReferences=OWNED),
     ),
+    # --- a second model location in the spec (issue 26, item 7): every definition counts
+    "deployment-tgi-model-id-twice-secret-last": (
+        obj("apps/v1", "Deployment", "tgi", template(pod_spec(
+            {"name": "tgi", "image": "ghcr.io/huggingface/text-generation-inference:2.4", "env": [
+                {"name": "MODEL_ID", "value": GOOD},
+                {"name": "MODEL_ID", "valueFrom": {"secretKeyRef": {"name": "llm", "key": "model"}}}]}))),
+        {"artifact.unverifiable"},
+        obj("apps/v1", "Deployment", "tgi", template(pod_spec(
+            {"name": "tgi", "image": "ghcr.io/huggingface/text-generation-inference:2.4",
+             "env": [{"name": "MODEL_ID", "value": GOOD}]}))),
+    ),
+    "isvc-storage-uri-twice-secret-last": (
+        isvc({"containers": [{"name": "kserve-container", "image": "registry.example.com/scorer:3", "env": [
+            {"name": "STORAGE_URI", "value": GOOD},
+            {"name": "STORAGE_URI", "valueFrom": {"secretKeyRef": {"name": "model", "key": "uri"}}}]}]}),
+        {"artifact.unverifiable"},
+        isvc({"containers": [{"name": "kserve-container", "image": "registry.example.com/scorer:3",
+                              "env": [{"name": "STORAGE_URI", "value": GOOD}]}]}),
+    ),
+    "isvc-storage-uri-twice-secret-first": (
+        # Kubernetes keeps the last (compliant) one, but a Secret's definition is still one
+        # the gate cannot verify
+        isvc({"containers": [{"name": "kserve-container", "image": "registry.example.com/scorer:3", "env": [
+            {"name": "STORAGE_URI", "valueFrom": {"secretKeyRef": {"name": "model", "key": "uri"}}},
+            {"name": "STORAGE_URI", "value": GOOD}]}]}),
+        {"artifact.unverifiable"},
+        isvc({"containers": [{"name": "kserve-container", "image": "registry.example.com/scorer:3",
+                              "env": [{"name": "STORAGE_URI", "value": GOOD}, {"name": "STORAGE_URI", "value": GOOD}]}]}),
+    ),
+    "isvc-storage-uri-twice-other-last": (
+        isvc({"containers": [{"name": "kserve-container", "image": "registry.example.com/scorer:3", "env": [
+            {"name": "STORAGE_URI", "value": GOOD}, {"name": "STORAGE_URI", "value": "s3://scratch/unreviewed-model"}]}]}),
+        {"artifact.storage_uri_mismatch"},
+        isvc({"containers": [{"name": "kserve-container", "image": "registry.example.com/scorer:3",
+                              "env": [{"name": "STORAGE_URI", "value": GOOD}]}]}),
+    ),
+    "deployment-vllm-model-variable-twice": (
+        obj("apps/v1", "Deployment", "llm", template(pod_spec(
+            {**vllm("$(MODEL)"), "env": [
+                {"name": "MODEL", "value": GOOD},
+                {"name": "MODEL", "valueFrom": {"secretKeyRef": {"name": "llm", "key": "model"}}}]}))),
+        {"artifact.unverifiable"},
+        obj("apps/v1", "Deployment", "llm", template(pod_spec(
+            {**vllm("$(MODEL)"), "env": [{"name": "MODEL", "value": GOOD}]}))),
+    ),
+    "deployment-vllm-env-from-then-env": (
+        # envFrom first, then env: an explicit definition overrides the ConfigMap's, and a
+        # variable built from an earlier one is expanded as the kubelet does
+        obj("apps/v1", "Deployment", "llm", template(pod_spec(
+            {**vllm("$(MODEL)"), "envFrom": [{"configMapRef": {"name": "llm"}}],
+             "env": [{"name": "BUCKET", "value": "s3://scratch"}, {"name": "MODEL", "value": "$(BUCKET)/llm"}]}))),
+        {"artifact.storage_uri_mismatch"},
+        obj("apps/v1", "Deployment", "llm", template(pod_spec(
+            {**vllm("$(MODEL)"), "envFrom": [{"configMapRef": {"name": "llm"}}],
+             "env": [{"name": "BUCKET", "value": "s3://models"}, {"name": "MODEL", "value": "$(BUCKET)/credit-scoring/3"}]}))),
+    ),
+    "isvc-storage-uris-adapter-from-scratch": (
+        isvc({"model": {"modelFormat": {"name": "huggingface"}, "storageUri": GOOD},
+              "storageUris": [{"uri": GOOD, "mountPath": "/mnt/models/base"},
+                              {"uri": "s3://scratch/adapter", "mountPath": "/mnt/models/adapter"}]}),
+        {"artifact.storage_uri_mismatch"},
+        isvc({"model": {"modelFormat": {"name": "huggingface"}, "storageUri": GOOD},
+              "storageUris": [{"uri": GOOD, "mountPath": "/mnt/models/base"}]}),
+    ),
+    "deployment-mirrored-vllm-unannotated": (
+        obj("apps/v1", "Deployment", "llm", template(pod_spec(
+            {"name": "llm", "image": "registry.corp.example/ml/openai-api-server:0.6.3",
+             "args": ["--model", "s3://scratch/unreviewed-llm"]})), None),
+        {"evidence.model_reference"},
+        obj("apps/v1", "Deployment", "llm", template(pod_spec(
+            {"name": "llm", "image": "registry.corp.example/ml/openai-api-server:0.6.3", "args": ["--model", GOOD]}))),
+    ),
+    "deployment-mirrored-vllm-other-model": (
+        obj("apps/v1", "Deployment", "llm", template(pod_spec(
+            {"name": "llm", "image": "registry.corp.example/ml/openai-api-server:0.6.3",
+             "args": ["--model", "s3://scratch/unreviewed-llm"]}))),
+        {"artifact.storage_uri_mismatch"},
+        obj("apps/v1", "Deployment", "llm", template(pod_spec(
+            {"name": "llm", "image": "registry.corp.example/ml/openai-api-server:0.6.3", "args": ["--model", GOOD]}))),
+    ),
+    "deployment-home-built-hf-model-id": (
+        obj("apps/v1", "Deployment", "llm", template(pod_spec(
+            {"name": "llm", "image": "registry.corp.example/ml/server:1",
+             "env": [{"name": "HF_MODEL_ID", "value": "s3://scratch/unreviewed-llm"}]})), None),
+        {"evidence.model_reference"},
+        obj("apps/v1", "Deployment", "llm", template(pod_spec(
+            {"name": "llm", "image": "registry.corp.example/ml/server:1", "env": [{"name": "HF_MODEL_ID", "value": GOOD}]}))),
+    ),
+    # --- the other built-in workload kinds (issue 26, item 8)
+    "daemonset-vllm-unannotated": (
+        obj("apps/v1", "DaemonSet", "llm", template(pod_spec(vllm(GOOD))), None),
+        {"evidence.model_reference"},
+        obj("apps/v1", "DaemonSet", "llm", template(pod_spec(vllm(GOOD)))),
+    ),
+    "cronjob-vllm-other-model": (
+        obj("batch/v1", "CronJob", "llm", {"schedule": "0 * * * *", "jobTemplate": {"spec": template(pod_spec(vllm(BAD)))}}),
+        {"artifact.storage_uri_mismatch"},
+        obj("batch/v1", "CronJob", "llm", {"schedule": "0 * * * *", "jobTemplate": {"spec": template(pod_spec(vllm(GOOD)))}}),
+    ),
+    "cronjob-vllm-annotated-on-its-template": (
+        obj("batch/v1", "CronJob", "llm", {"schedule": "0 * * * *",
+                                           "jobTemplate": {"spec": template(pod_spec(vllm(BAD)), ANNOTATED)}}, None),
+        {"artifact.storage_uri_mismatch"},
+        obj("batch/v1", "CronJob", "llm", {"schedule": "0 * * * *",
+                                           "jobTemplate": {"spec": template(pod_spec(vllm(GOOD)), ANNOTATED)}}, None),
+    ),
+    "replicationcontroller-vllm-unannotated": (
+        obj("v1", "ReplicationController", "llm", template(pod_spec(vllm(GOOD))), None),
+        {"evidence.model_reference"},
+        obj("v1", "ReplicationController", "llm", template(pod_spec(vllm(GOOD)))),
+    ),
     "isvc-predictor-is-a-list": (
         isvc([sklearn(GOOD)]), {"evidence.model_reference"}, isvc(sklearn(GOOD)),
     ),
@@ -408,6 +519,15 @@ def test_messages_name_the_location_component_and_image(runs):
     assert messages("deployment-vllm-unannotated") == [
         "Deployment runs model server vLLM (image vllm/vllm-openai:v0.6.3) but has no model-gatekeeper.io/model "
         "annotation naming its model"]
+    assert messages("deployment-mirrored-vllm-unannotated") == [
+        "Deployment runs model server unidentified (by its --model argument) (image "
+        "registry.corp.example/ml/openai-api-server:0.6.3) but has no model-gatekeeper.io/model annotation naming its model"]
+    assert messages("deployment-mirrored-vllm-other-model") == [
+        "spec.template.spec.containers[0].args[--model] (component llm) loads s3://scratch/unreviewed-llm "
+        f"but the evidence registers {GOOD}"]
+    assert messages("isvc-storage-uris-adapter-from-scratch") == [
+        "spec.predictor.storageUris[1].uri (component predictor) loads s3://scratch/adapter "
+        f"but the evidence registers {GOOD}"]
     assert messages("isvc-predictor-is-a-list") == ["spec.predictor: expected a map, found a list"]
     assert messages("isvc-predictor-is-null") == ["spec.predictor: expected a map, found null"]
     assert "the bucket of storage key minio is in a Secret" in messages("isvc-storage-block-secret")[0]
@@ -440,6 +560,12 @@ def test_messages_name_the_container_and_the_configmap_or_secret(runs):
                            "spec.template.spec.containers[1].image (component proxy)"}
     assert message("seldon-v2-model-without-location").endswith(
         "the Model names no storage URI, model argument, STORAGE_URI or image the model is loaded from")
+    assert message("deployment-tgi-model-id-twice-secret-last") == (
+        "spec.template.spec.containers[0].env.MODEL_ID (component tgi) loads MODEL_ID from Secret llm (key model), "
+        "which cannot be compared with the evidence: MODEL_ID is read from Secret llm (key model), which the gate "
+        "does not read")
+    assert message("deployment-vllm-model-variable-twice").endswith(
+        "--model is $(MODEL) and MODEL is read from Secret llm (key model), which the gate does not read")
     assert message("pod-owned-ephemeral-vllm-unannotated") == (
         "Pod runs model server vLLM (image vllm/vllm-openai:v0.6.3) in a container added to the running Pod "
         "(spec.ephemeralContainers) but has no model-gatekeeper.io/model annotation naming its model")
@@ -468,11 +594,18 @@ def test_ordinary_and_owned_workloads_are_skipped_with_their_reason(opa_url, evi
     report = result.json()
     # A manifest is made by hand, and only the ReplicaSet controller makes a ReplicaSet's Pods
     # (the table's `controllers`): the Pod naming one is judged as admission would judge it.
-    # The InferenceService's row names no controllers: its reference is taken as written.
-    assert [(d["object"]["name"], d["allowed"]) for d in report["results"]] == [("by-rs", False), ("owned", False)]
+    # So is a Deployment naming an InferenceService: only KServe's controller makes those.
+    assert [(d["object"]["name"], d["allowed"]) for d in report["results"]] == [
+        ("by-isvc", False), ("by-rs", False), ("owned", False)]
+    [by_isvc_line] = [v["message"] for d in report["results"] if d["object"]["name"] == "by-isvc"
+                      for v in d["violations"]]
+    assert by_isvc_line.endswith(
+        "its owner InferenceService/scorer exempts only what the `controllers` of the row InferenceService "
+        "(serving.kserve.io) of the serving-kinds table create (system:serviceaccount:kserve:kserve-controller-manager), "
+        "and `gatekeeper check` takes a manifest as made by hand; if the operator runs as another service account, "
+        "name it there")
     reasons = {s["object"]["name"]: s["reason"] for s in report["skipped"]}
     assert reasons == {
-        "by-isvc": "created by InferenceService/scorer, judged there",
         "web": "no model-gatekeeper.io/model annotation and no known model server",
         "settings": "kind is not gated",
         "debugged": "no model-gatekeeper.io/model annotation and no known model server",

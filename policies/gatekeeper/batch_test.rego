@@ -10,7 +10,7 @@ test_one_decision_per_item_in_order if {
 		td.input_in("staging", [td.model("unclassified")]),
 		{},
 	]
-	decisions := batch.decisions with input as {"items": items}
+	decisions := batch.decisions with input as {"items": items} with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 	[[d.allowed, d.enforcement] | some d in decisions] == [
 		[true, "deny"],
@@ -26,8 +26,8 @@ test_one_decision_per_item_in_order if {
 }
 
 test_no_items if {
-	batch.decisions == [] with input as {}
+	batch.decisions == [] with input as {} with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
-	batch.decisions == [] with input as {"items": []}
+	batch.decisions == [] with input as {"items": []} with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 }

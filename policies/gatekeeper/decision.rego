@@ -1,7 +1,7 @@
 # The admission decision for one workload (input document: docs/policy-input.md).
 # Each requirement family (package gatekeeper.requirements.<family>) reports
-# `violations`; this package gathers them (see `raised`: a new family is added
-# there), applies waivers and the environment's enforcement action.
+# `violations`; this package gathers those of every family there is (a new module is
+# collected by being there), applies waivers and the environment's enforcement action.
 package gatekeeper
 
 import data.gatekeeper.expiry
@@ -22,7 +22,9 @@ decision := {
 	"models": [{"ref": ctx.ref, "name": ctx.name, "version": ctx.version, "risk_class": ctx.risk_class} |
 		some ctx in lib.models
 	],
-	"checks": [{"model": ctx.name, "version": ctx.version, "families": checks(ctx)} | some ctx in lib.models],
+	"checks": [{"model": ctx.name, "version": ctx.version, "families": lib.checked_families(ctx)} |
+		some ctx in lib.models
+	],
 	"violations": open_list,
 	"waived": sorted(waived_violations),
 	"warnings": array.flatten([
@@ -62,35 +64,11 @@ allowed if lib.enforcement != "deny"
 allowed if count(open_violations) == 0
 
 # METADATA
-# description: |
-#   The requirement families a model was checked against (decision.checks; the ID
-#   prefixes of its possible violations): the background report shows one that raised
-#   nothing as passed.
-checks(ctx) := sort(array.concat(["classification", "evidence"], [family |
-	some family, spec in lib.as_object(ctx.requirements)
-	is_object(spec)
-	family != "max_evidence_age_days" # its violations are evidence.stale
-]))
-
-# METADATA
-# description: every violation any requirement family reports (one entry per family)
-raised := union({
-	data.gatekeeper.requirements.artifact.violations,
-	data.gatekeeper.requirements.classification.violations,
-	data.gatekeeper.requirements.data_quality.violations,
-	data.gatekeeper.requirements.documentation.violations,
-	data.gatekeeper.requirements.drift.violations,
-	data.gatekeeper.requirements.evidence.violations,
-	data.gatekeeper.requirements.explainability.violations,
-	data.gatekeeper.requirements.fairness.violations,
-	data.gatekeeper.requirements.lineage.violations,
-	data.gatekeeper.requirements.monitoring.violations,
-	data.gatekeeper.requirements.namespace.violations,
-	data.gatekeeper.requirements.performance.violations,
-	data.gatekeeper.requirements.pii.violations,
-	data.gatekeeper.requirements.signoff.violations,
-	data.gatekeeper.requirements.staleness.violations,
-})
+# description: every violation any requirement family reports, whatever its name
+raised contains v if {
+	violations := data.gatekeeper.requirements[_].violations
+	some v in violations
+}
 
 open_violations contains v if {
 	some v in raised

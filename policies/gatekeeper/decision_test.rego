@@ -4,7 +4,7 @@ import data.gatekeeper
 import data.gatekeeper.testdata as td
 
 decide(doc) := result if {
-	result := gatekeeper.decision with input as doc
+	result := gatekeeper.decision with input as doc with gatekeeper.matrix as td.matrix
 		with gatekeeper.lib.register_entry as td.registered
 }
 
@@ -37,8 +37,8 @@ test_decision_document if {
 		"allowed": true,
 		"models": [{"ref": "models:/credit-scoring/3", "name": "credit-scoring", "version": "3", "risk_class": "high"}],
 		"checks": [{"model": "credit-scoring", "version": "3", "families": [
-			"artifact", "classification", "data_quality", "drift", "evidence", "explainability",
-			"fairness", "lineage", "model_card", "monitoring", "performance", "pii", "signoffs",
+			"artifact", "classification", "data_quality", "documentation", "drift", "evidence",
+			"explainability", "fairness", "lineage", "monitoring", "performance", "pii", "signoff",
 		]}],
 		"violations": [],
 		"waived": [],
@@ -233,5 +233,6 @@ test_a_waiver_for_another_artifact_does_not_apply if {
 }
 
 test_environments if {
-	gatekeeper.environments == ["development", "production", "staging"]
+	environments := gatekeeper.environments with gatekeeper.matrix as td.matrix
+	environments == ["development", "production", "staging"]
 }

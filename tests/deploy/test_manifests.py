@@ -181,6 +181,7 @@ def owner_rows(serving_table: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_match_conditions_send_every_deployment_and_direct_pods(base, serving_table):
     from gatekeeper.pipeline.serving import CONTROLLER_ACCOUNTS, CONTROLLER_MANAGER
+    from gatekeeper.pipeline.workloads import MODEL_ANNOTATION, RISK_ANNOTATION
 
     owner_kinds = sorted({row["kind"] for row in owner_rows(serving_table)})
     assert "Pod" not in owner_kinds and {"Server", "ServingRuntime", "ReplicaSet"} <= set(owner_kinds)
@@ -201,9 +202,20 @@ def test_match_conditions_send_every_deployment_and_direct_pods(base, serving_ta
                 f"request.userInfo.username.endsWith('{suffix}')))) ||") in only, only
         # ephemeral containers of an owned Pod: no owner judged them
         assert only.startswith("(has(request.subResource) && request.subResource == 'ephemeralcontainers') || ")
+        # a terminating object is skipped only when neither its spec nor its model annotations
+        # changed; the template's annotations are part of the spec
+        finalizing = conditions["not-finalizing"]
+        assert "object.spec != oldObject.spec" in finalizing
+        assert f"['{MODEL_ANNOTATION}', '{RISK_ANNOTATION}'].exists(k," in finalizing, finalizing
+        assert "object.metadata.annotations[k] != oldObject.metadata.annotations[k]" in finalizing
+    assert all(row["template"].startswith("spec.") for row in serving_table["kinds"] if row.get("template"))
     guard = webhooks(base)[LABEL_GUARD]
+    # the Namespace and every subresource of it: namespaces/status and namespaces/finalize write
+    # the whole object's metadata, labels included (deploy/README.md)
     assert guard["rules"] == [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
-                               "resources": ["namespaces"], "scope": "Cluster"}]
+                               "resources": ["namespaces"], "scope": "Cluster"},
+                              {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["UPDATE"],
+                               "resources": ["namespaces/*"], "scope": "Cluster"}]
     assert guard["clientConfig"]["service"]["path"] == "/validate/production"  # always enforced
     assert "namespaceSelector" not in guard  # a Namespace's own labels would let a removal escape
     for name, hook in webhooks(base).items():

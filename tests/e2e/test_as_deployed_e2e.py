@@ -243,10 +243,11 @@ def test_validate_without_environment_reads_the_namespace_label_as_the_service_a
 
 
 # --- owners: an ownerReferences entry exempts only when the owner is real ------------------------------
-# No controller runs here: owners and the objects naming them are created as the admin (not a
-# controller identity). A ReplicaSet's Pods are then judged themselves (its row names Kubernetes'
-# own controllers); a Seldon Server's StatefulSet (its row names none) is exempt once the gate
-# has read the owner as deploy/'s service account.
+# No controller runs here: owners are created as the admin (not a controller identity), and so
+# are the objects naming them, unless a test impersonates the service account a row's
+# `controllers` names. A ReplicaSet's Pods made by the admin are then judged themselves (its row
+# names Kubernetes' own controllers); a Seldon Server's StatefulSet made as Seldon's operator is
+# exempt once the gate has read the owner as deploy/'s service account.
 
 VLLM = {"name": "vllm", "image": "vllm/vllm-openai:v0.6.3", "args": ["--model", "s3://models/credit-scoring/3"]}
 
@@ -331,18 +332,97 @@ def test_a_real_but_ordinary_replicaset_covers_no_model_server_it_claims_to_own(
     assert create_pod(kube, owned("Pod", "plain-shell", reference(replicaset), busybox)).metadata.uid
 
 
-def test_a_statefulset_a_real_seldon_server_owns_is_created_a_forged_one_rejected(kube: Kube, deployed: Deployed):
+@pytest.fixture
+def as_operator(kube: Kube) -> Iterator[Any]:
+    """Clients impersonating an operator's service account (as the table's `controllers` name
+    it), allowed by RBAC to create Deployments and StatefulSets in the production namespace."""
+    rbac = client.RbacAuthorizationV1Api(kube.api_client)
+    made: list[tuple[str, client.ApiClient]] = []
+
+    def impersonating(user: str) -> Kube:
+        namespace, name = user.removeprefix("system:serviceaccount:").split(":")
+        binding = f"e2e-operator-{len(made)}"
+        rbac.create_namespaced_role(PROD, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                                           "metadata": {"name": binding}, "rules": [
+                                               {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"],
+                                                "verbs": ["create"]}]})
+        rbac.create_namespaced_role_binding(PROD, {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": binding},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": binding},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]})
+        api = client.ApiClient(kube.api_client.configuration)
+        api.set_default_header("Impersonate-User", user)
+        made.append((binding, api))
+        return Kube(api)
+
+    try:
+        yield impersonating
+    finally:
+        for binding, api in made:
+            rbac.delete_namespaced_role_binding(binding, PROD)
+            rbac.delete_namespaced_role(binding, PROD)
+            api.close()
+
+
+KSERVE = "system:serviceaccount:kserve:kserve-controller-manager"
+MODELMESH = "system:serviceaccount:modelmesh-serving:modelmesh-controller"
+SELDON = "system:serviceaccount:seldon-mesh:seldon-v2-controller-manager"
+
+
+@pytest.mark.parametrize("owner_kind", ["InferenceService", "ServingRuntime"])
+def test_a_vllm_deployment_made_by_hand_naming_a_real_operators_object_is_rejected(kube: Kube, deployed: Deployed,
+                                                                                    as_operator, owner_kind):
+    # A real, compliant InferenceService (judged and admitted), or a real ServingRuntime.
+    if owner_kind == "InferenceService":
+        owner = kube.create(isvc(PROD, "scoring-owner")).object
+        row, controllers = "InferenceService (serving.kserve.io)", KSERVE
+    else:
+        owner = kube.custom.create_namespaced_custom_object("serving.kserve.io", "v1alpha1", PROD, "servingruntimes", {
+            "apiVersion": "serving.kserve.io/v1alpha1", "kind": "ServingRuntime",
+            "metadata": {"name": "vllm-runtime", "namespace": PROD},
+            "spec": {"supportedModelFormats": [{"name": "vllm"}], "containers": [VLLM]}})
+        row, controllers = "ServingRuntime (serving.kserve.io)", MODELMESH
+    # vLLM serving an unreviewed model, no annotation, naming that owner as its controller
+    unreviewed = {**VLLM, "args": ["--model", "s3://scratch/unreviewed-llm"]}
+    name = f"by-hand-{owner_kind.lower()}"
+
+    def deployment(name: str) -> dict[str, Any]:
+        obj = owned("Deployment", name, reference(owner), unreviewed)
+        del obj["spec"]["serviceName"]  # a StatefulSet's field
+        return obj
+
+    error = kube.rejected(lambda: kube.create(deployment(name)))
+    assert error.status == 403, error.body
+    message = status_message(error)
+    assert requirement_ids(message) == {"evidence.model_reference"}, message
+    assert (f"its owner {owner_kind}/{owner['metadata']['name']} exempts only what the `controllers` of the row "
+            f"{row} of the serving-kinds table create ({controllers}), not gatekeeper-e2e-admin's requests; if the "
+            "operator runs as another service account, name it there") in message
+    assert [r["outcome"] for r in deployed.records(namespace=PROD, name=name)] == ["denied"]
+    # the same object, made by the controller the row names: exempt once the gate has read
+    # the owner (as deploy/'s service account), and nothing to record
+    made = as_operator(controllers).create(deployment(f"{name}-op"))
+    assert made.object["metadata"]["uid"] and made.warnings == []
+    assert deployed.records(namespace=PROD, name=f"{name}-op") == []
+
+
+def test_a_statefulset_a_real_seldon_server_owns_is_created_a_forged_one_rejected(kube: Kube, deployed: Deployed,
+                                                                                  as_operator):
     server = kube.custom.create_namespaced_custom_object("mlops.seldon.io", "v1alpha1", PROD, "servers", {
         "apiVersion": "mlops.seldon.io/v1alpha1", "kind": "Server", "metadata": {"name": "mlserver", "namespace": PROD},
         "spec": {"serverConfig": "mlserver"}})
     mlserver = {"name": "mlserver", "image": "seldonio/mlserver:1.6.1"}
-    kube.create(owned("StatefulSet", "mlserver", reference(server), mlserver))
+    seldon = as_operator(SELDON)
+    seldon.create(owned("StatefulSet", "mlserver", reference(server), mlserver))
     assert deployed.records(namespace=PROD, name="mlserver") == []
     forged = reference(server, name="other-server")
-    error = kube.rejected(lambda: kube.create(owned("StatefulSet", "mlserver-forged", forged, mlserver)))
+    error = kube.rejected(lambda: seldon.create(owned("StatefulSet", "mlserver-forged", forged, mlserver)))
     message = status_message(error)
     assert requirement_ids(message) == {"evidence.model_reference"}, message
     assert "image seldonio/mlserver:1.6.1" in message
+    # made by anyone else, the real Server's reference exempts nothing either
+    error = kube.rejected(lambda: kube.create(owned("StatefulSet", "mlserver-by-hand", reference(server), mlserver)))
+    assert "not gatekeeper-e2e-admin's requests" in status_message(error)
 
 
 # --- the environment-label guard, whatever the namespace's environment ---------------------------------

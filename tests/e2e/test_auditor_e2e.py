@@ -174,7 +174,7 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
             first = await auditor.cycle()
             assert first.failure == "" and first.judged[KEY] == "new"
             passing = results(kube)
-            assert passing.get("fail") is None and {"signoffs", "fairness", "pii"} <= passing["pass"]
+            assert passing.get("fail") is None and {"signoff", "fairness", "pii"} <= passing["pass"]
             assert report(kube)["scope"]["uid"] == kube.get("InferenceService", NAMESPACE, NAME)["metadata"]["uid"]
             assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 1
             validator = {"namespace": NAMESPACE, "kind": "InferenceService", "name": NAME, "model": "credit-scoring",
@@ -234,7 +234,7 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
             # the sign-offs expire: within one cycle the report fails, an Event, the gauge, the log
             clock.wall = LAST_EXPIRY + timedelta(seconds=1)
             assert (await auditor.cycle()).judged[KEY] == "expiry"
-            assert "signoff.role" in results(kube)["fail"] and "signoffs" not in results(kube).get("pass", set())
+            assert "signoff.role" in results(kube)["fail"] and "signoff" not in results(kube).get("pass", set())
             assert sorted(events(kube)) == [("Normal", "Compliant")] * 2 + [("Warning", "NonCompliant")] * 3
             assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 0
 

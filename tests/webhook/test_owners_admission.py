@@ -3,7 +3,10 @@ table owns is exempt only when the owner is confirmed real. This gate has no Kub
 to ask (no kubeconfig, not in a cluster), so a claimed owner fails closed; Kubernetes' own
 controllers are trusted without asking, and an owner whose row names its controllers
 (ReplicaSet) counts in no one else's request. tests/e2e/test_as_deployed_e2e.py confirms
-real and forged owners against a real API server."""
+real and forged owners against a real API server. The operators' rows name their
+controllers (the service accounts of their default installations): anyone else's object
+naming such an owner is judged itself, without asking, and its denial says which row's
+`controllers` would let the operator's children through."""
 
 import pytest
 
@@ -18,6 +21,10 @@ FORGED_ISVC = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceServ
 FORGED_SERVER = {"apiVersion": "mlops.seldon.io/v1alpha1", "kind": "Server", "name": "mlserver", "uid": "made-up",
                  "controller": True}
 UNCONFIRMED = "no Kubernetes API is configured to confirm the owner InferenceService/scorer (uid made-up)"
+KSERVE = "system:serviceaccount:kserve:kserve-controller-manager"
+MODELMESH = "system:serviceaccount:modelmesh-serving:modelmesh-controller"
+FORGED_RUNTIME = {"apiVersion": "serving.kserve.io/v1alpha1", "kind": "ServingRuntime", "name": "vllm-runtime",
+                  "uid": "made-up", "controller": True}
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +41,40 @@ def pod(container, owner=None):
 
 
 def test_a_claimed_owner_that_cannot_be_confirmed_fails_closed_in_production(gate):
-    denied = answer(gate, pod(VLLM, FORGED_ISVC))
+    denied = answer(gate, pod(VLLM, FORGED_ISVC), user=KSERVE)
     assert denied["allowed"] is False
     assert denied["status"]["message"] == (
         f"model-gatekeeper could not evaluate the policy, so it denies (fail closed): {UNCONFIRMED}")
 
 
 def test_and_is_admitted_with_a_warning_where_enforcement_is_warn(gate):
-    warned = answer(gate, pod(VLLM, FORGED_ISVC), "/validate/staging")
+    warned = answer(gate, pod(VLLM, FORGED_ISVC), "/validate/staging", user=KSERVE)
     assert warned["allowed"] is True and warned["warnings"] == [f"policy not enforced: {UNCONFIRMED}"]
+
+
+def deployment(container, owner):
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "llm", "namespace": "lending", "ownerReferences": [owner]},
+            "spec": {"template": {"spec": {"containers": [container]}}}}
+
+
+@pytest.mark.parametrize("owner, row, controllers", [
+    (FORGED_ISVC, "InferenceService (serving.kserve.io)", KSERVE),
+    (FORGED_RUNTIME, "ServingRuntime (serving.kserve.io)", MODELMESH),
+])
+def test_a_deployment_made_by_hand_naming_an_operators_object_is_judged_itself_naming_the_row(gate, owner, row,
+                                                                                              controllers):
+    denied = answer(gate, deployment(VLLM, owner), user="alice@example.com")
+    assert denied["allowed"] is False
+    lines = denied["status"]["message"].splitlines()
+    assert lines[1:] == [
+        "[evidence.model_reference] @: Deployment runs model server vLLM (image vllm/vllm-openai:v0.6.3) but has no "
+        f"model-gatekeeper.io/model annotation naming its model; its owner {owner['kind']}/{owner['name']} exempts "
+        f"only what the `controllers` of the row {row} of the serving-kinds table create ({controllers}), not "
+        "alice@example.com's requests; if the operator runs as another service account, name it there"]
+    # the operator's own request is exempt once its owner is confirmed: here no API to ask
+    by_operator = answer(gate, deployment(VLLM, owner), user=controllers)
+    assert by_operator["allowed"] is False and "could not evaluate" in by_operator["status"]["message"]
 
 
 @pytest.mark.parametrize("user", ["system:serviceaccount:kube-system:replicaset-controller",
@@ -75,6 +107,6 @@ def test_a_deployment_claimed_by_an_owner_only_kind_is_confirmed_too(gate):
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
                   "metadata": {"name": "mlserver", "namespace": "lending", "ownerReferences": [FORGED_SERVER]},
                   "spec": {"template": {"spec": {"containers": [{"name": "mlserver", "image": "seldonio/mlserver:1.6.1"}]}}}}
-    denied = answer(gate, deployment)
+    denied = answer(gate, deployment, user="system:serviceaccount:seldon-mesh:seldon-v2-controller-manager")
     assert denied["allowed"] is False
     assert "no Kubernetes API is configured to confirm the owner Server/mlserver (uid made-up)" in denied["status"]["message"]

@@ -4,6 +4,7 @@ model names, wrong shapes, the environment label; never a 5xx."""
 import httpx
 import pytest
 
+from ..conftest import run_cli
 from .server import review
 
 LABEL = "model-gatekeeper.io/environment"
@@ -97,3 +98,63 @@ def test_kubectl_debug_with_a_model_server_is_denied_and_busybox_is_allowed(gate
     busybox = {"name": "debugger", "image": "busybox:1.36", "command": ["sh"]}
     response = httpx.post(f"{gate.url}/validate/production", json=ephemeral_review(busybox, "b"), timeout=10)
     assert response.json()["response"] == {"uid": "b", "allowed": True}
+
+
+# --- a second model location in the spec (issue 26, item 7), through the webhook and the real OPA
+MODEL = {"model-gatekeeper.io/model": "models:/credit-scoring/3"}
+GOOD = "s3://models/credit-scoring/3"
+FROM_SECRET = {"secretKeyRef": {"name": "llm", "key": "model"}}
+VLLM_IMAGE = {"name": "vllm", "image": "vllm/vllm-openai:v0.6.3"}
+
+
+def isvc(predictor):
+    return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+            "metadata": {"name": "scorer", "namespace": "lending", "annotations": dict(MODEL)}, "spec": {"predictor": predictor}}
+
+
+SECOND_LOCATIONS = {
+    "storage-uri-twice": (isvc({"containers": [{"name": "kserve-container", "image": "registry.example.com/scorer:3",
+                                                "env": [{"name": "STORAGE_URI", "value": GOOD},
+                                                        {"name": "STORAGE_URI", "valueFrom": FROM_SECRET}]}]}),
+                          "artifact.unverifiable", "STORAGE_URI is read from Secret llm (key model)"),
+    "tgi-model-id-twice": (deployment({"name": "tgi", "image": "ghcr.io/huggingface/text-generation-inference:2.4",
+                                       "env": [{"name": "MODEL_ID", "value": GOOD},
+                                               {"name": "MODEL_ID", "valueFrom": FROM_SECRET}]}, MODEL),
+                           "artifact.unverifiable", "MODEL_ID is read from Secret llm (key model)"),
+    "vllm-model-variable-twice": (deployment({**VLLM_IMAGE, "args": ["--model", "$(MODEL)"],
+                                              "env": [{"name": "MODEL", "value": GOOD},
+                                                      {"name": "MODEL", "valueFrom": FROM_SECRET}]}, MODEL),
+                                  "artifact.unverifiable", "--model is $(MODEL) and MODEL is read from Secret llm"),
+    "storage-uris-adapter": (isvc({"model": {"modelFormat": {"name": "huggingface"}, "storageUri": GOOD},
+                                   "storageUris": [{"uri": GOOD}, {"uri": "s3://scratch/adapter"}]}),
+                             "artifact.storage_uri_mismatch",
+                             "spec.predictor.storageUris[1].uri (component predictor) loads s3://scratch/adapter"),
+    "mirrored-vllm": (deployment({"name": "llm", "image": "registry.corp.example/ml/openai-api-server:0.6.3",
+                                  "args": ["--model", "s3://scratch/unreviewed-llm"]}),
+                      "evidence.model_reference", "Deployment runs model server unidentified (by its --model argument)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SECOND_LOCATIONS))
+def test_a_second_model_location_is_denied_and_recorded(gate, case):
+    obj, requirement, text = SECOND_LOCATIONS[case]
+    uid = f"second-location-{case}"
+    denied = answer(gate, obj, uid=uid)
+    assert denied["allowed"] is False
+    lines = denied["status"]["message"].splitlines()[1:]
+    assert [line.split("]")[0].lstrip("[") for line in lines] == [requirement] and text in lines[0], lines
+    listed = run_cli("audit", "list", "--audit-db", gate.audit_db, "--format", "json", "--limit", "1000")
+    assert [r["outcome"] for r in listed.json() if r.get("request_uid") == uid] == ["denied"]
+
+
+@pytest.mark.parametrize("api_version, kind, spec", [
+    ("apps/v1", "DaemonSet", {"template": {"spec": {"containers": [VLLM_IMAGE]}}}),
+    ("batch/v1", "CronJob", {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": {"spec": {
+        "containers": [VLLM_IMAGE]}}}}}),
+    ("v1", "ReplicationController", {"template": {"spec": {"containers": [VLLM_IMAGE]}}}),
+])
+def test_other_workload_kinds_running_a_model_server_are_judged(gate, api_version, kind, spec):
+    obj = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "llm", "namespace": "lending"}, "spec": spec}
+    denied = answer(gate, obj)
+    assert denied["allowed"] is False
+    assert f"[evidence.model_reference] @: {kind} runs model server vLLM" in denied["status"]["message"]

@@ -6,6 +6,10 @@ package gatekeeper.expiry
 
 import data.gatekeeper.lib
 
+# METADATA
+# description: the settings of a risk class in the requirement matrix this mechanism reads
+reads := {"expiry_warning_days"}
+
 day_ns := ((24 * 60) * 60) * 1000000000
 
 # METADATA

@@ -6,11 +6,13 @@ import data.gatekeeper.testdata as td
 signoff_rejections(statement) := rejections if {
 	doc := td.input_for("high")
 	rejections := lib.signoff_rejections(statement, lib.models[0]) with input as doc
+		with data.gatekeeper.matrix as td.matrix
 }
 
 waiver_rejections(statement) := rejections if {
 	doc := td.input_for("high")
 	rejections := lib.waiver_rejections(statement, lib.models[0]) with input as doc
+		with data.gatekeeper.matrix as td.matrix
 }
 
 # statement with the JSON patch operations applied
@@ -56,6 +58,7 @@ test_signoff_role if {
 	signoff_rejected(td.signoff("owner", td.bob), sprintf("%s (alice@example.com)", [not_owner]))
 	no_owner := json.remove(td.input_for("high"), ["models/0/evidence/owner"])
 	rejections := lib.signoff_rejections(td.signoff("owner", td.bob), lib.models[0]) with input as no_owner
+		with data.gatekeeper.matrix as td.matrix
 	rejections == ["role 'owner' not granted: bob@example.com is not the model owner (none named)"]
 }
 
@@ -66,6 +69,7 @@ test_signoff_subject if {
 	signoff_rejected(other_digest, sprintf("subject digest does not match artifact digest %s", [td.digest]))
 	no_digest := json.remove(td.input_for("high"), ["models/0/evidence/artifact/digest"])
 	rejections := lib.signoff_rejections(statement, lib.models[0]) with input as no_digest
+		with data.gatekeeper.matrix as td.matrix
 	rejections == ["the evidence names no artifact digest to bind the sign-off to"]
 }
 
@@ -77,6 +81,7 @@ test_signoff_expiry if {
 	signoff_rejected(unparsable, "expiry next year is not an RFC3339 time")
 	no_now := object.remove(td.input_for("high"), ["now"])
 	rejections := lib.signoff_rejections(statement, lib.models[0]) with input as no_now
+		with data.gatekeeper.matrix as td.matrix
 	rejections == ["cannot check expiry: input.now is missing or not an RFC3339 time"]
 }
 
@@ -105,10 +110,10 @@ test_waiver_checks if {
 }
 
 test_waiver_state if {
-	lib.waiver_state(td.later) == "active" with input as {"now": td.now}
-	lib.waiver_state(td.now) == "expired" with input as {"now": td.now}
-	lib.waiver_state("soon") == "invalid" with input as {"now": td.now}
-	lib.waiver_state(td.later) == "invalid" with input as {}
+	lib.waiver_state(td.later) == "active" with input as {"now": td.now} with data.gatekeeper.matrix as td.matrix
+	lib.waiver_state(td.now) == "expired" with input as {"now": td.now} with data.gatekeeper.matrix as td.matrix
+	lib.waiver_state("soon") == "invalid" with input as {"now": td.now} with data.gatekeeper.matrix as td.matrix
+	lib.waiver_state(td.later) == "invalid" with input as {} with data.gatekeeper.matrix as td.matrix
 }
 
 test_key_owners if {

@@ -16,12 +16,12 @@ test_reviewed_waivers if {
 		expiring("lineage.run_id", "whenever"),
 		td.waiver_by("fairness.missing", td.alice),
 	])
-	reviews := lib.reviewed_waivers with input as doc
+	reviews := lib.reviewed_waivers with input as doc with data.gatekeeper.matrix as td.matrix
 	{[w.requirement, w.state] | some w in reviews} == {
 		["pii.open_findings", "active"],
 		["monitoring.required", "expired"],
 	}
-	expired := lib.expired_waivers with input as doc
+	expired := lib.expired_waivers with input as doc with data.gatekeeper.matrix as td.matrix
 	{w.source | some w in expired} == {"waivers/monitoring.required.dsse.json"}
 }
 
@@ -32,11 +32,12 @@ test_waiver_for if {
 		td.waiver("classification.risk_class_invalid"),
 	])
 	v := {"model": "credit-scoring", "version": "3", "requirement": "pii.open_findings"}
-	waiver := lib.waiver_for(v) with input as doc
+	waiver := lib.waiver_for(v) with input as doc with data.gatekeeper.matrix as td.matrix
 	waiver.expires_at == "2027-12-31T00:00:00Z"
 	waiver.reason == "mitigation under way"
-	not lib.waiver_for(object.union(v, {"version": "4"})) with input as doc
+	not lib.waiver_for(object.union(v, {"version": "4"})) with input as doc with data.gatekeeper.matrix as td.matrix
 	not lib.waiver_for(object.union(v, {"requirement": "classification.risk_class_invalid"})) with input as doc
+		with data.gatekeeper.matrix as td.matrix
 }
 
 test_rejected_waivers_say_why if {

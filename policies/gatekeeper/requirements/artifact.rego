@@ -5,6 +5,14 @@ package gatekeeper.requirements.artifact
 import data.gatekeeper.lib
 
 # METADATA
+# description: the settings of a risk class in the requirement matrix this family evaluates
+reads := {"artifact"}
+
+# METADATA
+# description: the requirement IDs this family raises (each has a remediation text in the matrix)
+raises := {"artifact.digest_missing", "artifact.storage_uri_mismatch", "artifact.unverifiable"}
+
+# METADATA
 # description: the class requires an artifact digest and the evidence has none
 violations contains v if {
 	some ctx in lib.assessed

@@ -4,7 +4,7 @@ import data.gatekeeper.requirements.artifact
 import data.gatekeeper.testdata as td
 
 found(model) := ids if {
-	ids := td.ids(artifact.violations) with input as td.input_of([model])
+	ids := td.ids(artifact.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 }
 
@@ -46,7 +46,7 @@ test_storage_uri_mismatch if {
 
 test_storage_uri_message if {
 	model := td.model_with("minimal", {"storage_uri": "gs://elsewhere/model"})
-	violations := artifact.violations with input as td.input_of([model])
+	violations := artifact.violations with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 	{[v.message, v.observed, v.threshold] | some v in violations} == {[
 		"storageUri (component model) loads gs://elsewhere/model but the evidence registers s3://models/credit-scoring/3",
@@ -69,6 +69,7 @@ transformer_uri := "spec.transformer.containers[0].env.STORAGE_URI"
 
 judged(model, artifacts) := violations if {
 	violations := artifact.violations with input as object.union(td.input_of([model]), {"artifacts": artifacts})
+		with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 }
 

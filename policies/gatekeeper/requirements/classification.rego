@@ -5,6 +5,14 @@ package gatekeeper.requirements.classification
 import data.gatekeeper.lib
 
 # METADATA
+# description: the settings of a risk class in the requirement matrix this family evaluates
+reads := {"admitted"}
+
+# METADATA
+# description: the requirement IDs this family raises (each has a remediation text in the matrix)
+raises := {"classification.prohibited", "classification.unclassified", "classification.risk_class_invalid"}
+
+# METADATA
 # description: prohibited models are never admitted, whatever the matrix or a waiver says
 violations contains v if {
 	some ctx in lib.with_evidence

@@ -4,6 +4,14 @@ package gatekeeper.requirements.data_quality
 import data.gatekeeper.lib
 
 # METADATA
+# description: the settings of a risk class in the requirement matrix this family evaluates
+reads := {"data_quality"}
+
+# METADATA
+# description: the requirement IDs this family raises (each has a remediation text in the matrix)
+raises := {"data_quality.missing", "data_quality.success_percent"}
+
+# METADATA
 # description: the class requires a data-quality result and the evidence has none
 violations contains v if {
 	some ctx in lib.assessed

@@ -4,6 +4,14 @@ package gatekeeper.requirements.documentation
 import data.gatekeeper.lib
 
 # METADATA
+# description: the settings of a risk class in the requirement matrix this family evaluates
+reads := {"model_card"}
+
+# METADATA
+# description: the requirement IDs this family raises (each has a remediation text in the matrix)
+raises := {"documentation.model_card_missing", "documentation.model_card_section"}
+
+# METADATA
 # description: the model card is required but absent or unreadable
 violations contains v if {
 	some ctx in lib.assessed

@@ -10,6 +10,14 @@ package gatekeeper.requirements.drift
 import data.gatekeeper.lib
 
 # METADATA
+# description: the settings of a risk class in the requirement matrix this family evaluates
+reads := {"drift"}
+
+# METADATA
+# description: the requirement IDs this family raises (each has a remediation text in the matrix)
+raises := {"drift.missing", "drift.drift_share"}
+
+# METADATA
 # description: the class requires a measured drift result and the evidence has none
 violations contains v if {
 	some ctx in lib.assessed

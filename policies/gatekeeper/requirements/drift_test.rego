@@ -4,7 +4,7 @@ import data.gatekeeper.requirements.drift
 import data.gatekeeper.testdata as td
 
 found(model) := ids if {
-	ids := td.ids(drift.violations) with input as td.input_of([model])
+	ids := td.ids(drift.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 }
 
@@ -25,7 +25,7 @@ test_no_result_is_judged_on_declared_monitoring_by_default if {
 }
 
 test_result_required_when_the_matrix_says_so if {
-	matrix := object.union(data.gatekeeper.matrix, {"risk_classes": {"limited": {"drift": {"required": true}}}})
+	matrix := object.union(td.matrix, {"risk_classes": {"limited": {"drift": {"required": true}}}})
 	without := td.input_of([td.model_without("limited", ["evidence/drift"])])
 	td.ids(drift.violations) == {"drift.missing"} with input as without with data.gatekeeper.matrix as matrix
 		with data.gatekeeper.lib.register_entry as td.registered
@@ -48,13 +48,15 @@ test_message_names_the_drifted_columns if {
 		{"drift_share": 0.75, "drifted_columns": ["age", "income", "debt"], "columns": 4},
 	)}}
 	violations := drift.violations with input as td.input_of([td.model_with("high", shifted)])
+		with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 	message := "drift share 0.75 is above 0.3: drifted columns age, income, debt (3 of 4)"
 	{[v.message, v.observed, v.threshold] | some v in violations} == {[message, 0.75, 0.3]}
 	bare := td.model_with("high", {"evidence": {"drift": {"drift_share": 0.5}}})
-	bare_messages := {v.message | some v in drift.violations} with input as td.input_of([bare])
+	messages := {v.message | some v in drift.violations} with input as td.input_of([bare])
+		with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
-	bare_messages == {"drift share 0.50 is above 0.3"}
+	messages == {"drift share 0.50 is above 0.3"}
 }
 
 test_age_is_not_judged_here if {

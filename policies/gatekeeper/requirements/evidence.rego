@@ -4,6 +4,16 @@ package gatekeeper.requirements.evidence
 import data.gatekeeper.lib
 import data.gatekeeper.requirements.staleness
 
+# METADATA
+# description: the settings of a risk class in the requirement matrix this family evaluates
+reads := set()
+
+# METADATA
+# description: the requirement IDs this family raises (each has a remediation text in the matrix)
+raises := {"evidence.model_reference", "evidence.unavailable"} | {concat(".", ["evidence", kind]) |
+	some kind in error_kinds
+}
+
 error_kinds := {"missing", "unreadable", "unavailable", "mismatch"}
 
 # METADATA

@@ -4,6 +4,14 @@ package gatekeeper.requirements.explainability
 import data.gatekeeper.lib
 
 # METADATA
+# description: the settings of a risk class in the requirement matrix this family evaluates
+reads := {"explainability"}
+
+# METADATA
+# description: the requirement IDs this family raises (each has a remediation text in the matrix)
+raises := {"explainability.report", "explainability.report_format"}
+
+# METADATA
 # description: the class requires an explainability report and there is none
 violations contains v if {
 	some ctx in lib.assessed

@@ -4,7 +4,7 @@ import data.gatekeeper.requirements.explainability
 import data.gatekeeper.testdata as td
 
 found(model) := ids if {
-	ids := td.ids(explainability.violations) with input as td.input_of([model])
+	ids := td.ids(explainability.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 }
 
@@ -33,7 +33,7 @@ test_messages if {
 	unnamed := td.model_without("high", ["evidence/explainability/report", "evidence/explainability/report_present"])
 	messages := {v.message |
 		some model in [no_method, no_report, unnamed]
-		some v in explainability.violations with input as td.input_of([model])
+		some v in explainability.violations with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 			with data.gatekeeper.lib.register_entry as td.registered
 	}
 	messages == {
@@ -51,6 +51,7 @@ test_report_must_be_feature_importance if {
 		found(td.model_with(class, misshapen)) == td.expect(class, {"high"}, {"explainability.report_format"})
 	}
 	violations := explainability.violations with input as td.input_of([td.model_with("high", misshapen)])
+		with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 	message := concat("", [
 		"the explainability report shap-importance.json is not a feature-importance report: ",

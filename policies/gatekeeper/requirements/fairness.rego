@@ -5,6 +5,16 @@ package gatekeeper.requirements.fairness
 import data.gatekeeper.lib
 
 # METADATA
+# description: the settings of a risk class in the requirement matrix this family evaluates
+reads := {"fairness"}
+
+# METADATA
+# description: the requirement IDs this family raises (each has a remediation text in the matrix)
+raises := {"fairness.missing", "fairness.metric_missing"} | {concat(".", ["fairness", metric]) |
+	some metric, _ in metrics
+}
+
+# METADATA
 # description: |
 #   evidence metric -> its threshold key in the matrix, the bound, the requirement ID
 #   reported when out of bounds, and how messages name it

@@ -4,6 +4,14 @@ package gatekeeper.requirements.lineage
 import data.gatekeeper.lib
 
 # METADATA
+# description: the settings of a risk class in the requirement matrix this family evaluates
+reads := {"lineage"}
+
+# METADATA
+# description: the requirement IDs this family raises (each has a remediation text in the matrix)
+raises := {"lineage.run_id", "lineage.code_commit", "lineage.training_dataset_digest"}
+
+# METADATA
 # description: run ID and code commit, each when the class requires it
 violations contains v if {
 	some ctx in lib.assessed

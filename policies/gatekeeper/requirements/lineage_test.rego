@@ -4,7 +4,7 @@ import data.gatekeeper.requirements.lineage
 import data.gatekeeper.testdata as td
 
 found(model) := ids if {
-	ids := td.ids(lineage.violations) with input as td.input_of([model])
+	ids := td.ids(lineage.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 }
 
@@ -69,14 +69,18 @@ test_placeholders_are_not_recorded_values if {
 
 test_placeholder_message_names_the_value if {
 	model := td.model_with("high", {"evidence": {"lineage": {"run_id": "n/a"}}})
-	messages := {v.message | some v in lineage.violations} with input as td.input_of([model])
+	violations := lineage.violations with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
+	messages := {v.message | some v in violations}
 	messages == {"lineage.run_id is 'n/a', a placeholder, not a recorded value"}
 }
 
 test_placeholder_dataset_digest if {
 	datasets := [{"name": "loans", "digest": "unknown", "context": "training"}]
 	model := td.model_with("high", {"evidence": {"lineage": {"datasets": datasets}}})
-	messages := {v.message | some v in lineage.violations} with input as td.input_of([model])
+	violations := lineage.violations with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
+	messages := {v.message | some v in violations}
 	messages == {concat("", [
 		"the evidence lists no training dataset (context: training) with a digest ",
 		"(digest of 'loans' is 'unknown', a placeholder)",
@@ -87,6 +91,7 @@ test_placeholders_are_policy_data if {
 	model := td.model_with("high", {"evidence": {"lineage": {"run_id": "pending"}}})
 	found(model) == set()
 	ids := td.ids(lineage.violations) with input as td.input_of([model])
-		with data.gatekeeper.matrix.evidence.placeholders as ["Pending", 7]
+		with data.gatekeeper.matrix as object.union(td.matrix, {"evidence": {"placeholders": ["Pending", 7]}})
+		with data.gatekeeper.lib.register_entry as td.registered
 	ids == {"lineage.run_id"}
 }

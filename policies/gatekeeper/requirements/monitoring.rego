@@ -5,6 +5,14 @@ package gatekeeper.requirements.monitoring
 import data.gatekeeper.lib
 
 # METADATA
+# description: the settings of a risk class in the requirement matrix this family evaluates
+reads := {"monitoring"}
+
+# METADATA
+# description: the requirement IDs this family raises (each has a remediation text in the matrix)
+raises := {"monitoring.required"}
+
+# METADATA
 # description: the class requires monitoring; drift monitoring is neither enabled nor measured
 violations contains v if {
 	some ctx in lib.assessed

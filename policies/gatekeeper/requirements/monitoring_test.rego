@@ -4,7 +4,7 @@ import data.gatekeeper.requirements.monitoring
 import data.gatekeeper.testdata as td
 
 found(model) := ids if {
-	ids := td.ids(monitoring.violations) with input as td.input_of([model])
+	ids := td.ids(monitoring.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 }
 
@@ -40,7 +40,7 @@ test_a_measured_drift_result_is_monitoring if {
 test_messages if {
 	messages := {[v.message, v.observed] |
 		some model in [declared("high", "disabled"), td.model_without("high", ["evidence/monitoring", "evidence/drift"])]
-		some v in monitoring.violations with input as td.input_of([model])
+		some v in monitoring.violations with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 			with data.gatekeeper.lib.register_entry as td.registered
 	}
 	messages == {

@@ -7,6 +7,14 @@ package gatekeeper.requirements.namespace
 
 import data.gatekeeper.lib
 
+# METADATA
+# description: the settings of a risk class in the requirement matrix this family evaluates
+reads := set()
+
+# METADATA
+# description: the requirement IDs this family raises (each has a remediation text in the matrix)
+raises := {"namespace.environment_label"}
+
 # Who may set, change or remove the label (users and groups).
 default editors := {}
 

@@ -14,6 +14,7 @@ judged(c, named) := violations if {
 
 	# regal ignore:external-reference
 	violations := namespace.violations with input as doc with data.gatekeeper.serving.environment_label.editors as named
+		with data.gatekeeper.matrix as td.matrix
 }
 
 found(c) := td.ids(judged(c, editors))
@@ -28,7 +29,7 @@ test_only_named_identities_touch_the_label if {
 }
 
 test_no_label_change_no_input if {
-	td.ids(namespace.violations) == set() with input as td.input_of([])
+	td.ids(namespace.violations) == set() with input as td.input_of([]) with data.gatekeeper.matrix as td.matrix
 }
 
 test_messages if {
@@ -48,6 +49,7 @@ test_denied_in_every_environment if {
 	every environment in ["production", "staging", "development"] {
 		doc := object.union(td.input_in(environment, []), {"namespace_label": change("production", "staging", "dave", [])})
 		answer := data.gatekeeper.decision with input as doc with data.gatekeeper.serving.environment_label.editors as editors
+			with data.gatekeeper.matrix as td.matrix
 		answer.allowed == false
 		answer.enforcement == "deny"
 		[v.requirement | some v in answer.violations] == ["namespace.environment_label"]
@@ -59,6 +61,7 @@ test_a_named_identity_passes_in_every_environment if {
 	every environment in ["production", "staging", "development"] {
 		doc := object.union(td.input_in(environment, []), {"namespace_label": change("production", "staging", "carol", [])})
 		answer := data.gatekeeper.decision with input as doc with data.gatekeeper.serving.environment_label.editors as editors
+			with data.gatekeeper.matrix as td.matrix
 		answer.allowed == true
 		answer.violations == []
 	}

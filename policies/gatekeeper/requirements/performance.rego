@@ -5,6 +5,14 @@ package gatekeeper.requirements.performance
 
 import data.gatekeeper.lib
 
+# METADATA
+# description: the settings of a risk class in the requirement matrix this family evaluates
+reads := {"performance"}
+
+# METADATA
+# description: the requirement IDs this family raises (each has a remediation text in the matrix)
+raises := {"performance.metric"}
+
 bound_words := {"min": "below", "max": "above"}
 
 # METADATA

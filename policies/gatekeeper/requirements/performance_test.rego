@@ -4,7 +4,7 @@ import data.gatekeeper.requirements.performance
 import data.gatekeeper.testdata as td
 
 # the matrix with metric bounds for high-risk models
-bounded := object.union(data.gatekeeper.matrix, {"risk_classes": {"high": {"performance": {
+bounded := object.union(td.matrix, {"risk_classes": {"high": {"performance": {
 	"auc": {"min": 0.70},
 	"latency_p99_ms": {"max": 250},
 	"ks": {"target": 0.5},
@@ -25,10 +25,11 @@ test_metrics_required_where_the_class_has_a_performance_entry if {
 			td.model_with(class, {"evidence": {"performance": {"metrics": []}}}),
 		] {
 			ids := td.ids(performance.violations) with input as td.input_of([model])
+				with data.gatekeeper.matrix as td.matrix
 				with data.gatekeeper.lib.register_entry as td.registered
 			ids == td.expect(class, {"high"}, {"performance.metric"})
 		}
-		performance.violations == set() with input as td.input_for(class)
+		performance.violations == set() with input as td.input_for(class) with data.gatekeeper.matrix as td.matrix
 			with data.gatekeeper.lib.register_entry as td.registered
 	}
 }

@@ -4,6 +4,14 @@ package gatekeeper.requirements.pii
 import data.gatekeeper.lib
 
 # METADATA
+# description: the settings of a risk class in the requirement matrix this family evaluates
+reads := {"pii"}
+
+# METADATA
+# description: the requirement IDs this family raises (each has a remediation text in the matrix)
+raises := {"pii.scan_missing", "pii.open_findings"}
+
+# METADATA
 # description: the class requires a PII scan and the evidence has none (or no finding count)
 violations contains v if {
 	some ctx in lib.assessed

@@ -4,7 +4,7 @@ import data.gatekeeper.requirements.pii
 import data.gatekeeper.testdata as td
 
 found(model) := ids if {
-	ids := td.ids(pii.violations) with input as td.input_of([model])
+	ids := td.ids(pii.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 }
 
@@ -29,13 +29,14 @@ test_open_findings if {
 		found(td.model_with(class, findings(1))) == td.expect(class, {"high", "limited"}, {"pii.open_findings"})
 	}
 	violations := pii.violations with input as td.input_of([td.model_with("high", findings(2))])
+		with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 	{[v.message, v.observed, v.threshold] | some v in violations} == {["the PII scan has 2 open findings, above 0", 2, 0]}
 }
 
 test_higher_limit_by_override if {
 	override := {"staging": {"limited": {"pii": {"max_open_findings": 2}}}}
-	matrix := object.union(data.gatekeeper.matrix, {"overrides": override})
+	matrix := object.union(td.matrix, {"overrides": override})
 	td.ids(pii.violations) == set() with input as td.input_in("staging", [td.model_with("limited", findings(2))])
 		with data.gatekeeper.matrix as matrix
 		with data.gatekeeper.lib.register_entry as td.registered
@@ -49,6 +50,7 @@ test_message_counts_entity_types if {
 	entities := {"EMAIL_ADDRESS": 2, "PHONE_NUMBER": 1, "IBAN_CODE": 0}
 	scan := {"evidence": {"pii_scan": {"open_findings": 3, "entities": entities}}}
 	violations := pii.violations with input as td.input_of([td.model_with("high", scan)])
+		with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 	{v.message | some v in violations} == {"the PII scan has 3 open findings, above 0 (EMAIL_ADDRESS 2, PHONE_NUMBER 1)"}
 }

@@ -4,6 +4,14 @@ package gatekeeper.requirements.signoff
 import data.gatekeeper.lib
 
 # METADATA
+# description: the settings of a risk class in the requirement matrix this family evaluates
+reads := {"signoffs"}
+
+# METADATA
+# description: the requirement IDs this family raises (each has a remediation text in the matrix)
+raises := {"signoff.role", "signoff.distinct_signers"}
+
+# METADATA
 # description: |
 #   Each sign-off of a model that needs sign-offs, with why it does not count
 #   ([] when it does). Computed once per model.

@@ -5,6 +5,18 @@ package gatekeeper.requirements.staleness
 
 import data.gatekeeper.lib
 
+# METADATA
+# description: the settings of a risk class in the requirement matrix this family evaluates
+reads := {"max_evidence_age_days"}
+
+# METADATA
+# description: the requirement IDs this family raises (each has a remediation text in the matrix)
+raises := {"evidence.stale"}
+
+# METADATA
+# description: the prefix of the IDs it raises, which is not the family's name
+prefix := "evidence"
+
 day_ns := ((24 * 60) * 60) * 1000000000
 
 # METADATA

@@ -4,12 +4,13 @@ import data.gatekeeper.requirements.staleness
 import data.gatekeeper.testdata as td
 
 found(model) := ids if {
-	ids := td.ids(staleness.violations) with input as td.input_of([model])
+	ids := td.ids(staleness.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 found_at(now, model) := violations if {
 	violations := staleness.violations with input as object.union(td.input_of([model]), {"now": now})
+		with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 }
 
@@ -47,6 +48,7 @@ test_missing_or_bad_time_fails_closed if {
 	found(td.model_with("high", scanned("last week"))) == {"evidence.stale"}
 	found(td.model_with("high", scanned(20251001))) == {"evidence.stale"}
 	violations := staleness.violations with input as object.remove(td.input_for("high"), ["now"])
+		with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 	message := "cannot check the age of pii_scan.scanned_at: input.now is missing or not an RFC3339 time"
 	{v.message | some v in violations} == {message}
@@ -60,7 +62,7 @@ test_no_scan_is_not_stale if {
 test_off_for_minimal_and_by_override if {
 	found(td.model_with("minimal", scanned("2020-01-01T00:00:00Z"))) == set()
 	override := {"production": {"high": {"max_evidence_age_days": {"pii_scan": null}}}}
-	matrix := object.union(data.gatekeeper.matrix, {"overrides": override})
+	matrix := object.union(td.matrix, {"overrides": override})
 	old := td.input_of([td.model_with("high", scanned("2020-01-01T00:00:00Z"))])
 	td.ids(staleness.violations) == set() with input as old with data.gatekeeper.matrix as matrix
 		with data.gatekeeper.lib.register_entry as td.registered
@@ -100,7 +102,7 @@ dated := {"evidence": {
 }}
 
 test_data_quality_drift_and_fairness_times if {
-	matrix := object.union(data.gatekeeper.matrix, {"overrides": limit_all})
+	matrix := object.union(td.matrix, {"overrides": limit_all})
 	violations := staleness.violations with input as td.input_of([td.model_with("high", dated)])
 		with data.gatekeeper.matrix as matrix
 		with data.gatekeeper.lib.register_entry as td.registered
@@ -112,7 +114,7 @@ test_data_quality_drift_and_fairness_times if {
 
 test_fairness_without_time_is_not_dated if {
 	# fairness results carry no time unless the producer wrote one (age_band here)
-	matrix := object.union(data.gatekeeper.matrix, {"overrides": limit_all})
+	matrix := object.union(td.matrix, {"overrides": limit_all})
 	td.ids(staleness.violations) == set() with input as td.input_for("high")
 		with data.gatekeeper.matrix as matrix
 		with data.gatekeeper.lib.register_entry as td.registered
@@ -120,7 +122,7 @@ test_fairness_without_time_is_not_dated if {
 
 test_in_the_decision if {
 	old := td.input_of([td.model_with("high", scanned("2025-01-01T00:00:00Z"))])
-	decision := data.gatekeeper.decision with input as old
+	decision := data.gatekeeper.decision with input as old with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 	{v.requirement | some v in decision.violations} == {"evidence.stale"}
 	not decision.allowed
@@ -136,14 +138,14 @@ test_the_shipped_matrix_sets_no_retired_setting if {
 
 test_drift_max_age_days_is_refused_with_what_to_set_instead if {
 	set_in_class := [{"op": "add", "path": "/risk_classes/high/drift/max_age_days", "value": 30}]
-	retired(json.patch(data.gatekeeper.matrix, set_in_class)) == {concat("", [
+	retired(json.patch(td.matrix, set_in_class)) == {concat("", [
 		"risk_classes.high.drift.max_age_days is no longer read: ",
 		"set risk_classes.high.max_evidence_age_days.drift (days) instead",
 	])}
 
 	# even null (turning the limit off) is refused: the setting is not read either way
 	override := {"staging": {"limited": {"drift": {"max_age_days": null}}}}
-	retired(object.union(data.gatekeeper.matrix, {"overrides": override})) == {concat("", [
+	retired(object.union(td.matrix, {"overrides": override})) == {concat("", [
 		"overrides.staging.limited.drift.max_age_days is no longer read: ",
 		"set overrides.staging.limited.max_evidence_age_days.drift (days) instead",
 	])}
@@ -151,7 +153,7 @@ test_drift_max_age_days_is_refused_with_what_to_set_instead if {
 
 test_a_gate_serving_a_retired_drift_age_fails_closed if {
 	set_in_class := [{"op": "add", "path": "/risk_classes/high/drift/max_age_days", "value": 30}]
-	matrix := json.patch(data.gatekeeper.matrix, set_in_class)
+	matrix := json.patch(td.matrix, set_in_class)
 	every class in td.classes {
 		violations := staleness.violations with input as td.input_of([td.model(class)])
 			with data.gatekeeper.matrix as matrix

@@ -23,6 +23,7 @@ REASONS: dict[str, str] = {
     "annotation_removed": "UPDATE removing the model annotation: the new object serves no model",
     "not_judged": "DELETE/CONNECT of an object that serves a model: always admitted",
     "unknown_environment": "the environment is not in the requirement matrix; denied",
+    "internal_error": "the gate itself failed (the error names the exception and the module); answered per the environment's enforcement",
 }
 
 # prev_hash of record 1: there is no record 0 to point at.
@@ -75,6 +76,9 @@ class AuditRecord(BaseModel):
     # judged it. Records written before this field existed read as None and verify as they
     # were written (the hash is over the stored text).
     reason: str | None = None
+    # The subresource an admission wrote through (`status`, `finalize` of a Namespace,
+    # `ephemeralcontainers` of a Pod); None for the object itself and for older records.
+    subresource: str | None = None
     # Chain fields: set by the store when the record is appended.
     seq: int = 0
     prev_hash: str = ""
@@ -99,6 +103,7 @@ class AuditRecord(BaseModel):
         user: str | None,
         dry_run: bool,
         source: Source,
+        subresource: str | None = None,
     ) -> AuditRecord:
         # The decision is already validated; constructing without re-validating it keeps
         # this off the webhook's CPU budget (it runs once per review).
@@ -122,6 +127,7 @@ class AuditRecord(BaseModel):
             dry_run=dry_run,
             source=source,
             error=decision.error,
+            subresource=subresource,
         )
 
     def content(self) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from gatekeeper.auditor.memory import Judged
 from gatekeeper.auditor.watch import Cache
 from gatekeeper.opa.client import PolicyError
 from gatekeeper.pipeline.gate import Gate, Manifest, ReviewContext, UnknownEnvironment
-from gatekeeper.pipeline.workloads import ENVIRONMENT_LABEL, served_models
+from gatekeeper.pipeline.workloads import ENVIRONMENT_LABEL, ownership, served_models
 from gatekeeper.types.decision import Decision
 
 DEFAULT_RESYNC = timedelta(minutes=10)
@@ -136,8 +136,8 @@ class Auditor:
         row = self.gate.kinds.row_of(obj)
         if row is None:
             return False
-        owner, added = self.gate.kinds.ownership(obj, row)
-        return owner is not None and added is None
+        owner, added = ownership(self.gate.kinds, obj, row)
+        return owner is not None and owner.counts and added is None
 
     def _due(self, obj: dict[str, Any], now: datetime) -> str:
         state = self.state.get(obj["metadata"]["uid"])

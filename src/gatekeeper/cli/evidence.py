@@ -239,7 +239,7 @@ def explain(
 @app.command("pii")
 def pii(
     data: Annotated[Path, typer.Option(help="Table to scan: CSV, TSV, JSON Lines or Parquet.")],
-    columns: Annotated[Optional[str], typer.Option(help="Columns to scan, comma-separated (default: text columns).")] = None,
+    columns: Annotated[Optional[str], typer.Option(help="Columns to scan, comma-separated (default: every column, numbers included).")] = None,
     min_score: Annotated[float, typer.Option(help="Lowest Presidio score that counts as a finding.")] = 0.4,
     bundle: Annotated[Optional[Path], typer.Option(help=_BUNDLE_HELP)] = None,
 ) -> None:

@@ -4,6 +4,8 @@
   line saying what to set instead), `opa test --coverage` (with a minimum coverage) and
   `regal lint`, with the pinned binaries from .tools/bin; exit 0 all pass, 1 something
   failed, 2 a tool could not run.
+- `policy new FAMILY [--risk-class high ...]`: scaffold a requirement family (module, its
+  tests, its matrix entry and remediation text; `policy_new`), ready to be filled in.
 - `policy impact --base REV [MANIFEST...]`: evaluate the same objects under the policies
   at REV and under the working tree (or --head REV), each in its own OPA, with one shared
   evidence source, and list every decision that changes. Exit 0 no change, 1 changes,
@@ -50,9 +52,10 @@ def _policy_dir(policy_dir: Path | None) -> Path:
     return folder
 
 
-def _run(command: list[str], *, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def _run(command: list[str], *, cwd: Path | None = None, timeout: float = 600,
+         stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=timeout)
+        return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=timeout, input=stdin)
     except OSError as exc:
         raise fail(f"cannot run {command[0]}: {exc.strerror}") from None
     except subprocess.TimeoutExpired:
@@ -86,13 +89,10 @@ def test(
         typer.echo("FAIL  opa check --strict")
         typer.echo(_indent(check.stderr or check.stdout))
 
-    retired = _retired_settings(opa, folder) if check.returncode == 0 else []
-    if retired:
-        failed = True
-        for line in retired:
-            typer.echo(f"FAIL  matrix: {line}")
-    elif check.returncode == 0:
-        typer.echo("PASS  matrix: no retired settings")
+    if check.returncode == 0:
+        failed |= _lines_step("matrix", _retired_settings(opa, folder), "no retired settings")
+        failed |= _lines_step("policy", _problems(opa, folder),
+                              "every matrix family has a module, every requirement ID a remediation text")
 
     tests = _run([opa, "test", str(folder), "--coverage", "--format=json"])
     coverage: float | None = None
@@ -112,9 +112,7 @@ def test(
             typer.echo(f"    {path}: {value:.1f}%")
     else:
         failed = True
-        # With --coverage, OPA prints the failing tests (file:line, name: FAIL) instead of JSON.
-        typer.echo("FAIL  opa test")
-        typer.echo(_indent(tests.stdout + "\n" + tests.stderr))
+        _report_failed_tests(opa, folder, tests)
 
     lint = _run([regal, "lint", "--format", "json", "--no-color", str(folder)])
     try:
@@ -137,19 +135,137 @@ def test(
     raise typer.Exit(1 if failed else 0)
 
 
+# Tests stating what the shipped policy decides live in files named so; every other test
+# pins its own matrix, so only these can fail because the compliance team changed the matrix.
+EXPECTATIONS = "_expectations_test.rego"
+
+
+def _report_failed_tests(opa: str, folder: Path, coverage_run: subprocess.CompletedProcess[str]) -> None:
+    """Say which kind of test failed: an expectation of the shipped policy (update it when
+    the change is meant) or a test of a mechanism (a bug, whatever the matrix says)."""
+    done = _run([opa, "test", str(folder), "--format=json"])
+    try:
+        results = json.loads(done.stdout)
+        failing = [r for r in results if isinstance(r, dict) and (r.get("fail") or r.get("error"))]
+    except (json.JSONDecodeError, TypeError):
+        # not even the tests' results (a compile error): OPA's own words
+        typer.echo("FAIL  opa test")
+        typer.echo(_indent(coverage_run.stdout + "\n" + coverage_run.stderr + "\n" + done.stderr))
+        return
+    expected = [r for r in failing if str((r.get("location") or {}).get("file", "")).endswith(EXPECTATIONS)]
+    broken = [r for r in failing if r not in expected]
+
+    def lines(entries: list[dict[str, Any]]) -> str:
+        out = []
+        for r in entries:
+            where = r.get("location") or {}
+            error = (r.get("error") or {}).get("message") if isinstance(r.get("error"), dict) else None
+            out.append(f"{_named(Path(where.get('file', '?')))}:{where.get('row', '?')}: {r.get('name')}"
+                       + (f": {error}" if error else ""))
+        return _indent("\n".join(out))
+
+    if broken:
+        typer.echo(f"FAIL  opa test: a mechanism is broken ({len(broken)}): these tests pin their own matrix, "
+                   "so no change of the shipped matrix explains them")
+        typer.echo(lines(broken))
+    if expected:
+        files = sorted({_named(Path((r.get("location") or {}).get("file", "?"))) for r in expected})
+        typer.echo(f"FAIL  opa test: the shipped policy's expectations changed ({len(expected)}): if the change "
+                   f"is intended, update them with what the policy now decides in {', '.join(files)} "
+                   f"(`opa test {_named(folder)} -v --run expectations_test` shows each)")
+        typer.echo(lines(expected))
+    if not failing:
+        typer.echo("FAIL  opa test")
+        typer.echo(_indent(coverage_run.stdout + "\n" + coverage_run.stderr))
+
+
 # A setting the policies no longer read would silently drop its limit (drift.max_age_days
 # became max_evidence_age_days.drift): the policy library names them, one line each.
 RETIRED_SETTINGS = "data.gatekeeper.requirements.staleness.retired_settings"
 
 
+# What would pass silently (a matrix family no module implements, a requirement ID without
+# remediation): the policy library names them, one line each; the gate refuses them too.
+PROBLEMS = "data.gatekeeper.lint.problems"
+
+
+def _lines_step(what: str, lines: list[str], passed: str) -> bool:
+    """Print a step that refuses one line per problem; True when it failed."""
+    for line in lines:
+        typer.echo(f"FAIL  {what}: {line}")
+    if not lines:
+        typer.echo(f"PASS  {what}: {passed}")
+    return bool(lines)
+
+
 def _retired_settings(opa: str, folder: Path) -> list[str]:
-    done = _run([opa, "eval", "--format", "json", "--data", str(folder), RETIRED_SETTINGS])
+    return _lines(opa, folder, RETIRED_SETTINGS)
+
+
+def _problems(opa: str, folder: Path) -> list[str]:
+    return _lines(opa, folder, PROBLEMS, {"modules": _modules(folder)})
+
+
+def _modules(folder: Path) -> dict[str, str]:
+    """The policy modules as OPA would load them (tests left out), named as the user knows them."""
+    modules = {}
+    for path in sorted(folder.rglob("*.rego")):
+        if path.name.endswith("_test.rego"):
+            continue
+        try:
+            modules[_named(path)] = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise fail(f"cannot read {_named(path)}: {exc}") from None
+    return modules
+
+
+def _named(path: Path) -> str:
+    """A file as the user would type it: relative to the current directory when under it."""
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _lines(opa: str, folder: Path, query: str, input_doc: dict[str, Any] | None = None) -> list[str]:
+    """The lines a set-of-strings rule holds; none when the policy library lacks it."""
+    stdin = ["--stdin-input"] if input_doc is not None else []
+    done = _run([opa, "eval", "--format", "json", "--data", str(folder), *stdin, query],
+                stdin=json.dumps(input_doc) if input_doc is not None else None)
     try:
         result = json.loads(done.stdout).get("result") or []
     except (json.JSONDecodeError, AttributeError):
-        return [f"cannot read {RETIRED_SETTINGS}: {(done.stderr or done.stdout).strip()[:300]}"]
-    # undefined (a policy library without the rule) has no result: nothing retired
+        return [f"cannot read {query}: {(done.stderr or done.stdout).strip()[:300]}"]
+    # undefined (a policy library without the rule) has no result: nothing to report
     return sorted(result[0]["expressions"][0]["value"]) if result else []
+
+
+# --- policy new ----------------------------------------------------------------------------
+
+
+@app.command("new")
+def new(
+    family: Annotated[str, typer.Argument(help="The family's name (its package and requirement ID prefix), e.g. ownership.")],
+    risk_class: Annotated[Optional[list[str]], typer.Option(
+        "--risk-class", help="A risk class that requires it (repeat for several; default: high).")] = None,
+    policy_dir: PolicyDir = None,
+) -> None:
+    """Scaffold a requirement family: its module, tests, matrix entry and remediation text."""
+    from gatekeeper.cli.policy_new import ScaffoldError, scaffold
+
+    folder = _policy_dir(policy_dir)
+    try:
+        written = scaffold(folder, family, risk_class or ["high"])
+    except ScaffoldError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"cannot write the scaffold: {exc}") from None
+    for path in written:
+        typer.echo(f"wrote {_named(path)}")
+    module, test, matrix = (_named(path) for path in written)
+    typer.echo(f"next: fill in `problems` in {module} and a test of it in {test}, the settings of "
+               f"'{family}' and the remediation text of {family}.required in {matrix}; "
+               f"then `gatekeeper policy test`")
 
 
 # --- policy impact -------------------------------------------------------------------------

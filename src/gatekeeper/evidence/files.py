@@ -41,8 +41,13 @@ class FileEvidenceSource(EvidenceSource):
         path = self.root.joinpath(*parts)
         for candidate in (path.parent, path):
             if not candidate.resolve().is_relative_to(self._real_root):
-                raise EvidenceError("missing", f"{model.ref}: {candidate} leads outside the evidence folder; not read")
+                raise EvidenceError("missing", f"{model.ref}: {self._shown(candidate)} leads outside the evidence folder; not read")
         return path
+
+    def _shown(self, path: Path) -> str:
+        """A path as messages show it: relative to the evidence folder. Denials reach the
+        people deploying, who need to know which file, not where the server keeps it."""
+        return str(path.relative_to(self.root))
 
     async def resolve(self, model: ModelRef) -> ModelRef:
         if model.version is not None:
@@ -60,12 +65,14 @@ class FileEvidenceSource(EvidenceSource):
         try:
             aliases = load_yaml(path.read_text()) or {}
         except FileNotFoundError:
-            raise EvidenceError("missing", f"no alias '{model.alias}' for model '{model.name}' ({path} not found)") from None
-        except (OSError, yaml.YAMLError, DuplicateKeyError) as exc:
-            raise EvidenceError("unreadable", f"{path}: {_first_line(exc)}") from None
+            raise EvidenceError("missing", f"no alias '{model.alias}' for model '{model.name}' ({self._shown(path)} not found)") from None
+        except OSError as exc:
+            raise EvidenceError("unreadable", f"{self._shown(path)}: {exc.strerror}") from None
+        except (yaml.YAMLError, DuplicateKeyError) as exc:
+            raise EvidenceError("unreadable", f"{self._shown(path)}: {_first_line(exc)}") from None
         version = aliases.get(model.alias) if isinstance(aliases, dict) else None
         if version is None:
-            raise EvidenceError("missing", f"{path}: model '{model.name}' has no alias '{model.alias}'")
+            raise EvidenceError("missing", f"{self._shown(path)}: model '{model.name}' has no alias '{model.alias}'")
         return model.model_copy(update={"version": str(version)})
 
     def _load(self, model: ModelRef) -> LoadedEvidence:
@@ -75,26 +82,26 @@ class FileEvidenceSource(EvidenceSource):
             text = path.read_text()
         except FileNotFoundError:
             raise EvidenceError(
-                "missing", f"no evidence for {model.name} version {model.version} ({path} not found)"
+                "missing", f"no evidence for {model.name} version {model.version} ({self._shown(path)} not found)"
             ) from None
         except OSError as exc:
-            raise EvidenceError("unreadable", f"{path}: {exc.strerror}") from None
+            raise EvidenceError("unreadable", f"{self._shown(path)}: {exc.strerror}") from None
         try:
             raw = load_yaml(text)
         except DuplicateKeyError as exc:
-            raise EvidenceError("unreadable", f"{path}: {exc}") from None
+            raise EvidenceError("unreadable", f"{self._shown(path)}: {exc}") from None
         except yaml.YAMLError as exc:
-            raise EvidenceError("unreadable", f"{path}: not valid YAML: {_first_line(exc)}") from None
+            raise EvidenceError("unreadable", f"{self._shown(path)}: not valid YAML: {_first_line(exc)}") from None
         if not isinstance(raw, dict):
-            raise EvidenceError("unreadable", f"{path}: expected an EvidenceBundle mapping")
+            raise EvidenceError("unreadable", f"{self._shown(path)}: expected an EvidenceBundle mapping")
         try:
             bundle = EvidenceBundle.model_validate(raw)
         except ValidationError as exc:
-            raise EvidenceError("unreadable", f"{path}: {describe_validation_error(exc)}") from None
+            raise EvidenceError("unreadable", f"{self._shown(path)}: {describe_validation_error(exc)}") from None
         if bundle.model != model.name or bundle.version != model.version:
             raise EvidenceError(
                 "mismatch",
-                f"{path} describes {bundle.model} version {bundle.version}, not {model.name} version {model.version}",
+                f"{self._shown(path)} describes {bundle.model} version {bundle.version}, not {model.name} version {model.version}",
             )
         files = {rel: _read_inside(folder, rel) for rel in referenced_files(bundle)}
         return LoadedEvidence(bundle=bundle, files=files, location=str(path), revision=str(path.stat().st_mtime_ns))

@@ -28,6 +28,10 @@ from gatekeeper.types.policy_facts import PolicyFacts
 DECISION_PACKAGE = "gatekeeper"
 BATCH_PACKAGE = "gatekeeper.batch"
 FACTS_PATH = "gatekeeper/facts"
+# One line per problem of the policy library (a matrix family no module implements, a
+# requirement ID without a remediation text): the gate refuses a policy with any.
+LINT_PACKAGE = "gatekeeper.lint"
+LINT_TIMEOUT_S = 30.0
 # The data documents the compliance team owns; part of the policy revision.
 POLICY_DATA = ("gatekeeper/matrix", "gatekeeper/signers", "gatekeeper/serving")
 
@@ -88,32 +92,57 @@ class PolicyEngine:
         """The policy facts and the revision they belong to: one snapshot per policy revision.
 
         The revision is read first: should the policy change in between, the facts are the
-        newer ones and the next revision check reads them again, never the reverse.
+        newer ones and the next revision check reads them again, never the reverse. The
+        facts carry the policy's problems (`data.gatekeeper.lint.problems`), judged on the
+        modules as this OPA loaded them.
         """
-        revision = await self.revision()
+        modules = await self.modules()
+        revision = await self._revision_of(modules)
         document = await self.data(FACTS_PATH)
         if document is None:
             raise PolicyError(f"OPA at {self.url}: data.{FACTS_PATH.replace('/', '.')} is undefined (policies not loaded?)")
+        problems = await self.problems(modules)
         try:
-            return PolicyFacts.model_validate({**document, "revision": revision})
+            return PolicyFacts.model_validate({**document, "revision": revision, "problems": problems})
         except (ValidationError, TypeError) as exc:
             raise PolicyError(f"OPA at {self.url}: data.{FACTS_PATH.replace('/', '.')} is not the policy facts "
                               f"({' '.join(str(exc).split())})") from None
 
-    async def revision(self) -> str:
-        """sha256 over the Rego modules and data OPA has loaded, as OPA reports them.
+    async def problems(self, modules: dict[str, str]) -> list[str]:
+        """The policy's problems, one line each; none when the policy has no lint rules
+        (an older policy library, e.g. the base side of `policy impact`)."""
+        # OPA names a module loaded from /x/y.rego "x/y.rego": name it as the file it is, for the lines
+        named = {_file_name(module_id): text for module_id, text in modules.items()}
+        # parsing every family module takes a while on a busy machine: not the admission budget
+        result = await self._query(LINT_PACKAGE, "problems", {"modules": named}, required=False,
+                                   timeout=max(self.timeout, LINT_TIMEOUT_S))
+        if result is None:
+            return []
+        if not isinstance(result, list) or not all(isinstance(line, str) for line in result):
+            raise PolicyError(f"OPA at {self.url}: data.{LINT_PACKAGE}.problems is not a list of lines")
+        return sorted(result)
+
+    async def modules(self) -> dict[str, str]:
+        """Every Rego module OPA has loaded: its id (the path it was loaded from) -> text.
 
         One GET of /v1/policies, which holds every module's text (and its AST, which is most
         of the bytes), parsed by orjson: the server runs this every 30 s while it serves
         reviews, and a module-by-module walk through the stdlib parser held its event loop
-        for ~20 ms. The data documents compliance owns are hashed with the modules.
+        for ~20 ms.
         """
         status, document = await self._ask(self._connections.get("/v1/policies"))
         if status != 200 or not isinstance(document, dict) or not isinstance(document.get("result"), list):
             raise PolicyError(f"OPA at {self.url}: cannot list policies (HTTP {status}: {_error_text(document)})")
-        modules = {m["id"]: m.get("raw", "") for m in document["result"] if isinstance(m, dict) and m.get("id")}
+        return {m["id"]: m.get("raw", "") for m in document["result"] if isinstance(m, dict) and m.get("id")}
+
+    async def revision(self) -> str:
+        """sha256 over the Rego modules and data OPA has loaded, as OPA reports them."""
+        return await self._revision_of(await self.modules())
+
+    async def _revision_of(self, modules: dict[str, str]) -> str:
         # Module ids are the paths OPA loaded them from: hash them relative to their common
-        # folder, so the same policies loaded from two places agree.
+        # folder, so the same policies loaded from two places agree. The data documents
+        # compliance owns are hashed with the modules.
         root = os.path.commonpath(list(modules)) if len(modules) > 1 else ""
         chunks = []
         for module_id in sorted(modules):
@@ -123,23 +152,27 @@ class PolicyEngine:
             chunks.append(canonical_json(await self.data(path)))
         return sha256_of(*chunks)
 
-    async def _query(self, package: str, rule: str, input_doc: dict[str, Any]) -> Any:
+    async def _query(self, package: str, rule: str, input_doc: dict[str, Any], *, required: bool = True,
+                     timeout: float | None = None) -> Any:
         path = f"/v1/data/{package.replace('.', '/')}/{rule}"
-        status, document = await self._ask(self._connections.post_json(path, orjson.dumps({"input": input_doc})))
+        exchange = self._connections.post_json(path, orjson.dumps({"input": input_doc}))
+        status, document = await self._ask(exchange, timeout)
         if status != 200:
             raise PolicyError(f"OPA at {self.url} answered HTTP {status}: {_error_text(document)}")
         if not isinstance(document, dict):
             raise PolicyError(f"OPA at {self.url} answered with something that is not a JSON object")
         if "result" not in document:
+            if not required:
+                return None
             raise PolicyError(f"OPA at {self.url}: data.{package}.{rule} is undefined (policies not loaded?)")
         return document["result"]
 
-    async def _ask(self, exchange: Awaitable[HttpAnswer]) -> tuple[int, Any]:
+    async def _ask(self, exchange: Awaitable[HttpAnswer], timeout: float | None = None) -> tuple[int, Any]:
         """One exchange over the engine's own connections, within its timeout: the HTTP
         status and the JSON document (None when the body is not JSON). A broken, refused or
         slow connection is a PolicyError naming OPA."""
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(timeout or self.timeout):
                 answer = await exchange
         except (ConnectionFailed, TimeoutError, OSError) as exc:
             raise PolicyError(_describe(exc, self.url)) from None
@@ -147,6 +180,13 @@ class PolicyEngine:
             return answer.status, orjson.loads(answer.body)
         except orjson.JSONDecodeError:
             return answer.status, None
+
+
+def _file_name(module_id: str) -> str:
+    """The file a module id names: OPA drops the leading / of an absolute path."""
+    if not os.path.isabs(module_id) and os.path.isfile(os.sep + module_id):
+        return os.sep + module_id
+    return module_id
 
 
 def _error_text(document: Any) -> str:

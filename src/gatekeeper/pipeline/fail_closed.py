@@ -12,6 +12,8 @@ from collections.abc import Iterable
 
 from gatekeeper.types.decision import Decision, DecidedModel, Enforcement, ObjectRef, SourceLocation
 
+_PACKAGE = "gatekeeper."
+
 
 def fail_closed(
     obj: ObjectRef, models: Iterable[DecidedModel], environment: str, enforcement: Enforcement, failure: str, *,
@@ -27,6 +29,19 @@ def fail_closed(
         policy_revision=policy_revision, decision_id=decision_id or uuid.uuid4().hex,
         error=failure, source=source,
     )
+
+
+def component_of(exc: BaseException) -> str:
+    """The project module an unexpected exception was raised in, or passed through last
+    (a library's error is named by the module that called it): `pipeline.object_paths`."""
+    component = "webhook"
+    frame = exc.__traceback__
+    while frame is not None:
+        module = str(frame.tb_frame.f_globals.get("__name__", ""))
+        if module.startswith(_PACKAGE):
+            component = module.removeprefix(_PACKAGE)
+        frame = frame.tb_next
+    return component
 
 
 def unrecorded(decision: Decision, enforcement: Enforcement, failure: str) -> Decision:

@@ -55,6 +55,7 @@ class ReviewContext:
     source: str = "cli"
     groups: list[str] = field(default_factory=list)
     old_object: dict[str, Any] | None = None  # UPDATE: the object before the change
+    subresource: str | None = None  # the subresource an admission wrote through (`status`, `finalize`)
 
 
 @dataclass
@@ -110,10 +111,19 @@ class Gate:
         self.policy_revision = ""
         self.facts = PolicyFacts()  # one snapshot per policy revision, as OPA evaluated it
         self.kinds: ServingKinds | None = None  # the serving-kinds table of those facts
+        self.refused: str | None = None  # why the policy OPA serves is refused (then every decision fails closed)
 
     async def refresh_policy(self) -> None:
         """Read what OPA has loaded: the policy facts (revision, environments, trusted keys)."""
         facts = await self.engine.facts()
+        if facts.problems:
+            # A matrix family no module implements, an ID without remediation: the policy
+            # would pass silently what it means to check, so nothing is decided with it.
+            more = len(facts.problems) - 1
+            self.refused = "policy refused: " + facts.problems[0] + (
+                f" (and {more} more: run `gatekeeper policy test`)" if more else "")
+            raise PolicyError(self.refused)
+        self.refused = None
         if facts.revision != self.policy_revision or self.kinds is None:
             # facts embed trust decisions made under the old data; the table compiles once per revision
             self.lookup.trust(TrustStore.from_data(facts.signers))
@@ -185,9 +195,11 @@ class Gate:
             served = served_models(manifest.object, self.kinds, old=context.old_object,
                                    admission=context.source == "webhook", confirm_owner=question)
             owner = served.owner  # set on gated objects only
-            # An owner whose row names its controllers counts in their requests only; made by
-            # anyone else, the object is judged as if unowned.
-            if owner is not None and not made_by_hand(owner, manifest.object, context.old_object, context.user):
+            # An owner counts in the requests of its row's controllers only; made by anyone
+            # else, the object is judged as if unowned, and a denial says why.
+            if owner is not None and made_by_hand(owner, manifest.object, context.old_object, context.user):
+                served.owner_not_counted(owner.not_counted(context.user))
+            elif owner is not None:
                 try:
                     # manifests (`gatekeeper check`, no API to read the owner): taken as written;
                     # else exempt once confirmed real (a forged one is judged as if unowned)
@@ -212,6 +224,8 @@ class Gate:
 
     async def _decide(self, inputs: list[PolicyInput]) -> tuple[list[dict[str, Any] | None], str]:
         """OPA's decision documents, in order; or, when OPA failed, no result and why."""
+        if self.refused:
+            return [None] * len(inputs), self.refused
         try:
             with metrics.OPA_SECONDS.time():
                 if len(inputs) == 1:  # one review: the plain decision query
@@ -255,7 +269,8 @@ class Gate:
         assert self.audit is not None
         records = [
             AuditRecord.from_decision(d, request_uid=context.request_uid, user=context.user,
-                                      dry_run=context.dry_run, source=context.source)  # type: ignore[arg-type]
+                                      dry_run=context.dry_run, source=context.source,  # type: ignore[arg-type]
+                                      subresource=context.subresource)
             for d in decisions
         ]
         try:

@@ -1,6 +1,7 @@
 """Where one object loads its models from, and which model servers it runs: its
 containers (image, command, args, env, envFrom), storage URIs and KServe storage blocks,
-read at the paths its row of the serving-kinds table (serving.py) names.
+read at the paths its row of the serving-kinds table (serving.py, data this module reads;
+it never calls back here) names.
 
 Pure functions over plain dicts; only objects of a kind the table names get here.
 """
@@ -9,12 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gatekeeper.pipeline.object_paths import check_map, type_name, walk
-
-if TYPE_CHECKING:
-    from gatekeeper.pipeline.serving import Kind, ServingKinds
+from gatekeeper.pipeline.serving import Kind, ServingKinds
 
 _DIGEST = re.compile(r"@(sha256:[0-9a-f]{64})$")
 _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
@@ -91,6 +90,16 @@ def inspect(kinds: ServingKinds, obj: dict[str, Any], row: Kind) -> Inspection:
     return found
 
 
+def inspect_added_later(kinds: ServingKinds, obj: dict[str, Any], row: Kind) -> Inspection | None:
+    """The containers added to a running object (`added_later`: a Pod's ephemeral
+    containers), when one runs a known model server: judged like the object's own, whoever
+    its owner is; None when there is nothing to judge."""
+    if not row.added_later:
+        return None
+    added = inspect(kinds, obj, Kind(group=row.group, kind=row.kind, serves=row.serves, containers=row.added_later))
+    return added if added.servers or added.shape_errors else None
+
+
 def presumed_images(obj: dict[str, Any], row: Kind) -> list[Location]:
     """Every container image of an object that names its model but no place it loads it
     from: the model is baked into one of them (or comes from somewhere unknown). Called
@@ -112,24 +121,27 @@ def _container(kinds: ServingKinds, where: str, container: dict[str, Any], row: 
         # A pod's container always names its image; without one this is a fragment
         # (a kustomize patch) the gate cannot tell the server of.
         found.shape_errors.append(f"{where}.image: missing (every container of a {row.kind} names its image)")
-    env = _env(container)
-    words = _command_words(container, env)
-    server = kinds.server_of(image, " ".join(words))
+    env = _environment(container)
+    words = _command_words(container, env.readable)
+    server = kinds.server_of(image, " ".join(words)) or kinds.loader_of(words, env.definitions)
     component = _component(where, container)
-    elsewhere = _env_from_elsewhere(container)
     own = 0
-    for name in (*kinds.storage_env, *(server.env if server else ())):
-        if env.get(name):
-            add(Location(f"{where}.env.{name}", component, "uri", env[name]))
-            own += 1
-        elif name in elsewhere:
-            add(Location(f"{where}.env.{name}", component, "opaque", f"{name} from {elsewhere[name]}",
-                         reason=f"{name} is read from {elsewhere[name]}, which the gate does not read"))
+    # Every definition of a model variable, not only the one Kubernetes keeps (the last):
+    # a compliant value first and a Secret's after it must not pass as the first.
+    for name in dict.fromkeys((*kinds.storage_env, *(server.env if server else ()))):
+        for how, text in env.definitions.get(name, []):
+            if how == "from":
+                add(Location(f"{where}.env.{name}", component, "opaque", f"{name} from {text}",
+                             reason=f"{name} is read from {text}, which the gate does not read"))
+            elif text:
+                add(_value(f"{where}.env.{name}", component, name, text, env))
+            else:
+                continue
             own += 1
     if server is not None:
         found.servers.append((server.name, image or "(no image)"))
         for flag, value in _flag_values(words, server.args):
-            add(_argument(f"{where}.args[{flag}]", component, flag, value, elsewhere, container))
+            add(_value(f"{where}.args[{flag}]", component, flag, value, env))
             own += 1
     # envFrom may set STORAGE_URI (or the server's variable) where the gate cannot see
     # it. Only where neither the container nor its component names a location: `env`
@@ -137,9 +149,8 @@ def _container(kinds: ServingKinds, where: str, container: dict[str, Any], row: 
     # loaded (envFrom then carries credentials). A container loads a model when it runs
     # a known server or belongs to a serving kind.
     if not own and not named and (server is not None or row.serves == "always"):
-        sources = _env_from_sources(container)
-        if sources:
-            names = ", ".join(sources)
+        if env.sources:
+            names = ", ".join(env.sources)
             add(Location(f"{where}.envFrom", component, "opaque", f"environment from {names}",
                          reason=f"STORAGE_URI or the model server's model variable may be set in {names}, "
                                 "which the gate does not read"))
@@ -157,19 +168,19 @@ def _image_location(container_path: str, component: str, image: str, presumed: b
                     reason=None if digest else "the image is pinned by tag only, not by digest", presumed=presumed)
 
 
-def _argument(where: str, component: str, flag: str, value: str, elsewhere: dict[str, str],
-              container: dict[str, Any]) -> Location:
-    """A model argument; one still holding `$(VAR)` after expansion names a variable the
-    gate cannot read (valueFrom, envFrom, or unset), so it cannot be compared."""
+def _value(where: str, component: str, label: str, value: str, env: _Env) -> Location:
+    """A model argument or variable; one still holding `$(VAR)` after expansion names a
+    variable the gate cannot read (valueFrom, envFrom, or unset), so it cannot be compared."""
     unresolved = _VAR.search(value)
     if unresolved is None:
         return Location(where, component, "uri", value)
     name = unresolved.group(1)
-    sources = _env_from_sources(container)
-    source = elsewhere.get(name) or (f"the environment from {', '.join(sources)}" if sources else None)
-    reason = (f"{flag} is {value} and {name} is read from {source}, which the gate does not read" if source
-              else f"{flag} is {value} and {name} is not set in the container's env")
-    return Location(where, component, "opaque", f"{flag} {value}", reason=reason)
+    secret = [text for how, text in env.definitions.get(name, []) if how == "from"]
+    source = (", ".join(secret) if secret else
+              f"the environment from {', '.join(env.sources)}" if env.sources else None)
+    reason = (f"{label} is {value} and {name} is read from {source}, which the gate does not read" if source
+              else f"{label} is {value} and {name} is not set in the container's env")
+    return Location(where, component, "opaque", f"{label} {value}", reason=reason)
 
 
 def _component(where: str, container: dict[str, Any] | None = None) -> str:
@@ -197,24 +208,40 @@ def _storage_location(where: str, block: dict[str, Any]) -> Location:
                     reason=f"the bucket of storage key {key} is in a Secret the gate does not read")
 
 
-def _env(container: dict[str, Any]) -> dict[str, str]:
-    env = container.get("env")
-    out: dict[str, str] = {}
-    if isinstance(env, list):
-        for item in env:
-            if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("value"), str):
-                out[item["name"]] = item["value"]
-    return out
+@dataclass
+class _Env:
+    """A container's environment as the kubelet builds it: envFrom first (values the gate
+    does not read), then `env` in order, each value's `$(VAR)` expanded from the variables
+    defined before it, the last definition of a name winning."""
+
+    readable: dict[str, str]  # the value of each name whose every definition the gate can read
+    definitions: dict[str, list[tuple[str, str]]]  # every definition, in order: ("value", text) | ("from", where)
+    sources: list[str]  # envFrom's ConfigMaps and Secrets
 
 
-def _env_from_elsewhere(container: dict[str, Any]) -> dict[str, str]:
-    """Variables set through valueFrom: name -> where the value lives (present, value unknown)."""
+def _environment(container: dict[str, Any]) -> _Env:
     env = container.get("env")
-    out: dict[str, str] = {}
+    readable: dict[str, str] = {}
+    definitions: dict[str, list[tuple[str, str]]] = {}
     for item in env if isinstance(env, list) else []:
-        if isinstance(item, dict) and isinstance(item.get("name"), str) and item.get("valueFrom") is not None:
-            out[item["name"]] = _value_source(item["valueFrom"])
-    return out
+        if not (isinstance(item, dict) and isinstance(item.get("name"), str)):
+            continue
+        name = item["name"]
+        if item.get("valueFrom") is not None:
+            definitions.setdefault(name, []).append(("from", _value_source(item["valueFrom"])))
+            readable.pop(name, None)
+            continue
+        value = item.get("value")
+        text = _VAR.sub(lambda m: readable.get(m.group(1), m.group(0)), str(value)) if isinstance(
+            value, (str, int, float)) else ""
+        definitions.setdefault(name, []).append(("value", text))
+        readable[name] = text
+    # A name defined anywhere through valueFrom is not readable, whichever definition is last:
+    # `--model $(MODEL)` is unverifiable when any definition of MODEL is.
+    for name, defined in definitions.items():
+        if any(how == "from" for how, _ in defined):
+            readable.pop(name, None)
+    return _Env(readable, definitions, _env_from_sources(container))
 
 
 def _value_source(value_from: Any) -> str:

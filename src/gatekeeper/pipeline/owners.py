@@ -5,11 +5,12 @@ StatefulSet a serving or owner-only kind owns, is judged through that owner. But
 ownerReferences entry is written by whoever creates the object: a made-up one would exempt
 a model server until the garbage collector notices (and it serves meanwhile). So at
 admission the gate reads the owner from the Kubernetes API and exempts the object only when
-an object of that kind, name and uid exists. Where the owner's row names its controllers
-(the table's `controllers`: Kubernetes' own for ReplicaSets, Jobs, StatefulSets and
-Deployments), anyone else's object is judged as if unowned without asking
-(`made_by_hand`). The front door that can reach the API gives the reader
-(`webhook.kube`); the pipeline never imports a Kubernetes client.
+an object of that kind, name and uid exists. A reference counts only in the requests of
+the controllers the owner's row names (the table's `controllers`: Kubernetes' own for the
+built-in template kinds, each operator's service account for its kinds): anyone else's
+object is judged as if unowned without asking (`made_by_hand`), and a row naming none
+exempts nothing (workloads.served_models). The front door that can reach the API gives
+the reader (`webhook.kube`); the pipeline never imports a Kubernetes client.
 """
 
 from __future__ import annotations
@@ -71,8 +72,8 @@ class Owners:
 
 
 def made_by_hand(owner: Owner, obj: dict[str, Any], old: dict[str, Any] | None, user: str | None) -> bool:
-    """Does `user`'s request put under `owner` something its controllers did not make? Only
-    where the owner's row names its controllers, and `user` is none of them: a CREATE, an
+    """Does `user`'s request put under `owner` something its controllers did not make? When
+    `user` is none of the controllers its row names (a CLI run names no user): a CREATE, an
     UPDATE adding the reference, or an UPDATE changing what the object runs (its spec, but
     for containers added later: `kubectl debug` on a controller's Pod keeps its owner)."""
     if owner.row.creates_children(user):

@@ -1,7 +1,8 @@
 """The serving-kinds table (policy data `data.gatekeeper.serving`, read through OPA) and
 what it says about one object: is it a serving kind, which image or command is a known
 model server, and which controller's judgement covers it (README "Which workloads, which
-model, which artifact"). Where an object loads its models from is locations.py's.
+model, which artifact"). The table is data: locations.py reads objects by it (where an
+object loads its models from), and this module imports nothing that reads objects.
 
 Pure functions over plain dicts. The table is compiled once per policy revision
 (`ServingKinds.from_data`); objects of kinds the table does not name cost one dict lookup.
@@ -11,11 +12,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
+from fnmatch import fnmatchcase, translate
 from typing import Any
 
-from gatekeeper.pipeline import locations
-from gatekeeper.pipeline.locations import Inspection, Location
 from gatekeeper.pipeline.object_paths import split
 
 
@@ -48,14 +47,18 @@ class Kind:
     # its owner never saw them, so they are judged even where the owner excuses the object.
     added_later: tuple[tuple[str, ...], ...] = ()
     # Who creates the objects this kind owns (user names; `*` matches any run of characters).
-    # Empty: anyone's reference counts once the owner is confirmed real.
+    # Empty: no one does, as far as the gate knows: a reference to such an owner exempts nothing.
     controllers: tuple[str, ...] = ()
 
     def creates_children(self, user: str | None) -> bool:
         """May a request by `user` create an object this kind owns? A reference to an owner
-        whose row names its controllers counts only in their requests: a Pod made by hand
-        naming a real ReplicaSet is judged itself, whatever the ReplicaSet runs."""
-        return not self.controllers or (user is not None and any(fnmatchcase(user, p) for p in self.controllers))
+        counts only in the requests of the controllers its row names: a Pod made by hand
+        naming a real ReplicaSet is judged itself, whatever the ReplicaSet runs, and an owner
+        whose row names none counts in nobody's."""
+        return user is not None and any(fnmatchcase(user, p) for p in self.controllers)
+
+    def display(self) -> str:
+        return f"{self.kind} ({self.group or 'core'})"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,23 @@ class Owner:
 
     def skip_reason(self) -> str:
         return f"created by {self.display()}, judged there"
+
+    @property
+    def counts(self) -> bool:
+        """Whether the reference can exempt anything: only where the owner's row names who
+        creates its children (a custom table listing a kind without `controllers` is closed)."""
+        return bool(self.row.controllers)
+
+    def not_counted(self, user: str | None) -> str:
+        """Why this reference did not exempt the object, in words a platform team can act on."""
+        row = f"the row {self.row.display()} of the serving-kinds table"
+        if not self.row.controllers:
+            return (f"its owner {self.display()} exempts nothing: {row} names no `controllers`; "
+                    "name there the service account that creates its children")
+        who = f"not {user}'s requests" if user else "and `gatekeeper check` takes a manifest as made by hand"
+        return (f"its owner {self.display()} exempts only what the `controllers` of {row} create "
+                f"({', '.join(self.row.controllers)}), {who}; if the operator runs as another service account, "
+                "name it there")
 
 
 # Kubernetes' own controllers (kube-controller-manager, one service account per controller
@@ -106,6 +126,10 @@ class ServingKinds:
     storage_env: tuple[str, ...]
     label_key: str = "model-gatekeeper.io/environment"
     owner_only: dict[tuple[str, str], Kind] = field(default_factory=dict)  # the table's `owners`
+    # The table's `model_loading`: flags and variables that name a model to load. A container
+    # using one runs a model server, whatever its image (a mirrored or home-built server).
+    loader_args: tuple[str, ...] = ()
+    loader_env: tuple[str, ...] = ()
     _images: re.Pattern[str] | None = field(default=None, repr=False)
     _commands: re.Pattern[str] | None = field(default=None, repr=False)
     # (image, command line) -> server: a cluster's Deployments repeat a few images, and the
@@ -131,6 +155,21 @@ class ServingKinds:
         self._seen[key] = server
         return server
 
+    def loader_of(self, words: list[str], variables: Any) -> Server | None:
+        """A container no known server matched that passes a model-loading flag (`words`,
+        its command line) or sets a model-loading variable (`variables`, the names it
+        defines): an unidentified model server, read for every model-loading flag and
+        variable."""
+        found = next((w.partition("=")[0] for w in words if w.partition("=")[0] in self.loader_args), None)
+        what = f"its {found} argument" if found else None
+        if what is None:
+            name = next((n for n in self.loader_env if n in variables), None)
+            what = f"its {name} variable" if name else None
+        if what is None:
+            return None
+        return Server(name=f"unidentified (by {what})", images=(), commands=(), args=self.loader_args,
+                      env=self.loader_env)
+
     @classmethod
     def from_data(cls, data: Any) -> ServingKinds:
         """Compile `data.gatekeeper.serving`; a malformed table fails loudly (ValueError)."""
@@ -139,16 +178,19 @@ class ServingKinds:
         kinds = {(row.group, row.kind): row for row in map(_row, data["kinds"])}
         owner_only = {(row.group, row.kind): row
                       for row in (_row({**r, "serves": "owner-only"}) for r in data.get("owners") or [])}
+        mirrored = _mirrors(data.get("mirrors") or [], {str(s["name"]) for s in data.get("servers") or []})
         servers = tuple(
             Server(name=str(s["name"]),
-                   images=tuple(re.compile(p, re.I) for p in s.get("images") or []),
+                   images=tuple(re.compile(p, re.I) for p in [*(s.get("images") or []), *mirrored.get(str(s["name"]), [])]),
                    commands=tuple(re.compile(p, re.I) for p in s.get("commands") or []),
                    args=tuple(s.get("args") or []), env=tuple(s.get("env") or []))
             for s in data.get("servers") or []
         )
         label = (data.get("environment_label") or {}).get("key") or cls.label_key
+        loading = data.get("model_loading") or {}
         return cls(kinds=kinds, servers=servers, storage_env=tuple(data.get("storage_env") or []), label_key=label,
-                   owner_only=owner_only)
+                   owner_only=owner_only, loader_args=tuple(str(a) for a in loading.get("args") or []),
+                   loader_env=tuple(str(e) for e in loading.get("env") or []))
 
     def kind_of(self, group: str, kind: str) -> Kind | None:
         return self.kinds.get((group, kind))
@@ -178,28 +220,6 @@ class ServingKinds:
                              namespace=None if owner.cluster_scoped else meta.get("namespace"), owned=row)
         return None
 
-    def inspect(self, obj: dict[str, Any], row: Kind) -> Inspection:
-        return locations.inspect(self, obj, row)
-
-    def ownership(self, obj: dict[str, Any], row: Kind) -> tuple[Owner | None, Inspection | None]:
-        """The controller whose judgement covers `obj` (None: judged itself), and what was
-        added to it later that runs a model server (judged whoever the owner is). One answer
-        for every door: admission (served_models) and the auditor's listing."""
-        owner = self.controller_owner(obj, row) if row.serves != "always" else None
-        return owner, (self.inspect_added_later(obj, row) if owner is not None else None)
-
-    def inspect_added_later(self, obj: dict[str, Any], row: Kind) -> Inspection | None:
-        """The containers added to a running object (`added_later`), when one runs a known
-        model server: judged like the object's own; None when there is nothing to judge."""
-        if not row.added_later:
-            return None
-        added = self.inspect(obj, Kind(group=row.group, kind=row.kind, serves=row.serves,
-                                       containers=row.added_later))
-        return added if added.servers or added.shape_errors else None
-
-    def presumed_images(self, obj: dict[str, Any], row: Kind) -> list[Location]:
-        return locations.presumed_images(obj, row)
-
 
 def _row(row: dict[str, Any]) -> Kind:
     return Kind(
@@ -212,6 +232,19 @@ def _row(row: dict[str, Any]) -> Kind:
            for key in ("uris", "storage", "containers", "model_images", "maps", "added_later")},
         controllers=tuple(str(user) for user in row.get("controllers") or []),
     )
+
+
+def _mirrors(mirrors: list[Any], servers: set[str]) -> dict[str, list[str]]:
+    """The table's `mirrors` ({server, images}) as regular expressions per server: each image
+    pattern matches a whole image reference, `*` any run of characters (as Kyverno's image
+    patterns do), so `registry.corp.example/ml/openai-api-server:*` is vLLM mirrored."""
+    out: dict[str, list[str]] = {}
+    for mirror in mirrors:
+        server = str(mirror.get("server")) if isinstance(mirror, dict) else ""
+        if server not in servers:
+            raise ValueError(f"policy data gatekeeper.serving: mirrors names no known server {server!r}")
+        out.setdefault(server, []).extend("^" + translate(str(p)) for p in mirror.get("images") or [])
+    return out
 
 
 def _covers(owner: Kind, row: Kind) -> bool:

@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from gatekeeper.pipeline.locations import Location
-from gatekeeper.pipeline.serving import Owner, ServingKinds
+from gatekeeper.pipeline import locations
+from gatekeeper.pipeline.locations import Inspection, Location
+from gatekeeper.pipeline.serving import Kind, Owner, ServingKinds
 from gatekeeper.types.decision import ModelRef, ObjectRef
 from gatekeeper.types.names import model_ref_problem
 
@@ -52,6 +53,13 @@ class ServedModels:
     # The controller whose judgement would cover this object, still to be confirmed real
     # (`served_models(..., confirm_owner=True)`); the object is judged itself if it is not.
     owner: Owner | None = None
+    # Which of `reference_errors` says the object names no model (None: it names one).
+    unannotated: int | None = None
+
+    def owner_not_counted(self, note: str) -> None:
+        """Say, on the line that denies it, why the owner it names did not exempt it."""
+        if self.unannotated is not None:
+            self.reference_errors[self.unannotated] += f"; {note}"
 
 
 def parse_model_uri(uri: str) -> ModelRef:
@@ -116,6 +124,15 @@ def _namespace(obj: dict[str, Any], ref: ObjectRef, kinds: ServingKinds, old: di
     return ServedModels(object=ref, gated=True, label_change={"key": kinds.label_key, "old": before, "new": after})
 
 
+def ownership(kinds: ServingKinds, obj: dict[str, Any], row: Kind) -> tuple[Owner | None, Inspection | None]:
+    """The controller whose judgement would cover `obj` (None: judged itself; an Owner that
+    does not `count` exempts nothing), and what was added to it later that runs a model
+    server (judged whoever the owner is). One answer for every door: admission
+    (served_models) and the auditor's listing."""
+    owner = kinds.controller_owner(obj, row) if row.serves != "always" else None
+    return owner, (locations.inspect_added_later(kinds, obj, row) if owner is not None else None)
+
+
 def served_models(obj: dict[str, Any], kinds: ServingKinds, *, old: dict[str, Any] | None = None,
                   admission: bool = False, confirm_owner: bool = False) -> ServedModels:
     """Name the models an object serves and where it loads them; reference errors are
@@ -132,16 +149,21 @@ def served_models(obj: dict[str, Any], kinds: ServingKinds, *, old: dict[str, An
         if (_group(ref.api_version), ref.kind) in kinds.owner_only:
             return ServedModels(object=ref, gated=False, skip_reason="owner-only kind: serves no model itself")
         return ServedModels(object=ref, gated=False)
-    owner, added = kinds.ownership(obj, row)
+    owner, added = ownership(kinds, obj, row)
+    ignored = None
     if added is not None:
         # Its owner judged what it created, not what was added later (kubectl debug's
         # ephemeral containers): a model server added so is judged like the object's own,
         # whoever the owner is.
         owner, inspection = None, added
+    elif owner is not None and not owner.counts:
+        # An owner whose row names no controllers exempts nothing, at any door.
+        ignored, owner = owner, None
+        inspection = locations.inspect(kinds, obj, row)
     elif owner is not None and not confirm_owner:
         return ServedModels(object=ref, gated=False, skip_reason=owner.skip_reason())
     else:
-        inspection = kinds.inspect(obj, row)
+        inspection = locations.inspect(kinds, obj, row)
 
     annotations = _annotations(obj)
     if row.template:
@@ -169,6 +191,9 @@ def served_models(obj: dict[str, Any], kinds: ServingKinds, *, old: dict[str, An
             served.reference_errors.append(
                 f"{ref.kind} serves a model but has no {MODEL_ANNOTATION} annotation naming it"
             )
+        served.unannotated = len(served.reference_errors) - 1
+        if ignored is not None:
+            served.owner_not_counted(ignored.not_counted(None))
         return served
     try:
         model = parse_model_uri(str(uri))
@@ -181,7 +206,7 @@ def served_models(obj: dict[str, Any], kinds: ServingKinds, *, old: dict[str, An
     if not served.locations and not inspection.shape_errors:
         # Named, but loaded from no place the gate saw: the images are taken to carry the
         # model (baked in); an object without images loads it from somewhere unknown.
-        served.locations = kinds.presumed_images(obj, row) or [_nowhere(ref)]
+        served.locations = locations.presumed_images(obj, row) or [_nowhere(ref)]
     # The first comparable location, kept for the decision log and older inputs; the
     # policy compares every one of `locations`.
     model.storage_uri = next((loc.value for loc in inspection.locations if loc.kind == "uri"), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +34,8 @@ class AdmissionRequest(BaseModel):
     operation: Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
     namespace: str | None = None
     name: str | None = None
+    # A subresource's name (`status`, `finalize`, `ephemeralcontainers`); None for the object itself.
+    sub_resource: str | None = Field(None, alias="subResource")
     user_info: UserInfo = Field(UserInfo(), alias="userInfo")
     object: dict[str, Any] | None = None
     old_object: dict[str, Any] | None = Field(None, alias="oldObject")
@@ -71,8 +74,28 @@ class AdmissionReviewResponse(BaseModel):
     response: AdmissionResponse
 
 
+# A location path in a violation line (`spec.predictor.containers[0].env.STORAGE_URI`;
+# every path the gate reports starts at `spec`), and the component named beside it.
+_PATH = re.compile(r"\bspec(?:\.[^\s.\[\]()]+|\[\d+\])+")
+_COMPONENT = re.compile(r" \(component [^)]*\)")
+
+
 def _short(line: str) -> str:
-    # ASCII only: HTTP clients decode Warning headers as latin-1.
+    """A warning as the API server passes it on: ASCII only (HTTP clients decode Warning
+    headers as latin-1; anything else is escaped, `\\xe9`) and at most 120 characters.
+    A line too long first loses the middle of its longest location path (its last field
+    stays), then the component named beside it, and only then its end: the requirement,
+    the model and what is loaded stay readable."""
+    line = line.encode("ascii", "backslashreplace").decode("ascii")
+    if len(line) > MAX_WARNING_LENGTH and (paths := list(_PATH.finditer(line))):
+        path = max(paths, key=lambda match: len(match.group()))
+        text = path.group()
+        last = text[text.rfind(".") + 1:]
+        front = max(len(text) - (len(line) - MAX_WARNING_LENGTH) - 3 - len(last), len("spec"))
+        if front + 3 + len(last) < len(text):
+            line = f"{line[:path.start()]}{text[:front]}...{last}{line[path.end():]}"
+    if len(line) > MAX_WARNING_LENGTH:
+        line = _COMPONENT.sub("", line, count=1)
     return line if len(line) <= MAX_WARNING_LENGTH else line[: MAX_WARNING_LENGTH - 3] + "..."
 
 

@@ -32,6 +32,9 @@ class PolicyFacts(BaseModel):
     # The serving-kinds table (data.gatekeeper.serving: kinds, servers, storage_env,
     # environment_label), compiled by pipeline.serving.ServingKinds.from_data.
     serving: dict[str, Any] = Field(default_factory=dict)
+    # What is wrong with the policy library, one line each (data.gatekeeper.lint.problems):
+    # a gate refuses to decide with a policy that has any.
+    problems: list[str] = Field(default_factory=list)
 
     def signoff_role(self, role: str) -> dict[str, Any]:
         """A role's sign-off settings as the policy applies them (the defaults for a role the matrix does not name)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import hmac
+import logging
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -29,7 +30,8 @@ from gatekeeper.audit.note import load_signer
 from gatekeeper.audit.proofs import with_cosignatures
 from gatekeeper.audit.witness import Witness
 from gatekeeper.config import Settings
-from gatekeeper.opa.server import SERVING_OPA_PROCESSORS
+from gatekeeper.opa.client import PolicyError
+from gatekeeper.opa.server import SERVING_OPA_PROCESSORS, OpaStartError
 from gatekeeper.pipeline.assemble import open_gate
 from gatekeeper.pipeline.gate import Manifest, ReviewContext, UnknownEnvironment
 from gatekeeper.types import admission
@@ -79,8 +81,8 @@ def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: Inv
         app.state.store = store
         try:
             # admissions confirm the owners objects name (hook.owners reads the cluster)
-            async with open_gate(settings, opa_processors=SERVING_OPA_PROCESSORS, audit=store,
-                                 owners=hook.owners) as gate:
+            async with _starting(app), open_gate(settings, opa_processors=SERVING_OPA_PROCESSORS, audit=store,
+                                                 owners=hook.owners) as gate:
                 hook.gate = gate
                 watcher = asyncio.create_task(watch(gate, hook.ready))
                 refresher = asyncio.create_task(keep_fresh(renewable, settings.reload_interval))
@@ -110,6 +112,7 @@ def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: Inv
             await store.close()
 
     app = FastAPI(title="Model Gatekeeper", version="0.1.0", lifespan=lifespan, telemetry=NO_OTEL)
+    app.state.startup_failure = None
     app.state.webhook = hook
 
     async def admit(request: Request, environment: str | None) -> Response:
@@ -231,16 +234,35 @@ def create_app(settings: Settings, tls: ServingTLS | None = None, inventory: Inv
     return app
 
 
+@asynccontextmanager
+async def _starting(app: FastAPI) -> AsyncIterator[None]:
+    """A gate that cannot start (OPA, a refused policy) ends `serve` with one line, not a traceback."""
+    try:
+        yield
+    except (PolicyError, OpaStartError) as exc:
+        app.state.startup_failure = str(exc)
+        logging.getLogger("uvicorn.error").disabled = True  # its traceback of the same failure
+        raise
+
+
 def run(settings: Settings, inventory: InventoryReader | None = None, api_client: Any = None) -> None:
-    """Serve the webhook (`gatekeeper serve`): HTTPS when a certificate is configured."""
+    """Serve the webhook (`gatekeeper serve`): HTTPS when a certificate is configured.
+
+    Raises ValueError with one line when the gate cannot start (e.g. a refused policy)."""
     import uvicorn
 
     tls = ServingTLS(settings.tls_cert, settings.tls_key) if settings.tls_cert and settings.tls_key else None
-    uvicorn.run(
-        create_app(settings, tls, inventory, api_client), host=settings.host, port=settings.port, log_level="warning", access_log=False,
-        # The API server calls the webhook directly: no proxy's X-Forwarded-* to honour.
-        proxy_headers=False,
-        # Our own context, so a renewed certificate is loaded into it without a restart.
-        ssl_context_factory=(lambda _config, _default: tls.context) if tls else None,
-    )
+    app = create_app(settings, tls, inventory, api_client)
+    try:
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+            # The API server calls the webhook directly: no proxy's X-Forwarded-* to honour.
+            proxy_headers=False,
+            # Our own context, so a renewed certificate is loaded into it without a restart.
+            ssl_context_factory=(lambda _config, _default: tls.context) if tls else None,
+        )
+    except SystemExit:
+        if app.state.startup_failure:
+            raise ValueError(app.state.startup_failure) from None
+        raise
 

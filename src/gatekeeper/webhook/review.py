@@ -9,6 +9,7 @@ budget; nothing here returns a 5xx to Kubernetes.
 from __future__ import annotations
 
 import asyncio
+import traceback
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -23,12 +24,13 @@ from gatekeeper import metrics
 from gatekeeper.audit import AuditRecord, AuditStoreError
 from gatekeeper.audit.record import outcome_of
 from gatekeeper.config import Settings
+from gatekeeper.pipeline.fail_closed import component_of
 from gatekeeper.pipeline.gate import Gate, Manifest, ReviewContext, UnknownEnvironment
 from gatekeeper.pipeline.owners import Owners
 from gatekeeper.pipeline.workloads import object_ref, served_models
 from gatekeeper.types import admission
 from gatekeeper.types.admission import AdmissionReview, AdmissionReviewResponse
-from gatekeeper.types.decision import Decision
+from gatekeeper.types.decision import Decision, ObjectRef
 from gatekeeper.webhook.kube import KubeApi
 from gatekeeper.webhook.namespaces import NamespaceEnvironments
 
@@ -99,6 +101,14 @@ class Webhook:
         self.ready: dict[str, str | None] = {"opa": "starting", "audit": "starting"}
 
     async def review(self, review: AdmissionReview, environment: str) -> AdmissionReviewResponse:
+        """The answer to one review. Whatever raises on the way is answered as a failed
+        component (per the environment's enforcement) and recorded with `reason: internal_error`."""
+        try:
+            return await self._review(review, environment)
+        except Exception as exc:  # noqa: BLE001 - every answered review is on record, a bug's too
+            return await self._internal_error(review.request, environment, exc)
+
+    async def _review(self, review: AdmissionReview, environment: str) -> AdmissionReviewResponse:
         request = review.request
         if request.operation in ("DELETE", "CONNECT") or request.object is None:
             if not self._served_a_model(request.old_object):
@@ -109,7 +119,8 @@ class Webhook:
             obj["metadata"] = {**(obj.get("metadata") or {}), "namespace": request.namespace}
         context = ReviewContext(operation=request.operation, request_uid=request.uid,
                                 user=request.user_info.username, dry_run=request.dry_run, source="webhook",
-                                groups=list(request.user_info.groups), old_object=request.old_object)
+                                groups=list(request.user_info.groups), old_object=request.old_object,
+                                subresource=request.sub_resource)
         assert self.gate is not None
         try:
             async with asyncio.timeout(self.settings.response_budget):
@@ -120,7 +131,9 @@ class Webhook:
         except asyncio.TimeoutError:
             metrics.ERRORS.labels("budget").inc()
             log.warning("review over budget", uid=request.uid, budget=self.settings.response_budget)
-            answer = self._over_budget(request.uid, environment, guarded=_is_namespace(obj))
+            message = (f"model-gatekeeper did not decide within its {self.settings.response_budget:g}s budget "
+                       "(OPA, the evidence source or the Kubernetes API is too slow)")
+            answer = self._failed(request.uid, environment, _is_namespace(obj), message)
             return await self._unjudged(request, environment, answer, "over_budget")
         if not evaluation.report.results:  # not model-serving: OPA was not asked
             if request.operation == "UPDATE" and self._served_a_model(request.old_object):
@@ -132,22 +145,33 @@ class Webhook:
         self._observe(decision, context, self.gate.facts.risk_classes)
         return admission.from_decision(request.uid, decision)
 
+    async def _internal_error(self, request: Any, environment: str, exc: Exception) -> AdmissionReviewResponse:
+        """A review the gate itself failed on: answered like any failed component, and recorded."""
+        component = component_of(exc)
+        metrics.ERRORS.labels("gate").inc()
+        log.error("review failed", uid=request.uid, component=component, error=f"{type(exc).__name__}: {exc}",
+                  traceback="".join(traceback.format_exception(exc)))
+        failure = f"internal error in {component} ({type(exc).__name__}: {_brief(exc)})"
+        answer = self._failed(request.uid, environment, _is_namespace(request.object or request.old_object or {}),
+                              f"model-gatekeeper failed to evaluate: {failure}")
+        return await self._unjudged(request, environment, answer, "internal_error", error=failure)
+
     async def _unjudged(self, request: Any, environment: str, answer: AdmissionReviewResponse,
-                        reason: str) -> AdmissionReviewResponse:
+                        reason: str, error: str | None = None) -> AdmissionReviewResponse:
         """Record a review answered without a policy decision; deny when it cannot be recorded."""
         assert self.gate is not None
         result = answer.response
-        failed = reason in ("over_budget", "unknown_environment")  # no decision could be made
-        message = (result.status.message if result.status else None) or "; ".join(result.warnings or [])
+        failed = reason in ("over_budget", "unknown_environment", "internal_error")  # no decision could be made
+        message = error or (result.status.message if result.status else None) or "; ".join(result.warnings or [])
         record = AuditRecord.model_construct(
             decision_id=uuid.uuid4().hex, time=datetime.now(timezone.utc), request_uid=request.uid,
             user=request.user_info.username, operation=request.operation,
-            object=object_ref(request.object or request.old_object or {}), environment=environment, models=[],
+            object=_reviewed(request), environment=environment, models=[],
             evidence_digest="", policy_revision=self.gate.policy_revision,
             outcome="error" if failed else ("admitted" if result.allowed else "denied"), allowed=result.allowed,
             enforcement=self.gate.enforcement_of(environment), violations=[], waived=[],
             warnings=list(result.warnings or []), dry_run=request.dry_run, source="webhook",
-            error=message if failed else None, reason=reason)
+            error=message if failed else None, reason=reason, subresource=request.sub_resource)
         if not record.object.namespace and request.namespace:
             record.object = record.object.model_copy(update={"namespace": request.namespace})
         try:
@@ -168,9 +192,8 @@ class Webhook:
         assert self.gate is not None
         return bool(old_object) and self.gate.kinds is not None and served_models(old_object, self.gate.kinds).gated
 
-    def _over_budget(self, uid: str, environment: str, guarded: bool) -> AdmissionReviewResponse:
-        message = (f"model-gatekeeper did not decide within its {self.settings.response_budget:g}s budget "
-                   "(OPA, the evidence source or the Kubernetes API is too slow)")
+    def _failed(self, uid: str, environment: str, guarded: bool, message: str) -> AdmissionReviewResponse:
+        """No decision could be made: denied where the environment enforces, else admitted with a warning."""
         assert self.gate is not None
         # A Namespace reaches the gate for its environment label, guarded in every environment.
         if guarded or self.gate.enforcement_of(environment) == "deny":
@@ -192,3 +215,20 @@ class Webhook:
 
 def _is_namespace(obj: dict[str, Any]) -> bool:
     return obj.get("kind") == "Namespace" and obj.get("apiVersion") == "v1"
+
+
+def _reviewed(request: Any) -> ObjectRef:
+    """The object a review is about, for its record; from the request's own fields when
+    the object cannot be read (the review may have failed on exactly that)."""
+    try:
+        return object_ref(request.object or request.old_object or {})
+    except Exception:  # noqa: BLE001 - a record is still written, naming what the request names
+        kind = request.kind
+        return ObjectRef(apiVersion=f"{kind.group}/{kind.version}" if kind.group else kind.version, kind=kind.kind,
+                         namespace=request.namespace, name=request.name or "")
+
+
+def _brief(exc: Exception) -> str:
+    # The record and the answer name the failure, not a traceback (that goes to the log).
+    text = " ".join(str(exc).split()) or "no message"
+    return text if len(text) <= 160 else text[:157] + "..."

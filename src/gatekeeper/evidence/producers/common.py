@@ -62,8 +62,9 @@ def file_digest(path: str | Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def read_table(path: str | Path, columns: list[str] | None = None) -> Any:
-    """A non-empty pandas table from CSV, TSV, Parquet or JSON Lines, holding `columns` if named."""
+def read_table(path: str | Path, columns: list[str] | None = None, as_text: bool = False) -> Any:
+    """A non-empty pandas table from CSV, TSV, Parquet or JSON Lines, holding `columns` if named.
+    `as_text`: CSV and TSV cells as the text in the file (no number parsing)."""
     pd = need("pandas", "producers")
     path = Path(path)
     suffix = path.suffix.lower()
@@ -75,7 +76,7 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> Any:
         elif suffix in (".jsonl", ".ndjson"):
             frame = pd.read_json(path, lines=True)
         else:
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str if as_text else None)
     except ImportError as exc:
         raise ProducerError(f"{path}: cannot read {suffix} files here ({exc}); use CSV") from None
     except pd.errors.EmptyDataError:

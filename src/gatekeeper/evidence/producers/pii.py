@@ -60,21 +60,38 @@ def analyzer() -> Any:
     return presidio.AnalyzerEngine(nlp_engine=engine, registry=registry, supported_languages=["en"])
 
 
-def text_columns(frame: Any) -> list[str]:
-    return [str(c) for c in frame.columns if frame[c].dtype == object or str(frame[c].dtype).startswith("string")]
+def cell_text(value: Any) -> str:
+    """A cell as a person reading the table sees it: a float without an exponent or a
+    trailing `.0` (a card number read as 4111111111111111.0 is 4111111111111111)."""
+    if isinstance(value, float):  # numpy's float64 is a float too
+        import numpy as np  # pandas' own dependency
+
+        return np.format_float_positional(value, trim="-")
+    return str(value)
+
+
+def column_text(column: Any) -> Any:
+    """The non-empty cells of one column as text (see `cell_text`)."""
+    values = column.dropna()
+    if values.dtype.kind == "f" or values.dtype == object:
+        return values.map(cell_text)
+    return values.astype(str)
 
 
 def scan_table(data: str | Path, columns: list[str] | None = None, min_score: float = DEFAULT_MIN_SCORE) -> dict[str, Any]:
-    """{tool, scanned_at, dataset_digest, open_findings, entities, recognizers, columns, rows}."""
-    frame = read_table(data, columns)
+    """{tool, scanned_at, dataset_digest, open_findings, entities, recognizers, columns, rows}.
+    Every column is read (`columns` narrows it), numbers included: phone, card, account and
+    national ID numbers are often stored as numbers. CSV and TSV cells are read as the text
+    in the file (a leading zero kept); typed formats' numbers as `cell_text` writes them."""
+    frame = read_table(data, columns, as_text=True)
+    scanned = [str(c) for c in frame.columns]
+    # A value repeated in a column is analysed once and counted as often as it occurs.
+    work = [(c, column_text(frame[c]).value_counts()) for c in frame.columns]
+    if not any(len(values) for _, values in work):
+        raise ProducerError(f"{data}: no cells to scan (every value is empty)")
     engine = analyzer()
-    scanned = columns or text_columns(frame)
-    if not scanned:
-        raise ProducerError(f"{data}: no text column to scan (name them with --columns)")
     supported = sorted({e for r in engine.registry.recognizers for e in r.supported_entities})
     entities: Counter[str] = Counter()
-    # A value repeated in a column is analysed once and counted as often as it occurs.
-    work = [(c, frame[c].dropna().astype(str).value_counts()) for c in scanned]
     with progress("PII scan", sum(len(v) for _, v in work)) as advance:
         for _, values in work:
             for text, occurrences in values.items():

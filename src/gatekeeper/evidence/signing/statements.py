@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -19,19 +19,14 @@ from securesystemslib import dsse
 from securesystemslib.exceptions import VerificationError
 from securesystemslib.signer import CryptoSigner
 
+from gatekeeper.evidence.signing.errors import SigningError
+from gatekeeper.evidence.signing.trust import TrustStore
 from gatekeeper.types.canonical import canonical_json
-
-if TYPE_CHECKING:  # trust.py raises this module's SigningError, so it is imported only for the annotation
-    from gatekeeper.evidence.signing.trust import TrustStore
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 SIGNOFF_PREDICATE = "https://model-gatekeeper.io/signoff/v1"
 WAIVER_PREDICATE = "https://model-gatekeeper.io/waiver/v1"
-
-
-class SigningError(ValueError):
-    """A key or statement that cannot be used; the message says which and why."""
 
 
 class Subject(BaseModel):

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from securesystemslib.signer import Key, SSlibKey
 
-from gatekeeper.evidence.signing.statements import SigningError
+from gatekeeper.evidence.signing.errors import SigningError
 
 
 class TrustStore:
