@@ -10,7 +10,10 @@ reads := {"admitted"}
 
 # METADATA
 # description: the requirement IDs this family raises (each has a remediation text in the matrix)
-raises := {"classification.prohibited", "classification.unclassified", "classification.risk_class_invalid"}
+raises := {
+	"classification.prohibited", "classification.unclassified",
+	"classification.risk_class_invalid", "classification.mismatch",
+}
 
 # METADATA
 # description: prohibited models are never admitted, whatever the matrix or a waiver says
