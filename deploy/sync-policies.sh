@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Regenerate deploy/base/policies/ from the repository's policies/.
+# Regenerate deploy/base/policies/ (and the Helm chart's copy) from the repository's policies/.
 #
-#   deploy/sync-policies.sh            rewrite deploy/base/policies/
-#   deploy/sync-policies.sh --check    exit 1 if it differs from policies/ (CI, tests)
+#   deploy/sync-policies.sh            rewrite deploy/base/policies/ and charts/model-gatekeeper/policies/
+#   deploy/sync-policies.sh --check    exit 1 if either differs from policies/ (CI, tests)
 #
 # kustomize reads no file outside its root, so the policies OPA loads in the cluster are
 # a committed copy: deploy/base/policies/ is a kustomize Component holding the files OPA
@@ -13,11 +13,16 @@
 # policies/gatekeeper/matrix/requirements.yaml is data.gatekeeper.matrix). ConfigMap keys
 # cannot contain '/', so a file's key is its path with '/' replaced by '.'.
 # Never edit deploy/base/policies/ by hand: edit policies/ and run this script.
+# A Helm chart reads no file outside its folder either: charts/model-gatekeeper/policies/
+# gets the same files (the `files/` tree), from which the chart builds the same ConfigMap.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 src="$root/policies"
 dest="$here/base/policies"
+chart_dest="$root/charts/model-gatekeeper/policies"
+# The auditor's OPA mounts the same ConfigMap and needs the same items (components/auditor).
+auditor_patch="$here/components/auditor/policies-volume.yaml"
 max_bytes=900000   # a ConfigMap holds at most 1 MiB, metadata included
 
 case "${1:-}" in
@@ -79,8 +84,9 @@ generate() {  # $1: an empty folder to write the component into
 }
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" "$work.auditor"' EXIT
 generate "$work"
+sed -e 's/^  name: model-gatekeeper$/  name: model-gatekeeper-auditor/' "$work/volume.yaml" > "$work.auditor"
 
 if [ "${1:-}" = --check ]; then
   if ! diff -r "$work" "$dest" >/dev/null 2>&1; then
@@ -88,9 +94,21 @@ if [ "${1:-}" = --check ]; then
     diff -r "$dest" "$work" >&2 || true
     exit 1
   fi
+  if ! diff "$work.auditor" "$auditor_patch" >/dev/null 2>&1; then
+    echo "deploy/components/auditor/policies-volume.yaml is out of date: run deploy/sync-policies.sh" >&2
+    exit 1
+  fi
+  if [ -d "$(dirname "$chart_dest")" ] && ! diff -r "$work/files" "$chart_dest" >/dev/null 2>&1; then
+    echo "charts/model-gatekeeper/policies/ is out of date with policies/: run deploy/sync-policies.sh" >&2
+    diff -r "$chart_dest" "$work/files" >&2 || true
+    exit 1
+  fi
   exit 0
 fi
-rm -rf "$dest"
+rm -rf "$dest" "$chart_dest"
 mkdir -p "$(dirname "$dest")"
 cp -R "$work" "$dest"
-echo "deploy/base/policies/ regenerated from policies/"
+# (a copy of deploy/ without the chart beside it, as the e2e tests make, gets no chart copy)
+if [ -d "$(dirname "$chart_dest")" ]; then cp -R "$work/files" "$chart_dest"; fi
+cp "$work.auditor" "$auditor_patch"
+echo "deploy/base/policies/ and charts/model-gatekeeper/policies/ regenerated from policies/"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install one pinned Go-built tool into .tools/bin (git-ignored).
-#   scripts/install-tool.sh opa|regal|conftest|kustomize|litewitness|witnessctl
+#   scripts/install-tool.sh opa|regal|conftest|kustomize|helm|litewitness|witnessctl
 # Order: a binary already in .tools/bin at the pinned version; one on PATH at that
 # version (copied); `go install` with caches under .tools/go; the official release
 # download for machines that reach it.
@@ -9,7 +9,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 # shellcheck source=tools.env
 . "$here/tools.env"
-tool=${1:?usage: install-tool.sh opa|regal|conftest|kustomize|litewitness|witnessctl}
+tool=${1:?usage: install-tool.sh opa|regal|conftest|kustomize|helm|litewitness|witnessctl}
+ldflags=""
 bin_dir=${GATEKEEPER_TOOLS_BIN:-$root/.tools/bin}
 mkdir -p "$bin_dir"
 
@@ -21,6 +22,10 @@ case "$tool" in
   conftest)  version=$CONFTEST_VERSION;  module=github.com/open-policy-agent/conftest
              url="";;
   kustomize) version=$KUSTOMIZE_VERSION; module=sigs.k8s.io/kustomize/kustomize/v5
+             url="";;
+  helm)      version=$HELM_VERSION;      module=helm.sh/helm/v4/cmd/helm
+             # stamped as helm's release build does, so `helm version` names the pinned version
+             ldflags="-X helm.sh/helm/v4/internal/version.version=$version"
              url="";;
   # The C2SP witness the decision log's tests submit checkpoints to, and its admin tool.
   # Neither has a version command (litewitness would try to start): the stamp file says.
@@ -51,7 +56,7 @@ if command -v go >/dev/null 2>&1; then
   export GOMODCACHE=${GOMODCACHE_OVERRIDE:-$root/.tools/go/mod}
   export GOCACHE=${GOCACHE_OVERRIDE:-$root/.tools/go/cache}
   export GOFLAGS=-modcacherw
-  if CGO_ENABLED=0 GOBIN="$bin_dir" go install "$module@$version"; then
+  if CGO_ENABLED=0 GOBIN="$bin_dir" go install -ldflags="$ldflags" "$module@$version"; then
     [ -n "${no_version:-}" ] || has_version "$target" || echo "install-tool.sh: warning: $tool built but reports another version" >&2
     exit 0
   fi
@@ -61,7 +66,7 @@ if command -v go >/dev/null 2>&1; then
   scratch=$(mktemp -d)
   trap 'rm -rf "$scratch"; [ -x "$target" ] && echo "$version" > "$stamp"' EXIT
   if (cd "$scratch" && go mod init scratch >/dev/null 2>&1 && go get "$module@$version" \
-      && CGO_ENABLED=0 go build -o "$target" "$module"); then
+      && CGO_ENABLED=0 go build -ldflags="$ldflags" -o "$target" "$module"); then
     exit 0
   fi
   echo "install-tool.sh: go build of $module@$version failed" >&2

@@ -14,7 +14,7 @@ import copy
 import hashlib
 import json
 import shutil
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import yaml
@@ -36,6 +36,9 @@ MANIFESTS = ROOT / "examples" / "manifests"
 SIGNERS = ROOT / "policies" / "gatekeeper" / "signers" / "signers.yaml"
 MATRIX = ROOT / "policies" / "gatekeeper" / "matrix" / "requirements.yaml"
 LIFETIME = timedelta(days=730)  # the matrix's signoff_roles.default.max_validity_days
+# One signing moment for every example sign-off, so regenerating the examples keeps their
+# expiry (2028-11-21T08:25:38Z), which tests and docs name.
+SIGNED_AT = datetime(2026, 11, 22, 8, 25, 38, tzinfo=timezone.utc)
 
 PEOPLE = {
     "alice@example.com": ["validator"],
@@ -79,6 +82,10 @@ Monthly retraining; not for pricing decisions.
 """
 
 
+# What `gatekeeper evidence fairness --favourable 0` records beside the metrics (0: no default).
+FAIRNESS_MEASURED = {"favourable_outcome": "0", "evaluated_at": "2026-11-20T00:00:00Z"}
+
+
 def data_quality(dataset: str, when: str) -> dict:
     """A passing Great Expectations result, as `gatekeeper evidence data-quality` writes it."""
     return {"tool": "great_expectations", "suite": dataset, "success": True, "success_percent": 100.0,
@@ -106,9 +113,9 @@ def credit_bundle(version: str) -> dict:
         "performance": {"metrics": {"auc": 0.87, "ks": 0.41}},
         "fairness": {
             "sex": {"demographic_parity_ratio": 0.91, "demographic_parity_difference": 0.04,
-                    "equalized_odds_difference": 0.05, "min_group_size": 1200},
+                    "equalized_odds_difference": 0.05, "min_group_size": 1200, **FAIRNESS_MEASURED},
             "age_band": {"demographic_parity_ratio": 0.86, "demographic_parity_difference": 0.07,
-                         "equalized_odds_difference": 0.08, "min_group_size": 640},
+                         "equalized_odds_difference": 0.08, "min_group_size": 640, **FAIRNESS_MEASURED},
         },
         "explainability": {"method": "shap", "report": "shap-importance.json"},
         "pii_scan": {"tool": "presidio", "scanned_at": "2026-10-01T00:00:00Z",
@@ -137,7 +144,8 @@ def churn_bundle(version: str) -> dict:
             "datasets": [{"name": "subscribers-2026-09", "digest": digest_of("subscribers-2026-09"), "context": "training"}],
         },
         "performance": {"metrics": {"auc": 0.79}},
-        "fairness": {"region": {"demographic_parity_ratio": 0.88, "demographic_parity_difference": 0.05, "min_group_size": 5000}},
+        "fairness": {"region": {"demographic_parity_ratio": 0.88, "demographic_parity_difference": 0.05,
+                                "min_group_size": 5000, **FAIRNESS_MEASURED}},
         "pii_scan": {"tool": "presidio", "scanned_at": "2026-09-15T00:00:00Z",
                      "dataset_digest": digest_of("subscribers-2026-09"), "open_findings": 0},
         "data_quality": data_quality("subscribers-2026-09", "2026-09-15T00:00:00Z"),
@@ -160,6 +168,7 @@ def sign(bundle: dict, role: str, person: str, folder: Path) -> dict:
             files[path] = (folder / path).read_bytes() if (folder / path).is_file() else None
     predicate = signoff_predicate(model=bundle["model"], version=bundle["version"], role=role, signer=person,
                                   expires=LIFETIME, reviewed=review(parsed, files, role_sections(role)))
+    predicate.update(signed_at=rfc3339(SIGNED_AT), expires_at=rfc3339(SIGNED_AT + LIFETIME))
     return sign_statement(predicate_type=SIGNOFF_PREDICATE, subject_name=f"models:/{bundle['model']}/{bundle['version']}",
                           digest=bundle["artifact"]["digest"], predicate=predicate, signer=KEYS[person])
 
@@ -300,14 +309,15 @@ def write_produced_example(version: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         project = dvc_project(work / "project")  # data/loans.csv (dvc add), data/train.csv (dvc repro)
-        lineage.write_lineage(folder, lineage.lineage_block(project))
+        lineage.write_lineage(folder, lineage.lineage_block(project, contexts=["training"]))
         training = labelled(2000, seed=3)
         training.to_csv(work / "train.csv", index=False)
         (work / "validation.json").write_text(json.dumps(ge_result(training)))
         data_quality.write_data_quality(folder, data_quality.data_quality_block(work / "validation.json",
                                                                                 work / "train.csv"))
         loans(2000, seed=4).to_csv(work / "current.csv", index=False)
-        drift.write_drift(folder, drift.drift_from_tables(work / "train.csv", work / "current.csv", features))
+        drift.write_drift(folder, drift.drift_from_tables(work / "train.csv", work / "current.csv",
+                                                          exclude=["default"]))
         model = RandomForestClassifier(n_estimators=30, max_depth=5, random_state=0).fit(training[features],
                                                                                           training["default"])
         joblib.dump(model, work / "model.joblib")
@@ -318,7 +328,7 @@ def write_produced_example(version: str) -> None:
         predictions = training.assign(prediction=model.predict(training[features]),
                                       sex=["F", "M"] * (len(training) // 2))
         write_fairness(folder, compute_fairness(predictions, label="default", prediction="prediction",
-                                                sensitive=["sex"]))
+                                                sensitive=["sex"], favourable="0"))
 
 
 def write_admission_reviews() -> None:

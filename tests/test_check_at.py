@@ -10,7 +10,8 @@ import yaml
 from .conftest import EVIDENCE, MANIFESTS, POLICIES, run_cli
 
 COMPLIANT = str(MANIFESTS / "compliant" / "credit-scoring-inferenceservice.yaml")
-# credit-scoring 3's PII scan is of 2026-10-01 (high risk: at most 365 days old); its example
+# credit-scoring 3's PII scan is of 2026-10-01 and its fairness results of 2026-11-20 (high risk: at
+# most 365 days old); its example
 # sign-offs expire 730 days after scripts/make-examples.py last signed them.
 
 
@@ -29,20 +30,22 @@ FIRST, LAST = min(EXPIRES.values()), max(EXPIRES.values())
 
 
 def rescanned(tmp_path, at: str) -> tuple[str, str]:
-    """The example evidence with credit-scoring 3's PII scan redone at `at`, and a policy
-    folder whose sign-offs do not cover the PII scan (this matrix lets a scan be re-run
+    """The example evidence with credit-scoring 3's PII scan and fairness evaluation redone at `at`, and a policy
+    folder whose sign-offs cover neither (this matrix lets a scan or evaluation be re-run
     without a new sign-off; the shipped one does not)."""
     root = tmp_path / "evidence"
     shutil.copytree(EVIDENCE, root)
     path = root / "credit-scoring" / "3" / "evidence.yaml"
     bundle = yaml.safe_load(path.read_text())
     bundle["pii_scan"]["scanned_at"] = at
+    for results in bundle["fairness"].values():
+        results["evaluated_at"] = at
     path.write_text(yaml.safe_dump(bundle))
     policies = tmp_path / "policies"
     shutil.copytree(POLICIES, policies)
     matrix_file = policies / "gatekeeper" / "matrix" / "requirements.yaml"
     matrix = yaml.safe_load(matrix_file.read_text())
-    matrix["signoff_roles"]["default"]["reviews_all_but"] = ["drift", "pii_scan"]
+    matrix["signoff_roles"]["default"]["reviews_all_but"] = ["drift", "pii_scan", "fairness"]
     matrix_file.write_text(yaml.safe_dump(matrix))
     return str(root), str(policies)
 
@@ -77,7 +80,10 @@ def test_warned_within_30_days_of_a_signoff_expiring(cli, tmp_path):
         for role in ("compliance", "validator")
     ]
     assert [(e["kind"], e["name"], e["expires_at"]) for e in decision["expiries"]] == [
-        ("signoff", role, stamp(EXPIRES[role])) for role in sorted(EXPIRES, key=lambda r: (EXPIRES[r], r))
+        *[("signoff", role, stamp(EXPIRES[role])) for role in sorted(EXPIRES, key=lambda r: (EXPIRES[r], r))],
+        # the age-limited evidence goes stale 365 days after it was produced
+        *[("evidence", name, stamp(FIRST + timedelta(days=185)))
+          for name in ("fairness.age_band", "fairness.sex", "pii_scan")],
     ]
 
 
@@ -89,7 +95,7 @@ def test_denied_once_its_pii_scan_is_older_than_a_year(cli):
     [decision] = stale.json()["results"]
     assert [(v["requirement"], v["message"], v["observed"], v["threshold"]) for v in decision["violations"]] == [(
         "evidence.stale",
-        "pii_scan.scanned_at is 366 days old (2026-10-01T00:00:00Z), above the 365 days the class allows",
+        "pii_scan.scanned_at is 366.0 days old (2026-10-01T00:00:00Z), above the 365 days the class allows",
         366, 365,
     )]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -44,14 +45,19 @@ def test_fairness_block_per_sensitive_attribute(tmp_path):
     frame = predictions({"F": (30, 20, 10, 40), "M": (70, 30, 30, 70)})
     frame["age_band"] = ["<40", "40+"] * (len(frame) // 2)
     frame.to_csv(tmp_path / "predictions.csv", index=False)
+    before = datetime.now(timezone.utc).replace(microsecond=0)
     result = run_cli("evidence", "fairness", "--predictions", str(tmp_path / "predictions.csv"), "--label", "label",
-                     "--prediction", "score_label", "--sensitive", "sex,age_band")
+                     "--prediction", "score_label", "--sensitive", "sex,age_band", "--favourable", "1")
     assert result.code == 0, result.stderr
     block = yaml.safe_load(result.stdout)["fairness"]
     assert list(block) == ["sex", "age_band"]
     for attribute in ("sex", "age_band"):
         want = expected(frame, attribute)
-        assert block[attribute] == {k: pytest.approx(v) for k, v in want.items()}
+        rates = frame.groupby(attribute)["score_label"].mean()
+        evaluated_at = block[attribute].pop("evaluated_at")
+        assert before <= datetime.fromisoformat(evaluated_at.replace("Z", "+00:00")) <= datetime.now(timezone.utc)
+        assert block[attribute] == {**{k: pytest.approx(v) for k, v in want.items()}, "favourable_outcome": "1",
+                                    "selection_rates": {g: pytest.approx(r) for g, r in rates.items()}}
     assert block["sex"]["demographic_parity_ratio"] == pytest.approx(0.8)
     assert block["sex"]["min_group_size"] == 100
 
@@ -64,7 +70,7 @@ def test_fairness_written_into_a_bundle_is_what_the_gate_decides_on(cli, tmp_pat
     frame.to_json(tmp_path / "predictions.jsonl", orient="records", lines=True)
     bundle = evidence / "credit-scoring" / "3"
     result = run_cli("evidence", "fairness", "--predictions", str(tmp_path / "predictions.jsonl"), "--label", "label",
-                     "--prediction", "score_label", "--sensitive", "sex", "--bundle", str(bundle))
+                     "--prediction", "score_label", "--sensitive", "sex", "--pos-label", "1", "--bundle", str(bundle))
     assert result.code == 0, result.stderr
     assert f"wrote fairness for sex into {bundle / 'evidence.yaml'}" in result.stderr
     written = yaml.safe_load((bundle / "evidence.yaml").read_text())
@@ -86,8 +92,12 @@ def test_fairness_with_text_outcomes_needs_the_favourable_one(tmp_path):
     args = ["evidence", "fairness", "--predictions", str(tmp_path / "p.csv"), "--label", "label",
             "--prediction", "score_label", "--sensitive", "sex"]
     refused = run_cli(*args)
-    assert refused.code == 2 and "is not binary 0/1" in refused.stderr and "--pos-label" in refused.stderr
-    computed = run_cli(*args, "--pos-label", "approved")
+    assert refused.code == 2 and refused.stderr.count("\n") == 1
+    assert "name the favourable outcome with --favourable (values of 'label' and 'score_label': approved, declined)" \
+        in refused.stderr
+    typo = run_cli(*args, "--favourable", "approve")
+    assert typo.code == 2 and "no row of 'label' or 'score_label' is the favourable outcome 'approve'" in typo.stderr
+    computed = run_cli(*args, "--favourable", "approved")
     assert computed.code == 0
     assert yaml.safe_load(computed.stdout)["fairness"]["sex"]["demographic_parity_ratio"] == pytest.approx(0.8)
 
@@ -101,13 +111,134 @@ def test_fairness_bad_input_exits_2_with_one_line(tmp_path, args, words):
     frame = predictions({"F": (3, 2, 1, 4), "M": (7, 3, 3, 7)})
     frame["one"] = "all"
     frame.to_csv(tmp_path / "p.csv", index=False)
-    base = {"--predictions": str(tmp_path / "p.csv"), "--label": "label", "--prediction": "score_label"}
+    base = {"--predictions": str(tmp_path / "p.csv"), "--label": "label", "--prediction": "score_label",
+            "--favourable": "1"}
     for flag, value in zip(args[::2], args[1::2]):
         base[flag] = value
     result = run_cli("evidence", "fairness", *[item for pair in base.items() for item in pair])
     assert result.code == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and words in lines[0], result.stderr
+
+
+def credit_table(approved: dict[str, int], rows: int = 200) -> pd.DataFrame:
+    """A credit model's predictions: `default` is 1 for a default, so approval is 0. Per group,
+    `approved[group]` of `rows` applicants are predicted not to default (and the labels agree
+    but for a few, so every group has both outcomes)."""
+    frames = []
+    for group, yes in approved.items():
+        prediction = [0] * yes + [1] * (rows - yes)
+        label = prediction[:]
+        label[0], label[-1] = 1, 0  # one approved applicant defaulted, one declined one would not have
+        frames.append(pd.DataFrame({"sex": group, "default": label, "prediction": prediction}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def fairness_into(bundle: Path, table: Path, *extra: str):
+    return run_cli("evidence", "fairness", "--predictions", str(table), "--label", "default",
+                   "--prediction", "prediction", "--sensitive", "sex", "--bundle", str(bundle), *extra)
+
+
+def test_a_credit_model_is_judged_on_approvals_not_defaults(cli, tmp_path):
+    """Women approved at 0.30, men at 0.40: approval parity 0.75, below 0.80. Parity of predicted
+    defaults (0.70 and 0.60) would be 0.86, and the model would pass: the producer must not guess."""
+    evidence = tmp_path / "evidence"
+    shutil.copytree(EVIDENCE, evidence)
+    bundle = evidence / "credit-scoring" / "3"
+    credit_table({"F": 60, "M": 80}).to_csv(tmp_path / "credit.csv", index=False)
+    before = (bundle / "evidence.yaml").read_text()
+
+    refused = fairness_into(bundle, tmp_path / "credit.csv")
+    assert refused.code == 2 and refused.stdout == "", refused.stdout
+    assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.startswith("gatekeeper: name the favourable outcome with --favourable (values of 'default' "
+                                     "and 'prediction': 0, 1)")
+    assert (bundle / "evidence.yaml").read_text() == before  # nothing written
+
+    done = fairness_into(bundle, tmp_path / "credit.csv", "--favourable", "0")
+    assert done.code == 0, done.stderr
+    sex = yaml.safe_load((bundle / "evidence.yaml").read_text())["fairness"]["sex"]
+    assert sex["favourable_outcome"] == "0"
+    assert sex["selection_rates"] == {"F": pytest.approx(0.30), "M": pytest.approx(0.40)}
+    assert sex["demographic_parity_ratio"] == pytest.approx(0.75)
+    decided = cli("check", "--evidence", str(evidence), "--format", "json",
+                  str(MANIFESTS / "compliant" / "credit-scoring-inferenceservice.yaml"))
+    assert decided.code == 1, decided.stdout + decided.stderr
+    [decision] = decided.json()["results"]
+    [violation] = [v for v in decision["violations"] if v["requirement"] == "fairness.demographic_parity_ratio"]
+    assert violation["observed"] == pytest.approx(0.75)
+    assert violation["line"] == ("[fairness.demographic_parity_ratio] credit-scoring@3: demographic parity ratio for "
+                                 "'sex' is 0.75, below 0.80")
+
+
+def test_results_without_their_favourable_outcome_are_denied_where_required(cli, tmp_path):
+    evidence = tmp_path / "evidence"
+    shutil.copytree(EVIDENCE, evidence)
+    path = evidence / "credit-scoring" / "3" / "evidence.yaml"
+    raw = yaml.safe_load(path.read_text())
+    del raw["fairness"]["age_band"]["favourable_outcome"]
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    decided = cli("check", "--evidence", str(evidence), "--format", "json",
+                  str(MANIFESTS / "compliant" / "credit-scoring-inferenceservice.yaml"))
+    assert decided.code == 1
+    [decision] = decided.json()["results"]
+    assert [v["line"] for v in decision["violations"]] == [
+        "[fairness.favourable_outcome] credit-scoring@3: fairness results for 'age_band' do not name the favourable "
+        "outcome they were measured on (favourable_outcome)"]
+
+
+def test_a_parity_difference_of_exactly_the_limit_passes_whatever_the_float_noise(cli, tmp_path):
+    """Approvals of 0.70 and 0.80: 0.8 - 0.7 is 0.10000000000000009 in floating point; the
+    policy judges at 6 decimals, so it is 0.1 and meets the 0.10 limit."""
+    evidence = tmp_path / "evidence"
+    shutil.copytree(EVIDENCE, evidence)
+    bundle = evidence / "credit-scoring" / "3"
+    credit_table({"F": 140, "M": 160}).to_csv(tmp_path / "credit.csv", index=False)
+    assert fairness_into(bundle, tmp_path / "credit.csv", "--favourable", "0").code == 0
+    sex = yaml.safe_load((bundle / "evidence.yaml").read_text())["fairness"]["sex"]
+    assert sex["demographic_parity_difference"] != 0.1 and round(sex["demographic_parity_difference"], 6) == 0.1
+    decided = cli("check", "--evidence", str(evidence), "--format", "json",
+                  str(MANIFESTS / "compliant" / "credit-scoring-inferenceservice.yaml"))
+    assert decided.code == 0, decided.stdout
+
+
+def test_a_fairness_result_ages_warned_then_denied(cli, tmp_path):
+    """High risk limits fairness results to 365 days and warns 30 days ahead."""
+    evidence = tmp_path / "evidence"
+    shutil.copytree(EVIDENCE, evidence)
+    bundle = evidence / "credit-scoring" / "3"
+    credit_table({"F": 150, "M": 160}).to_csv(tmp_path / "credit.csv", index=False)
+    assert fairness_into(bundle, tmp_path / "credit.csv", "--favourable", "0").code == 0
+    raw = yaml.safe_load((bundle / "evidence.yaml").read_text())
+    evaluated = datetime.fromisoformat(raw["fairness"]["sex"]["evaluated_at"].replace("Z", "+00:00"))
+    # The other dated evidence of the example redone at the same moment.
+    raw["pii_scan"]["scanned_at"] = raw["fairness"]["age_band"]["evaluated_at"] = raw["fairness"]["sex"]["evaluated_at"]
+    (bundle / "evidence.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    manifest = str(MANIFESTS / "compliant" / "credit-scoring-inferenceservice.yaml")
+
+    def at(moment: datetime):
+        return cli("check", "--evidence", str(evidence), "--format", "json", "--at",
+                   moment.isoformat().replace("+00:00", "Z"), manifest)
+
+    stale_at = (evaluated + timedelta(days=365)).isoformat().replace("+00:00", "Z")
+    quiet = at(evaluated + timedelta(days=300))
+    assert quiet.code == 0 and quiet.json()["results"][0]["warnings"] == []
+    warned = at(evaluated + timedelta(days=355))
+    assert warned.code == 0, warned.stdout
+    [decision] = warned.json()["results"]
+    assert decision["warnings"] == [
+        f"[evidence.stale] credit-scoring@3: {name} result expires in 10 days ({stale_at})"
+        for name in ("fairness.age_band", "fairness.sex", "pii_scan")]
+    assert {"kind": "evidence", "model": "credit-scoring", "version": "3", "name": "fairness.sex",
+            "requirement": "evidence.stale", "source": "fairness.sex.evaluated_at",
+            "expires_at": stale_at} in decision["expiries"]
+    denied = at(evaluated + timedelta(days=365, hours=3))
+    assert denied.code == 1
+    [decision] = denied.json()["results"]
+    when = raw["fairness"]["sex"]["evaluated_at"]
+    assert sorted((v["requirement"], v["message"], v["observed"]) for v in decision["violations"]) == [
+        ("evidence.stale", f"{field} is 365.2 days old ({when}), above the 365 days the class allows", 365.2)
+        for field in ("fairness.age_band.evaluated_at", "fairness.sex.evaluated_at", "pii_scan.scanned_at")]
 
 
 def test_fairlearn_stays_off_the_webhooks_import_path():
@@ -214,3 +345,42 @@ def test_digest_refuses_what_is_not_a_model(tmp_path, setup, words):
     result = run_cli("evidence", "digest", str(target))
     assert result.code == 2 and words in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# --- init ---------------------------------------------------------------------------------
+
+
+def test_init_starts_the_bundle_the_producers_fill(cli, tmp_path):
+    bundle = tmp_path / "evidence" / "credit-scoring" / "21"
+    (tmp_path / "card.md").write_text("# Card\n\n## Intended use\nScoring.\n")
+    made = run_cli("evidence", "init", "credit-scoring", "21", "--risk-class", "high", "--owner", "ana@example.com",
+                   "--model-card", str(tmp_path / "card.md"), "--bundle", str(bundle))
+    assert made.code == 0, made.stderr
+    assert made.stderr == (f"wrote {bundle / 'evidence.yaml'}; fill it with `gatekeeper evidence <producer> ... "
+                           f"--bundle {bundle}`\n")
+    assert yaml.safe_load((bundle / "evidence.yaml").read_text()) == {
+        "apiVersion": "model-gatekeeper.io/v1", "kind": "EvidenceBundle", "model": "credit-scoring", "version": "21",
+        "risk_class": "high", "owner": "ana@example.com", "model_card": {"path": "model-card.md"}}
+    assert (bundle / "model-card.md").read_text() == (tmp_path / "card.md").read_text()
+    # a producer fills it, and the gate reads it (denied for what is still missing, not for its form)
+    credit_table({"F": 150, "M": 160}).to_csv(tmp_path / "credit.csv", index=False)
+    assert fairness_into(bundle, tmp_path / "credit.csv", "--favourable", "0").code == 0
+    again = run_cli("evidence", "init", "credit-scoring", "21", "--risk-class", "high", "--owner", "x",
+                    "--bundle", str(bundle))
+    assert again.code == 2
+    assert again.stderr == (f"gatekeeper: {bundle / 'evidence.yaml'} already exists; the producers fill it "
+                            "(--force starts it over)\n")
+    assert "fairness" in yaml.safe_load((bundle / "evidence.yaml").read_text())
+
+
+@pytest.mark.parametrize("args, line", [
+    (["m", "1", "--risk-class", "severe", "--owner", "o", "--bundle", "b"],
+     "--risk-class 'severe' is not one of minimal, limited, high"),
+    (["m", "1", "--risk-class", "high", "--owner", "o"],
+     "give --bundle DIR (a local bundle for the producers) or --mlflow URL (or both)"),
+    (["../m", "1", "--risk-class", "high", "--owner", "o", "--bundle", "b"], "../m version 1: "),
+])
+def test_init_bad_input_exits_2_with_one_line(tmp_path, args, line):
+    result = run_cli("evidence", "init", *args)
+    assert result.code == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"gatekeeper: {line}"), result.stderr

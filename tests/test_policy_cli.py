@@ -51,8 +51,9 @@ def change_matrix(repo: Path) -> None:
     high models no longer need drift monitoring (credit-scoring@10 has it disabled)."""
     path = repo / MATRIX
     text = path.read_text()
-    assert "fairness: {demographic_parity_ratio_min: 0.80}" in text and "monitoring: {required: true}" in text
-    path.write_text(text.replace("fairness: {demographic_parity_ratio_min: 0.80}", "fairness: {demographic_parity_ratio_min: 0.90}")
+    limited = "fairness: {demographic_parity_ratio_min: 0.80, favourable_outcome_required: true}"
+    assert limited in text and "monitoring: {required: true}" in text
+    path.write_text(text.replace(limited, limited.replace("0.80", "0.90"))
                         .replace("monitoring: {required: true}", "monitoring: {required: false}"))
 
 

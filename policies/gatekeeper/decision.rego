@@ -117,4 +117,4 @@ rejected_waiver_lines := sort([line(w, message) |
 #   formatted (README "The decision"). Here, not in Python: waived and expired-waiver warnings are
 #   lines too, built from waiver data only the policy sees; Python's denial message
 #   reads each violation's `line`.
-line(v, message) := sprintf("[%s] %s@%s: %s", [v.requirement, v.model, v.version, message])
+line(v, message) := sprintf("[%s] %s: %s", [v.requirement, lib.model_label(v.model, v.version), message])

@@ -46,8 +46,16 @@ test_decision_document if {
 		"expiries": [
 			expiry("signoff", "compliance", "signoff.role"),
 			expiry("signoff", "validator", "signoff.role"),
+			stale_at("pii_scan", "pii_scan.scanned_at", "2027-10-01T00:00:00Z"),
+			stale_at("fairness.age_band", "fairness.age_band.evaluated_at", "2027-11-20T00:00:00Z"),
+			stale_at("fairness.sex", "fairness.sex.evaluated_at", "2027-11-20T00:00:00Z"),
 		],
 	}
+}
+
+stale_at(name, source, at) := {
+	"kind": "evidence", "model": "credit-scoring", "version": "3", "name": name, "requirement": "evidence.stale",
+	"source": source, "expires_at": at,
 }
 
 expiry(kind, name, requirement) := {

@@ -38,6 +38,9 @@ def test_runs_gatekeeper_monitor_with_its_own_opa_and_the_webhooks_policies(audi
     webhook = one(auditor, "Deployment", "model-gatekeeper")["spec"]["template"]["spec"]
     webhook_policies = {v["name"]: v for v in webhook["volumes"]}["policies"]["configMap"]["name"]
     assert volumes["policies"]["configMap"]["name"] == webhook_policies
+    # the same folder tree under /policies (OPA places data by folder): the same items
+    webhook_items = {v["name"]: v for v in webhook["volumes"]}["policies"]["configMap"]["items"]
+    assert webhook_items and volumes["policies"]["configMap"].get("items") == webhook_items
     for c in spec["containers"]:
         assert c["securityContext"]["readOnlyRootFilesystem"] is True and c["securityContext"]["runAsNonRoot"] is True
     assert one(auditor, "Deployment", "model-gatekeeper-auditor")["spec"]["replicas"] == 2

@@ -26,11 +26,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+import copy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import httpx
+from kubernetes import client
+from kubernetes.client.rest import ApiException
 
 from gatekeeper.opa.server import free_port
 
 from ..conftest import ROOT
+from .conftest import load_manifest
+from .kube import Kube, wait_for, with_namespace
 
 # How the image installs the wheel (the Dockerfile's `pip install`): these extras, these
 # constraints. A test in tests/deploy parses the Dockerfile and checks they agree.
@@ -243,6 +251,38 @@ class Pod:
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+
+
+@contextmanager
+def registered_webhooks(kube: Kube, rendered: list[dict[str, Any]], name: str, url: str, ca_bundle: str,
+                        namespace: str, records: Callable[[str], list[Any]]) -> Iterator[None]:
+    """The rendered ValidatingWebhookConfiguration under `name`, each Service reference replaced by
+    `url` (same path) trusting `ca_bundle`; entered once the API server sends reviews to this gate
+    (a dry run of a non-compliant InferenceService in `namespace` is denied, and `records(name)` of
+    the probe finds it: another gate may answer for the same label); deleted on exit."""
+    [vwc] = [copy.deepcopy(d) for d in rendered if d["kind"] == "ValidatingWebhookConfiguration"]
+    vwc["metadata"]["name"] = name
+    for hook in vwc["webhooks"]:
+        hook["clientConfig"] = {"url": url + hook["clientConfig"]["service"]["path"], "caBundle": ca_bundle}
+    admissions = client.AdmissionregistrationV1Api(kube.api_client)
+    admissions.create_validating_webhook_configuration(vwc)
+    probe = with_namespace(load_manifest("noncompliant/fairness-credit-scoring-4.yaml"), namespace, f"{name}-probe")
+
+    def effective() -> bool:
+        try:
+            kube.create(probe, dry_run="All")
+        except ApiException as exc:
+            return exc.status == 403 and bool(records(f"{name}-probe"))
+        return False
+
+    try:
+        wait_for(f"webhook configuration {name} to take effect", effective, timeout=60)
+        yield
+    finally:
+        try:
+            admissions.delete_validating_webhook_configuration(name)
+        except ApiException:
+            pass
 
 
 def _flag(args: list[str], name: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
 import json
 import os
 import secrets
@@ -45,7 +44,7 @@ from ..conftest import EVIDENCE
 from ..webhook.server import review
 from .cluster import KubeControlPlane
 from .conftest import ENVIRONMENT_LABEL, GATE_NAMESPACE, ApiServerAuth, load_manifest
-from .deployed import Pod, install_image_wheel
+from .deployed import Pod, install_image_wheel, registered_webhooks
 from .kube import MODEL_ANNOTATION, Kube, requirement_ids, status_message, wait_for, with_namespace
 
 pytestmark = pytest.mark.e2e
@@ -124,35 +123,17 @@ def deployed(kube: Kube, control_plane: KubeControlPlane, apiserver_auth: ApiSer
               })
     gate = Deployed(pod, venv, audit_db, evaluate_token, apiserver_auth.token, control_plane.ca_cert_path,
                     control_plane)
-    admissions = client.AdmissionregistrationV1Api(kube.api_client)
     started = time.monotonic()
     pod.start()
     try:
         pod.wait_ready(gate.verify)
         gate.ready_seconds = time.monotonic() - started
         # deploy/'s webhook configuration, its Service reference replaced by this gate's URL
-        [vwc] = [copy.deepcopy(d) for d in deploy_base if d["kind"] == "ValidatingWebhookConfiguration"]
-        vwc["metadata"]["name"] = WEBHOOK_NAME
-        for hook in vwc["webhooks"]:
-            path = hook["clientConfig"]["service"]["path"]
-            hook["clientConfig"] = {"url": gate.url + path, "caBundle": base64.b64encode(control_plane.ca_pem).decode()}
-        admissions.create_validating_webhook_configuration(vwc)
-        probe = with_namespace(load_manifest("noncompliant/fairness-credit-scoring-4.yaml"), PROD, "as-deployed-probe")
-
-        def effective() -> bool:  # denied, and by this gate (another gate may answer for the same label)
-            try:
-                kube.create(probe, dry_run="All")
-            except ApiException as exc:
-                return exc.status == 403 and bool(gate.records(name="as-deployed-probe"))
-            return False
-
-        wait_for("the as-deployed webhook configuration to take effect", effective, timeout=60)
-        yield gate
+        with registered_webhooks(kube, deploy_base, WEBHOOK_NAME, gate.url,
+                                 base64.b64encode(control_plane.ca_pem).decode(), PROD,
+                                 lambda name: gate.records(name=name)):
+            yield gate
     finally:
-        try:
-            admissions.delete_validating_webhook_configuration(WEBHOOK_NAME)
-        except ApiException:
-            pass
         pod.stop()
 
 

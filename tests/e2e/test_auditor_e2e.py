@@ -62,8 +62,9 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-# The clock starts 51 days before the example sign-offs expire, and the PII scan is redone
-# about four months before that (fresh then).
+# The clock starts 51 days before the example sign-offs expire, and the PII scan and fairness
+# evaluation are redone about four months before that (fresh then: they go stale 365 days later,
+# after the sign-offs expire).
 EXPIRIES = {role: signoff_expiry(role) for role in ("validator", "compliance")}
 SIGNOFFS_EXPIRE, LAST_EXPIRY = min(EXPIRIES.values()), max(EXPIRIES.values())
 START = (SIGNOFFS_EXPIRE - timedelta(days=51)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -77,22 +78,24 @@ def evidence_copy(root: Path) -> Path:
 
 
 def policies_copy(root: Path) -> Path:
-    """policies/, whose sign-offs do not cover the PII scan: this story re-runs the scan
+    """policies/, whose sign-offs cover neither the PII scan nor fairness: this story re-runs both
     (a new result, new findings) without asking for new sign-offs, which the shipped
     matrix would (every section but drift is reviewed)."""
     shutil.copytree(POLICIES, root)
     path = root / "gatekeeper" / "matrix" / "requirements.yaml"
     text = path.read_text()
     assert "default: {reviews_all_but: [drift]," in text
-    path.write_text(text.replace("default: {reviews_all_but: [drift],", "default: {reviews_all_but: [drift, pii_scan],"))
+    path.write_text(text.replace("default: {reviews_all_but: [drift],", "default: {reviews_all_but: [drift, pii_scan, fairness],"))
     return root
 
 
 def publish(root: Path, *, open_findings: int) -> None:
-    """(Re)publish credit-scoring 3's evidence with a PII scan made at SCANNED_AT."""
+    """(Re)publish credit-scoring 3's evidence with a PII scan and fairness evaluation made at SCANNED_AT."""
     path = root / "credit-scoring" / "3" / "evidence.yaml"
     bundle = yaml.safe_load(path.read_text())
     bundle["pii_scan"].update(scanned_at=SCANNED_AT, open_findings=open_findings)
+    for results in bundle["fairness"].values():
+        results["evaluated_at"] = SCANNED_AT
     path.write_text(yaml.safe_dump(bundle))
 
 
@@ -181,6 +184,9 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
                          "version": "3", "statement": "signoff", "statement_name": "validator"}
             assert gauge("gatekeeper_statement_expiry_seconds", **validator) == (
                 EXPIRIES["validator"] - START).total_seconds()
+            pii_scan = {**validator, "statement": "evidence", "statement_name": "pii_scan"}
+            stale = START - timedelta(days=122) + timedelta(days=365)  # 365 days after the scan
+            assert gauge("gatekeeper_statement_expiry_seconds", **pii_scan) == (stale - START).total_seconds()
             assert events(kube) == []
             assert row(control_plane) == {
                 "namespace": NAMESPACE, "kind": "InferenceService", "name": NAME, "environment": "production",
@@ -264,7 +270,8 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
             assert "error" not in results(kube)
             tightened = row(control_plane)
             assert tightened["violations"] == ["fairness.demographic_parity_ratio", "signoff.role"]
-            assert tightened["error"] == "" and tightened["earliest_expiry"] == ""
+            # the sign-offs are gone; what still runs out is the evidence, when it goes stale
+            assert tightened["error"] == "" and tightened["earliest_expiry"] == "2032-05-31T00:00:00Z"
 
             # the workload goes: its report goes (once the watch has told the auditor)
             uid = kube.get("InferenceService", NAMESPACE, NAME)["metadata"]["uid"]

@@ -15,10 +15,9 @@ from .server import MlflowServer
 from .trust import Trust, make_trust
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory) -> Iterator[MlflowServer]:
-    """One real MLflow tracking server (SQLite, proxied local artifacts) for the session."""
-    server = MlflowServer(tmp_path_factory.mktemp("mlflow"))
+def running_server(workdir) -> Iterator[MlflowServer]:
+    """A real MLflow tracking server (SQLite, proxied local artifacts) until the generator ends."""
+    server = MlflowServer(workdir)
     try:
         try:
             server.start()
@@ -27,6 +26,12 @@ def mlflow_server(tmp_path_factory) -> Iterator[MlflowServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory) -> Iterator[MlflowServer]:
+    """One real MLflow tracking server for the session."""
+    yield from running_server(tmp_path_factory.mktemp("mlflow"))
 
 
 @pytest.fixture(scope="session")

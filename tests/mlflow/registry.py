@@ -96,6 +96,8 @@ class DataScientist:
             (folder / "pii-scan.json").write_text(json.dumps({
                 "tool": "presidio", "scanned_at": "2026-10-01T00:00:00Z", "open_findings": open_findings,
                 "dataset_digest": dataset.digest}))
+            (folder / "fairness.json").write_text(json.dumps({  # what metrics cannot carry (`evidence fairness`)
+                "sex": {"favourable_outcome": "0", "evaluated_at": "2026-10-01T00:00:00Z"}}))
             (folder / "data-quality.json").write_text(json.dumps({  # `gatekeeper evidence data-quality`
                 "suite": "transactions", "success": True, "success_percent": 100.0, "evaluated_expectations": 8,
                 "failed": [], "evaluated_at": "2026-10-01T00:00:00Z"}))

@@ -271,6 +271,8 @@ def test_a_version_without_evidence_is_missing(scientist: DataScientist, check, 
                         ("no-alias", "has no alias 'champion'")]:
         [violation] = decisions[name]["violations"]
         assert violation["requirement"] == "evidence.missing" and words in violation["message"], violation
+    # an alias that did not resolve has no version: the line names the model alone, never "name@"
+    assert decisions["no-alias"]["violations"][0]["line"].startswith(f"[evidence.missing] {model}: ")
 
 
 def test_a_tag_outside_the_convention_is_unreadable(scientist: DataScientist, check, tmp_path):

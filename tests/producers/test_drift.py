@@ -49,6 +49,24 @@ def test_columns_limit_the_comparison(bundle, tmp_path):
     assert block["columns"] == 2 and block["drifted_columns"] == [] and block["drift_share"] == 0
 
 
+def test_without_columns_the_label_named_and_free_text_are_left_out(bundle, tmp_path):
+    reference, current = loans(seed=1), loans(seed=2)
+    reference["default"], current["default"] = 0, 1  # the label: a drift of the outcome, not of the inputs
+    reference["note"] = [f"called on day {i}" for i in range(len(reference))]
+    current["note"] = [f"wrote on day {i}" for i in range(len(current))]
+    reference.to_csv(tmp_path / "reference.csv", index=False)
+    current.to_csv(tmp_path / "current.csv", index=False)
+    done = run_cli("evidence", "drift", "--reference", str(tmp_path / "reference.csv"), "--current",
+                   str(tmp_path / "current.csv"), "--exclude", "default", "--bundle", str(bundle.folder))
+    assert done.code == 0, done.stderr
+    assert "gatekeeper: note: left out free-text columns note (name them in --columns to compare them)" in done.stderr
+    block = bundle.raw["drift"]
+    assert block["columns"] == 4 and block["drifted_columns"] == []
+    line = one_line(run_cli("evidence", "drift", "--reference", str(tmp_path / "reference.csv"), "--current",
+                            str(tmp_path / "current.csv"), "--exclude", "label"))
+    assert line == f"gatekeeper: {tmp_path / 'reference.csv'}: no column 'label' to exclude"
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Evidently's own (numpy.core, litestar)
 def test_a_saved_evidently_report_gives_the_same_result(bundle, tmp_path):
     from evidently import Report

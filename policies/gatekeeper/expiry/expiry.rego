@@ -1,10 +1,11 @@
-# Expiry: when the sign-offs and waivers a decision rests on run out. The decision
-# lists them (the background auditor schedules a re-judgement and a gauge on each) and
+# Expiry: when the sign-offs, waivers and time-limited evidence a decision rests on
+# run out. The decision lists them (the background auditor schedules a re-judgement and a gauge on each) and
 # warns about those expiring within the class's expiry_warning_days, so the owner has
 # time to renew them before the model falls out of compliance.
 package gatekeeper.expiry
 
 import data.gatekeeper.lib
+import data.gatekeeper.requirements.staleness
 
 # METADATA
 # description: the settings of a risk class in the requirement matrix this mechanism reads
@@ -34,6 +35,21 @@ statements contains entry if {
 	}
 }
 
+# Evidence the class limits in age (max_evidence_age_days), still fresh: it goes stale
+# (evidence.stale) at its time plus the limit. Stale or undated evidence is a violation already.
+statements contains entry if {
+	some i, entries in staleness.dated
+	ctx := lib.assessed[i]
+	some [name, path, stamp, days] in entries
+	stale_ns := staleness.stale_at_ns(stamp, days)
+	stale_ns > lib.now_ns
+	entry := {
+		"kind": "evidence", "model": ctx.name, "version": ctx.version,
+		"name": name, "requirement": "evidence.stale",
+		"source": path, "expires_at": time.format(stale_ns),
+	}
+}
+
 statements contains entry if {
 	some keyed in lib.active_waivers
 	some review in keyed
@@ -59,7 +75,7 @@ warnings contains sprintf("[%s] %s@%s: %s %s expires in %s (%s)", [
 	left := remaining_text(remaining)
 }
 
-noun := {"signoff": "sign-off", "waiver": "waiver"}
+noun := {"signoff": "sign-off", "waiver": "waiver", "evidence": "result"}
 
 # the expiry_warning_days of a model version's class (undefined when not set)
 warning_days(model, version) := days if {

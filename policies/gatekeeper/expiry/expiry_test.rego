@@ -58,14 +58,40 @@ test_waivers_warn_naming_the_waived_requirement if {
 	lines == {"[lineage.run_id] credit-scoring@3: lineage.run_id waiver expires in 10 days (2027-03-30T00:00:00Z)"}
 }
 
-test_statements_list_signoffs_of_required_roles_and_active_waivers if {
+test_statements_list_signoffs_of_required_roles_active_waivers_and_limited_evidence if {
 	model := object.union(td.model("limited"), {"waivers": [td.waiver("pii.open_findings")]})
 	entries := expiry.statements with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
-	{[e.kind, e.name, e.requirement, e.source] | some e in entries} == {
-		["signoff", "owner", "signoff.role", "signoffs/owner.dsse.json"],
-		["waiver", "pii.open_findings", "pii.open_findings", "waivers/pii.open_findings.dsse.json"],
+	{[e.kind, e.name, e.requirement, e.source, e.expires_at] | some e in entries} == {
+		["signoff", "owner", "signoff.role", "signoffs/owner.dsse.json", td.later],
+		["waiver", "pii.open_findings", "pii.open_findings", "waivers/pii.open_findings.dsse.json", td.later],
+		["evidence", "pii_scan", "evidence.stale", "pii_scan.scanned_at", "2027-10-01T00:00:00Z"],
+		["evidence", "fairness.sex", "evidence.stale", "fairness.sex.evaluated_at", "2027-11-20T00:00:00Z"],
+		["evidence", "fairness.age_band", "evidence.stale", "fairness.age_band.evaluated_at", "2027-11-20T00:00:00Z"],
 	}
+}
+
+drift_at(at) := {"evidence": {"drift": object.union(td.drift_result, {"evaluated_at": at})}}
+
+test_evidence_going_stale_warns_within_the_warning_days if {
+	# high limits drift results to 30 days: this one goes stale on 2026-12-20, 27 days after td.now
+	model := td.model_with("high", drift_at("2026-11-20T00:00:00Z"))
+	in_27_days := "[evidence.stale] credit-scoring@3: drift result expires in 27 days (2026-12-20T00:00:00Z)"
+	warnings_at(td.now, model) == {in_27_days}
+	in_29_days := "[evidence.stale] credit-scoring@3: drift result expires in 29 days (2026-11-30T00:00:00Z)"
+	warnings_at("2026-11-01T00:00:00Z", td.model_with("high", drift_at("2026-10-31T00:00:00Z"))) == {in_29_days}
+	warnings_at("2026-10-01T00:00:00Z", td.model_with("high", drift_at("2026-09-30T00:00:00Z"))) != set()
+	warnings_at("2026-11-22T00:00:00Z", td.model_with("high", drift_at("2026-12-20T00:00:00Z"))) == set()
+}
+
+test_stale_or_undated_evidence_is_not_an_expiry_it_is_a_violation if {
+	stale := td.model_with("high", drift_at("2026-09-01T00:00:00Z"))
+	entries := expiry.statements with input as td.input_of([stale]) with data.gatekeeper.matrix as td.matrix
+	not "drift" in {e.name | some e in entries}
+	undated := td.model_without("high", ["evidence/pii_scan/scanned_at"])
+	names := {e.name | some e in expiry.statements} with input as td.input_of([undated])
+		with data.gatekeeper.matrix as td.matrix
+	not "pii_scan" in names
 }
 
 test_warnings_reach_the_decision_even_when_allowed if {
@@ -74,5 +100,10 @@ test_warnings_reach_the_decision_even_when_allowed if {
 		with data.gatekeeper.lib.register_entry as td.registered
 	decision.allowed
 	count(decision.warnings) == 2
-	[e.name | some e in decision.expiries] == ["compliance", "validator"]
+
+	# soonest first: the sign-offs (2027-03-30), the PII scan (2027-10-01), the fairness results (2027-11-20)
+	[e.name | some e in decision.expiries] == [
+		"compliance", "validator", "pii_scan",
+		"fairness.age_band", "fairness.sex",
+	]
 }

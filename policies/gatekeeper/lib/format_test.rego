@@ -33,6 +33,22 @@ test_as_object_and_array if {
 	lib.as_array("x") == []
 }
 
+test_observed_values_are_judged_at_6_decimals if {
+	not lib.misses_bound(0.09999999999999998, "max", 0.1)
+	not lib.misses_bound(0.10000000000000003, "max", 0.1)
+	lib.misses_bound(0.100001, "max", 0.1)
+	not lib.misses_bound(0.7999999999999999, "min", 0.8)
+	lib.misses_bound(0.799999, "min", 0.8)
+	lib.number_text(0.10000000000000003) == "0.10"
+	lib.number_text(0.6153846153846154) == "0.615385"
+}
+
+test_model_label if {
+	lib.model_label("credit-risk", "3") == "credit-risk@3"
+	lib.model_label("credit-risk", null) == "credit-risk"
+	lib.model_label("credit-risk", "") == "credit-risk"
+}
+
 test_misses_bound if {
 	not lib.misses_bound(0.8, "min", 0.8)
 	lib.misses_bound(0.79, "min", 0.8)

@@ -67,7 +67,7 @@ test_overrides_are_deep_merged_per_environment if {
 		with data.gatekeeper.matrix as matrix
 	development_high.fairness == {
 		"demographic_parity_ratio_min": 0.8, "demographic_parity_difference_max": 0.1,
-		"equalized_odds_difference_max": 0.1, "min_group_size": 30,
+		"equalized_odds_difference_max": 0.1, "min_group_size": 30, "favourable_outcome_required": true,
 	}
 	development_high.signoffs == null
 	development_minimal := lib.requirements_of("minimal") with input as {"environment": "development"}

@@ -10,7 +10,8 @@ reads := {"fairness"}
 
 # METADATA
 # description: the requirement IDs this family raises (each has a remediation text in the matrix)
-raises := {"fairness.missing", "fairness.metric_missing"} | {concat(".", ["fairness", metric]) |
+raises := {"fairness.missing", "fairness.metric_missing", "fairness.favourable_outcome"} | {
+concat(".", ["fairness", metric]) |
 	some metric, _ in metrics
 }
 
@@ -78,6 +79,23 @@ violations contains v if {
 	lib.misses_bound(value, spec.bound, threshold)
 	[requirement, message] := problem(attribute, metric, spec, value, threshold)
 	v := lib.violation(ctx, requirement, message, value, threshold)
+}
+
+# METADATA
+# description: |
+#   where the class asks for it, each attribute's results name the favourable outcome
+#   their rates were measured on: parity of defaults instead of approvals can say the
+#   opposite of the truth about a credit model
+violations contains v if {
+	some ctx in lib.assessed
+	ctx.requirements.fairness.favourable_outcome_required == true
+	some attribute, results in attributes(ctx.evidence)
+	not lib.filled(object.get(lib.as_object(results), "favourable_outcome", null))
+	message := sprintf(
+		"fairness results for '%s' do not name the favourable outcome they were measured on (favourable_outcome)",
+		[attribute],
+	)
+	v := lib.violation(ctx, "fairness.favourable_outcome", message, null, null)
 }
 
 # METADATA

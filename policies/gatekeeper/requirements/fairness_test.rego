@@ -88,8 +88,11 @@ test_attribute_without_results_lacks_every_metric if {
 	model := td.model_with("high", {"evidence": {"fairness": {"region": null}}})
 	violations := fairness.violations with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
-	{[v.requirement, v.observed] | some v in violations} == {["fairness.metric_missing", null]}
-	count(violations) == 4
+	{[v.requirement, v.observed] | some v in violations} == {
+		["fairness.metric_missing", null],
+		["fairness.favourable_outcome", null],
+	}
+	count(violations) == 5
 }
 
 test_one_violation_per_attribute_and_metric if {
@@ -141,6 +144,33 @@ test_family_dropped_by_override if {
 	td.ids(fairness.violations) == set() with input as td.input_in("development", [model])
 		with data.gatekeeper.matrix as matrix
 		with data.gatekeeper.lib.register_entry as td.registered
+}
+
+test_favourable_outcome_required_for_high_and_limited if {
+	every class in td.classes {
+		found(td.model_without(class, ["evidence/fairness/sex/favourable_outcome"])) == td.expect(
+			class, {"high", "limited"},
+			{"fairness.favourable_outcome"},
+		)
+		found(td.model_with(class, sex("favourable_outcome", " "))) == td.expect(
+			class, {"high", "limited"},
+			{"fairness.favourable_outcome"},
+		)
+	}
+	model := td.model_without("high", ["evidence/fairness/age_band/favourable_outcome"])
+	messages := {v.message | some v in fairness.violations} with input as td.input_of([model])
+		with data.gatekeeper.matrix as td.matrix
+	messages == {concat("", [
+		"fairness results for 'age_band' do not name the favourable outcome ",
+		"they were measured on (favourable_outcome)",
+	])}
+}
+
+test_favourable_outcome_not_required_when_the_matrix_says_not if {
+	override := {"production": {"high": {"fairness": {"favourable_outcome_required": false}}}}
+	matrix := object.union(td.matrix, {"overrides": override})
+	model := td.model_without("high", ["evidence/fairness/sex/favourable_outcome"])
+	td.ids(fairness.violations) == set() with input as td.input_of([model]) with data.gatekeeper.matrix as matrix
 }
 
 without_sex := td.model_without("high", ["evidence/fairness/sex"])

@@ -20,9 +20,7 @@ prefix := "evidence"
 day_ns := ((24 * 60) * 60) * 1000000000
 
 # METADATA
-# description: |
-#   evidence section -> the field holding when it was produced. Fairness results are
-#   keyed by attribute: each attribute's evaluated_at, where present, is dated.
+# description: evidence section -> the field holding when it was produced
 timestamp_fields := {
 	"pii_scan": "scanned_at",
 	"data_quality": "evaluated_at",
@@ -32,11 +30,11 @@ timestamp_fields := {
 # METADATA
 # scope: document
 # description: |
-#   Per model, the time-stamped evidence the class limits: [path, stamp, max days].
+#   Per model, the time-stamped evidence the class limits: [name, path, stamp, max days].
+#   name is the section (fairness results are dated per attribute: fairness.<attribute>).
 #   A section the class limits but whose stamp is missing is kept (stamp null): its age
-#   cannot be known, so it cannot be shown to be fresh (fail closed). Fairness results
-#   are limited only where they carry evaluated_at.
-dated[i] contains [path, stamp, days] if {
+#   cannot be known, so it cannot be shown to be fresh (fail closed).
+dated[i] contains [section, path, stamp, days] if {
 	some i, ctx in lib.assessed
 	some section, days in limits(ctx)
 	field := timestamp_fields[section]
@@ -45,13 +43,18 @@ dated[i] contains [path, stamp, days] if {
 	stamp := object.get(ctx.evidence[section], field, null)
 }
 
-dated[i] contains [path, stamp, days] if {
+dated[i] contains [name, path, stamp, days] if {
 	some i, ctx in lib.assessed
 	days := limits(ctx).fairness
 	some attribute, results in lib.as_object(object.get(ctx.evidence, "fairness", {}))
-	stamp := lib.as_object(results).evaluated_at
-	path := sprintf("fairness.%s.evaluated_at", [attribute])
+	stamp := object.get(lib.as_object(results), "evaluated_at", null)
+	name := sprintf("fairness.%s", [attribute])
+	path := concat(".", [name, "evaluated_at"])
 }
+
+# METADATA
+# description: when a dated result goes stale (ns since the epoch); undefined without a valid stamp
+stale_at_ns(stamp, days) := time.parse_rfc3339_ns(stamp) + round(days * day_ns)
 
 # Only numbers limit an age: null (as an override sets it) or a missing section is off.
 limits(ctx) := {section: days |
@@ -63,7 +66,7 @@ limits(ctx) := {section: days |
 # description: evidence older than the class allows, or whose age cannot be told
 violations contains v if {
 	some i, entries in dated
-	some [path, stamp, days] in entries
+	some [_, path, stamp, days] in entries
 	[message, age] := problem(path, stamp, days)
 	v := lib.violation(lib.assessed[i], "evidence.stale", message, age, days)
 }
@@ -92,9 +95,13 @@ problem(path, stamp, days) := [sprintf("%s is missing, so its age cannot be chec
 } else := [message, age] if {
 	age_ns := lib.now_ns - time.parse_rfc3339_ns(stamp)
 	age_ns > days * day_ns
-	age := floor(age_ns / day_ns)
+
+	# in tenths of a day, rounded up, so an age just past the limit never reads as the limit
+	tenths := ceil((age_ns * 10) / day_ns)
+	age := tenths / 10
 	allowed := lib.number_text(days)
-	message := sprintf("%s is %d days old (%s), above the %s days the class allows", [path, age, stamp, allowed])
+	text := sprintf("%d.%d", [floor(tenths / 10), tenths % 10])
+	message := sprintf("%s is %s days old (%s), above the %s days the class allows", [path, text, stamp, allowed])
 }
 
 # METADATA

@@ -32,8 +32,8 @@ test_old_pii_scan_is_stale_for_high_and_limited_only if {
 test_message_names_the_field_and_its_age if {
 	violations := found_at("2026-11-22T08:00:00Z", td.model_with("high", scanned("2025-10-01T00:00:00Z")))
 	{[v.message, v.observed, v.threshold] | some v in violations} == {[
-		"pii_scan.scanned_at is 417 days old (2025-10-01T00:00:00Z), above the 365 days the class allows",
-		417, 365,
+		"pii_scan.scanned_at is 417.4 days old (2025-10-01T00:00:00Z), above the 365 days the class allows",
+		417.4, 365,
 	]}
 }
 
@@ -50,8 +50,10 @@ test_missing_or_bad_time_fails_closed if {
 	violations := staleness.violations with input as object.remove(td.input_for("high"), ["now"])
 		with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
-	message := "cannot check the age of pii_scan.scanned_at: input.now is missing or not an RFC3339 time"
-	{v.message | some v in violations} == {message}
+	{v.message | some v in violations} == {
+	sprintf("cannot check the age of %s: input.now is missing or not an RFC3339 time", [path]) |
+		some path in ["pii_scan.scanned_at", "fairness.sex.evaluated_at", "fairness.age_band.evaluated_at"]
+	}
 }
 
 test_no_scan_is_not_stale if {
@@ -81,8 +83,8 @@ test_drift_result_age_message_and_limit if {
 	found_at("2026-10-31T00:00:00Z", td.model_with("high", drift_at("2026-10-01T00:00:00Z"))) == set()
 	violations := found_at("2026-11-22T08:00:00Z", td.model_with("high", drift_at("2026-10-01T00:00:00Z")))
 	{[v.message, v.observed, v.threshold] | some v in violations} == {[
-		"drift.evaluated_at is 52 days old (2026-10-01T00:00:00Z), above the 30 days the class allows",
-		52, 30,
+		"drift.evaluated_at is 52.4 days old (2026-10-01T00:00:00Z), above the 30 days the class allows",
+		52.4, 30,
 	]}
 }
 
@@ -107,17 +109,29 @@ test_data_quality_drift_and_fairness_times if {
 		with data.gatekeeper.matrix as matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 	{v.message | some v in violations} == {
-		"data_quality.evaluated_at is 82 days old (2026-09-01T00:00:00Z), above the 30 days the class allows",
-		"fairness.sex.evaluated_at is 113 days old (2026-08-01T00:00:00Z), above the 30 days the class allows",
+		"data_quality.evaluated_at is 82.4 days old (2026-09-01T00:00:00Z), above the 30 days the class allows",
+		"fairness.sex.evaluated_at is 113.4 days old (2026-08-01T00:00:00Z), above the 30 days the class allows",
 	}
 }
 
-test_fairness_without_time_is_not_dated if {
-	# fairness results carry no time unless the producer wrote one (age_band here)
-	matrix := object.union(td.matrix, {"overrides": limit_all})
-	td.ids(staleness.violations) == set() with input as td.input_for("high")
-		with data.gatekeeper.matrix as matrix
-		with data.gatekeeper.lib.register_entry as td.registered
+test_fairness_without_time_fails_closed_where_limited if {
+	every class in td.classes {
+		undated := td.model_without(class, ["evidence/fairness/sex/evaluated_at"])
+		violations := staleness.violations with input as td.input_of([undated]) with data.gatekeeper.matrix as td.matrix
+			with data.gatekeeper.lib.register_entry as td.registered
+		messages := {v.message | some v in violations}
+		message := "fairness.sex.evaluated_at is missing, so its age cannot be checked"
+		messages == td.expect(class, {"high", "limited"}, {message})
+	}
+}
+
+test_the_age_is_rounded_up_to_one_decimal if {
+	# 30 days and one hour: above the limit, so never shown as 30.0
+	violations := found_at("2026-10-31T01:00:00Z", td.model_with("high", drift_at("2026-10-01T00:00:00Z")))
+	{[v.message, v.observed] | some v in violations} == {[
+		"drift.evaluated_at is 30.1 days old (2026-10-01T00:00:00Z), above the 30 days the class allows",
+		30.1,
+	]}
 }
 
 test_in_the_decision if {

@@ -32,6 +32,7 @@ matrix := {
 				"demographic_parity_difference_max": 0.1,
 				"equalized_odds_difference_max": 0.1,
 				"min_group_size": 100,
+				"favourable_outcome_required": true,
 			},
 			"explainability": {"required": true},
 			"pii": {"max_open_findings": 0},
@@ -53,6 +54,7 @@ matrix := {
 			"max_evidence_age_days": {
 				"pii_scan": 365,
 				"drift": 30,
+				"fairness": 365,
 			},
 			"expiry_warning_days": 30,
 		},
@@ -66,7 +68,7 @@ matrix := {
 				"code_commit": true,
 				"training_dataset_digest": true,
 			},
-			"fairness": {"demographic_parity_ratio_min": 0.8},
+			"fairness": {"demographic_parity_ratio_min": 0.8, "favourable_outcome_required": true},
 			"pii": {"max_open_findings": 0},
 			"signoffs": {
 				"roles": ["owner"],
@@ -78,7 +80,7 @@ matrix := {
 			},
 			"data_quality": {"min_success_percent": 95},
 			"drift": {"drift_share_max": 0.5},
-			"max_evidence_age_days": {"pii_scan": 365},
+			"max_evidence_age_days": {"pii_scan": 365, "fairness": 365},
 			"expiry_warning_days": 30,
 		},
 		"minimal": {

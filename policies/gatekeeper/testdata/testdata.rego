@@ -60,10 +60,12 @@ bundle(class) := {
 		"sex": {
 			"demographic_parity_ratio": 0.91, "demographic_parity_difference": 0.04,
 			"equalized_odds_difference": 0.05, "min_group_size": 1200,
+			"favourable_outcome": "0", "evaluated_at": "2026-11-20T00:00:00Z",
 		},
 		"age_band": {
 			"demographic_parity_ratio": 0.85, "demographic_parity_difference": 0.06,
 			"equalized_odds_difference": 0.07, "min_group_size": 300,
+			"favourable_outcome": "0", "evaluated_at": "2026-11-20T00:00:00Z",
 		},
 	},
 	"explainability": {"method": "shap", "report": "shap-importance.json", "report_present": true},

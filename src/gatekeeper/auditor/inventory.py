@@ -26,7 +26,7 @@ class Row(BaseModel):
     risk_class: str  # the highest of its models' (as the report lists them)
     compliant: str  # true | false | unknown (never judged successfully)
     violations: list[str]  # the open violations' requirement IDs
-    earliest_expiry: str  # of the sign-offs and waivers it rests on ("" for none)
+    earliest_expiry: str  # of the sign-offs, waivers and age-limited evidence it rests on ("" for none)
     error: str  # why the last re-judgement failed ("" when it did not)
 
 

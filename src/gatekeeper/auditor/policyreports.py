@@ -16,6 +16,7 @@ from typing import Any
 
 from gatekeeper.auditor.client import MANAGED_BY, REPORT_GROUP, REPORT_VERSION
 from gatekeeper.types.decision import Decision
+from gatekeeper.types.names import model_label
 
 SOURCE = "model-gatekeeper"
 ERROR_POLICY = "gatekeeper.evaluation"  # the result that says the last re-judgement failed
@@ -48,18 +49,18 @@ def results_of(decision: Decision, when: datetime) -> list[dict[str, Any]]:
     for v in decision.violations:
         failed_families.add((v.model, v.version, v.requirement.split(".")[0]))
         results.append(_result(v.requirement, "fail", v.line or v.message, when,
-                               {"model": f"{v.model}@{v.version}", "remediation": v.remediation}))
+                               {"model": model_label(v.model, v.version), "remediation": v.remediation}))
     for w in decision.waived:
         failed_families.add((w.model, w.version, w.requirement.split(".")[0]))
         message = f"waived by {w.waiver} until {w.waiver_expires_at}: {w.message}"
         results.append(_result(w.requirement, "warn", message, when,
-                               {"model": f"{w.model}@{w.version}", "remediation": w.remediation}))
+                               {"model": model_label(w.model, w.version), "remediation": w.remediation}))
     for line in decision.warnings:
         match = _LINE_ID.match(line)
         if match and "expires in" in line:  # expiry warnings; violation lines are results already
             results.append(_result(match.group(1), "warn", line, when, {}))
     for checked in decision.checks:
-        label = f"{checked.model}@{checked.version}"
+        label = model_label(checked.model, checked.version)
         for family in checked.families:
             # families are requirement ID prefixes (the policy's decision.checks)
             if (checked.model, checked.version, family) not in failed_families:
@@ -103,7 +104,7 @@ def policy_report(workload: dict[str, Any], results: list[dict[str, Any]], decis
     if decision is not None:
         labels["model-gatekeeper.io/environment"] = decision.environment
         annotations = {
-            MODELS: ", ".join(f"{m.name}@{m.version or ''} {m.risk_class or 'unclassified'}" for m in decision.models),
+            MODELS: ", ".join(f"{model_label(m.name, m.version)} {m.risk_class or 'unclassified'}" for m in decision.models),
             COMPLIANT: "false" if decision.violations else "true",
             EARLIEST_EXPIRY: min((e.expires_at for e in decision.expiries), default=""),
             ALLOWED: "true" if decision.allowed else "false",

@@ -125,15 +125,13 @@ def create(
     and the digest of each evidence section the role reviews (the matrix's signoff_roles)."""
     from gatekeeper.evidence.sections import review, reviewed_sections
 
-    try:
-        private = load_signer(key)
-        lifetime = parse_duration(expires)
-    except SigningError as exc:
-        raise fail(str(exc)) from None
-    if lifetime <= timedelta(0):
-        raise fail("--expires must be a positive duration")
     if evidence and mlflow:
         raise fail("--evidence and --mlflow are alternatives; give one")
+    try:
+        private = load_signer(key)
+        lifetime = positive_duration(expires)
+    except SigningError as exc:
+        raise fail(str(exc)) from None
     loaded = _load_evidence(evidence, model, version, mlflow)
     artifact_digest = loaded.bundle.artifact.digest if loaded.bundle.artifact else None
     if not artifact_digest:
@@ -173,9 +171,15 @@ def verify(
     digest: Annotated[Optional[str], typer.Option(help="Also require this artifact digest as subject.")] = None,
     evidence: Annotated[Optional[Path], typer.Option(
         help="Also compare what the sign-off reviewed with this evidence folder as it is now.")] = None,
+    at: Annotated[Optional[str], typer.Option(help="Judge validity at this RFC3339 time instead of now.")] = None,
 ) -> None:
-    """Check an envelope's signature against the trusted keys; print what it states and what it covers."""
-    facts = verify_envelope_file(envelope, policy_dir, digest)
+    """Check an envelope's signature against the trusted keys and its validity; print what it states
+    and what it covers.
+
+    Exit 0: signed by a trusted key, in force and (with --evidence) unchanged; 1: untrusted, another
+    subject, expired, not yet valid, or changed since signing.
+    """
+    facts = verify_envelope_file(envelope, policy_dir, digest, _moment(at))
     reviewed = facts["predicate"].get("reviewed")
     if not isinstance(reviewed, dict):
         typer.echo(f"gatekeeper: {envelope}: names no reviewed evidence (made before sign-offs covered sections)",
@@ -204,6 +208,41 @@ def _compare_with_evidence(envelope: Path, predicate: dict[str, Any], reviewed: 
     typer.echo(f"gatekeeper: {loaded.location} is as it was signed", err=True)
 
 
+def positive_duration(text: str) -> timedelta:
+    """--expires of a sign-off or waiver: a statement already expired when written is refused."""
+    lifetime = parse_duration(text)
+    if lifetime <= timedelta(0):
+        raise SigningError(f"--expires must be a positive duration (got {text!r})")
+    return lifetime
+
+
+def _moment(at: str | None) -> datetime:
+    if at is None:
+        return datetime.now(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        raise fail(f"--at {at!r} is not an RFC3339 time") from None
+    if moment.tzinfo is None:
+        raise fail(f"--at {at!r} has no time zone (e.g. 2027-01-01T00:00:00Z)")
+    return moment
+
+
+def validity_problem(predicate: dict[str, Any], now: datetime) -> str | None:
+    """Why a signed statement is not in force at `now` (the one rule of sign-offs and waivers), or None."""
+    times = {}
+    for field in ("signed_at", "expires_at"):
+        try:
+            times[field] = datetime.fromisoformat(str(predicate.get(field)).replace("Z", "+00:00"))
+        except ValueError:
+            return f"{field} {predicate.get(field)!r} is not an RFC3339 time"
+    if times["signed_at"] > now:
+        return f"not yet valid: signed_at {predicate['signed_at']} is in the future"
+    if times["expires_at"] <= now:
+        return f"expired on {predicate['expires_at']}"
+    return None
+
+
 def statement_facts(envelope: Path, policy_dir: Path | None) -> dict[str, Any]:
     """What a signed statement says and whether a trusted key signed it; exit 2 when unreadable."""
     try:
@@ -220,7 +259,8 @@ def statement_facts(envelope: Path, policy_dir: Path | None) -> dict[str, Any]:
     return facts
 
 
-def verify_envelope_file(envelope: Path, policy_dir: Path | None, digest: str | None) -> dict[str, Any]:
+def verify_envelope_file(envelope: Path, policy_dir: Path | None, digest: str | None,
+                         now: datetime | None = None) -> dict[str, Any]:
     facts = statement_facts(envelope, policy_dir)
     typer.echo(json.dumps(facts, indent=2))
     if not facts["signature_valid"]:
@@ -228,6 +268,10 @@ def verify_envelope_file(envelope: Path, policy_dir: Path | None, digest: str | 
         raise typer.Exit(1)
     if digest and digest not in facts["subject_digests"]:
         typer.echo(f"gatekeeper: {envelope}: subject is {', '.join(facts['subject_digests'])}, not {digest}", err=True)
+        raise typer.Exit(1)
+    problem = validity_problem(facts["predicate"] or {}, now or datetime.now(timezone.utc))
+    if problem:
+        typer.echo(f"gatekeeper: {envelope}: {problem}", err=True)
         raise typer.Exit(1)
     return facts
 
@@ -367,7 +411,7 @@ def waiver_create(
         raise fail("--evidence and --mlflow are alternatives; give one")
     try:
         version_list = parse_versions(versions)
-        lifetime = parse_duration(expires)
+        lifetime = positive_duration(expires)
         private = load_signer(key)
         given = {}
         for item in digest:
@@ -377,8 +421,6 @@ def waiver_create(
             given[version.strip()] = value.strip()
     except SigningError as exc:
         raise fail(str(exc)) from None
-    if lifetime <= timedelta(0):
-        raise fail("--expires must be a positive duration")
     who = approver or _name_for_key(private.public_key.keyid, facts.signers)
     if not who:
         where = opa_url or signers_file(policy_dir)
@@ -406,10 +448,11 @@ def waiver_create(
 def waiver_verify(
     envelope: Annotated[Path, typer.Argument(help="A waiver envelope (.dsse.json).")],
     policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder holding the trust data.")] = None,
+    at: Annotated[Optional[str], typer.Option(help="Judge validity at this RFC3339 time instead of now.")] = None,
 ) -> None:
-    """Check a waiver's signature against the trusted keys and its expiry; print what it states.
+    """Check a waiver's signature against the trusted keys and its validity; print what it states.
 
-    Exit 0: signed by a trusted key and in force; 1: not a waiver, not trusted, or expired.
+    Exit 0: signed by a trusted key and in force; 1: not a waiver, not trusted, expired or not yet valid.
     """
     facts = statement_facts(envelope, policy_dir)
     predicate = facts["predicate"]
@@ -419,13 +462,8 @@ def waiver_verify(
     if facts["predicate_type"] != WAIVER_PREDICATE:
         problem = f"not a waiver (predicate type {facts['predicate_type']})"
     elif facts["signature_valid"]:
-        try:
-            expiry = datetime.fromisoformat(str(expires_at).replace("Z", "+00:00"))
-        except ValueError:
-            problem = f"expiry {expires_at!r} is not an RFC3339 time"
-        else:
-            state = "active" if expiry > datetime.now(timezone.utc) else "expired"
-            problem = None if state == "active" else f"expired on {expires_at}"
+        problem = validity_problem(predicate, _moment(at))
+        state = "active" if problem is None else "expired" if problem.startswith("expired") else "invalid"
     typer.echo(json.dumps({**facts, "state": state}, indent=2))
     if problem:
         typer.echo(f"gatekeeper: {envelope}: {problem}", err=True)

@@ -1,13 +1,15 @@
 """The file evidence source: `<root>/<model>/<version>/evidence.yaml` (README "Evidence bundle").
 
 Aliases (`models:/name@champion`) resolve through `<root>/<model>/aliases.yaml`, a map of
-alias to version, the way a registry's alias table does.
+alias to version, the way a registry's alias table does. Signed statements in the bundle's
+`signoffs/` and `waivers/` folders count without being listed, as in the MLflow source:
+a sign-off written there by `gatekeeper signoff create --out` needs no hand edit.
 """
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import yaml
 from pydantic import ValidationError
@@ -94,6 +96,7 @@ class FileEvidenceSource(EvidenceSource):
             raise EvidenceError("unreadable", f"{self._shown(path)}: not valid YAML: {_first_line(exc)}") from None
         if not isinstance(raw, dict):
             raise EvidenceError("unreadable", f"{self._shown(path)}: expected an EvidenceBundle mapping")
+        add_statement_files(raw, folder)
         try:
             bundle = EvidenceBundle.model_validate(raw)
         except ValidationError as exc:
@@ -105,6 +108,19 @@ class FileEvidenceSource(EvidenceSource):
             )
         files = {rel: _read_inside(folder, rel) for rel in referenced_files(bundle)}
         return LoadedEvidence(bundle=bundle, files=files, location=str(path), revision=str(path.stat().st_mtime_ns))
+
+
+def add_statement_files(raw: dict, folder: Path) -> None:
+    """List the `*.json` files of the bundle's signoffs/ and waivers/ folders that the bundle does not."""
+    for key in ("signoffs", "waivers"):
+        listed = raw.get(key)
+        if listed is not None and not isinstance(listed, list):
+            continue  # the schema reports it
+        known = {PurePosixPath(p).as_posix() for p in listed or [] if isinstance(p, str)}
+        found = sorted(f"{key}/{f.name}" for f in (folder / key).glob("*.json") if f.is_file())
+        added = [rel for rel in found if rel not in known]
+        if added:
+            raw[key] = [*(listed or []), *added]
 
 
 def referenced_files(bundle: EvidenceBundle) -> list[str]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from gatekeeper.types.decision import Decision, DecidedModel, Report, Violation
+from gatekeeper.types.names import model_label
 
 Reports = Mapping[str, Report]
 
@@ -68,7 +69,7 @@ def who(violation: Violation) -> str:
     """' model@version' for the model a violation is about; '' when it names none."""
     if not violation.model:
         return ""
-    return f" {violation.model}@{violation.version}" if violation.version else f" {violation.model}"
+    return " " + model_label(violation.model, violation.version)
 
 
 def models_of(decision: Decision) -> list[DecidedModel | None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gatekeeper.reports.common import Reports, belongs, models_of, observed_text, who
 from gatekeeper.types.decision import Violation
+from gatekeeper.types.names import model_label
 
 
 def _violation_text(violation: Violation) -> str:
@@ -29,7 +30,7 @@ def render_junit(reports: Reports, *, verbose: bool = False) -> str:
         cases = []
         for decision in report.results:
             for model in models_of(decision):
-                label = f"{model.name}@{model.version}" if model else "(no model)"
+                label = model_label(model.name, model.version) if model else "(no model)"
                 case = TestCase(
                     name=f"{decision.object.display()} {label}", classname=f"gatekeeper.{environment}",
                     file=decision.source.file if decision.source else None,

@@ -94,6 +94,16 @@ class FairnessMetrics(_Strict):
     demographic_parity_difference: RateDifference | None = None
     equalized_odds_difference: RateDifference | None = None
     min_group_size: Count | None = None
+    # What the rates were measured on, each group's rate of it, and when (`evidence fairness`).
+    favourable_outcome: str | None = None
+    selection_rates: dict[str, Ratio] | None = None
+    evaluated_at: Timestamp | None = None
+
+    @field_validator("favourable_outcome", mode="before")
+    @classmethod
+    def _outcome_as_text(cls, value: object) -> object:
+        # `favourable_outcome: 0` in YAML is an int; outcomes are compared as text.
+        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _ratio_and_difference_agree(self) -> FairnessMetrics:

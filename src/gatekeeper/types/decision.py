@@ -76,14 +76,14 @@ class DecidedModel(BaseModel):
 
 
 class Expiry(BaseModel):
-    """A sign-off or waiver the decision rests on, and when it runs out (the policy's
-    `expiry.statements`): the background auditor re-judges at `expires_at` and exports
-    the time left as a gauge."""
+    """A sign-off, waiver or age-limited evidence result the decision rests on, and when it
+    runs out or goes stale (the policy's `expiry.statements`): the background auditor
+    re-judges at `expires_at` and exports the time left as a gauge."""
 
-    kind: Literal["signoff", "waiver"]
+    kind: Literal["signoff", "waiver", "evidence"]
     model: str
     version: str
-    name: str  # the role signed off, or the requirement waived
+    name: str  # the role signed off, the requirement waived, or the evidence section (fairness.<attribute>)
     requirement: str  # what fails once it expires
     source: str = ""
     expires_at: str

@@ -45,3 +45,8 @@ def model_ref_problem(name: str | None, version: str | None, alias: str | None) 
             if problem:
                 return problem
     return None
+
+
+def model_label(name: str, version: str | None) -> str:
+    """name@version, or the name alone when no version is known (an alias that did not resolve)."""
+    return f"{name}@{version}" if version else name

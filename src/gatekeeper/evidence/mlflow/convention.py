@@ -14,8 +14,10 @@ scalar fields, looked up on the model version, then its logged model, its run, t
 registered model; metrics `performance.<name>` and `fairness.<attribute>.<metric>` on the
 run or the logged model give the measurements; the run's tag `mlflow.source.git.commit`
 and its dataset inputs give the lineage; the run's artifact folder `gatekeeper/` holds
-the files (`model-card.md`, `pii-scan.json`, `data-quality.json`, `drift.json`, the explainability report,
-`signoffs/*.json`, `waivers/*.json`).
+the files (`model-card.md`, `pii-scan.json`, `data-quality.json`, `drift.json`, `fairness.json`,
+the explainability report, `signoffs/*.json`, `waivers/*.json`). `fairness.json` carries what
+metrics cannot (each attribute's favourable outcome, selection rates and evaluated_at);
+metrics of the same name win over its numbers.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import math
 from posixpath import normpath
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import RootModel, ValidationError
 
 from gatekeeper.evidence.mlflow.registry import RegistryVersion
 from gatekeeper.evidence.source import EvidenceError
@@ -34,6 +36,7 @@ from gatekeeper.types.bundle import (
     DataQuality,
     Drift,
     EvidenceBundle,
+    FairnessMetrics,
     PiiScan,
     describe_validation_error,
 )
@@ -44,11 +47,18 @@ TAG_PREFIX = "gatekeeper."
 EVIDENCE_FOLDER = "gatekeeper"
 MODEL_CARD_FILE = "model-card.md"
 PII_SCAN_FILE = "pii-scan.json"
+
+
+class FairnessBlock(RootModel[dict[str, FairnessMetrics]]):
+    """fairness.json: the fairness block, one entry per sensitive attribute."""
+
+
 # Measured blocks published as JSON files in the evidence folder: file -> (bundle field, schema).
 BLOCK_FILES: dict[str, tuple[str, type]] = {
     PII_SCAN_FILE: ("pii_scan", PiiScan),
     "data-quality.json": ("data_quality", DataQuality),
     "drift.json": ("drift", Drift),
+    "fairness.json": ("fairness", FairnessBlock),
 }
 STATEMENT_FOLDERS = ("signoffs", "waivers")
 DATASET_DIGEST_TAG = "gatekeeper.digest"
@@ -143,6 +153,15 @@ def assemble(registry: RegistryVersion, listing: dict[str, int]) -> tuple[dict[s
     return raw, origins
 
 
+def no_source_run(name: str, version: str, source: str) -> str:
+    """Why a version registered without its run has no evidence, and how to register it from the run."""
+    registered = f" from {source}" if source else ""
+    return (f"{name} version {version} has no source run in MLflow (registered{registered} without run_id), so "
+            "its run's evidence cannot be read; register it from the run: "
+            f"mlflow.register_model(f'runs:/{{run_id}}/model', '{name}') or "
+            f"MlflowClient().create_model_version('{name}', source, run_id=run_id)")
+
+
 def raw_referenced_files(raw: dict[str, Any]) -> list[str]:
     """The files a raw (not yet validated) bundle refers to, as `referenced_files` lists them."""
     paths = [p for key in STATEMENT_FOLDERS for p in raw.get(key) or [] if isinstance(p, str)]
@@ -235,12 +254,23 @@ def parse_block(content: bytes, schema: type, where: str, field: str = "") -> di
     except ValueError as exc:
         raise EvidenceError("unreadable", f"{where}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
-        raise EvidenceError("unreadable", f"{where}: expected a JSON object with "
-                                          f"{', '.join(schema.model_fields)}")
+        fields = "one entry per attribute" if issubclass(schema, RootModel) else ", ".join(schema.model_fields)
+        raise EvidenceError("unreadable", f"{where}: expected a JSON object with {fields}")
     try:
         return schema.model_validate(data).model_dump(exclude_none=True)
     except ValidationError as exc:
         raise EvidenceError("unreadable", f"{where}: {describe_validation_error(exc, field)}") from None
+
+
+def merge_block(parsed: dict[str, Any], current: Any) -> dict[str, Any]:
+    """A block read from its file, with what metrics already set for it winning (fairness: per attribute)."""
+    if not isinstance(current, dict):
+        return parsed
+    merged = dict(parsed)
+    for key, value in current.items():
+        merged[key] = {**merged[key], **value} if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
 
 
 def has_evidence(raw: dict[str, Any], listing: dict[str, int], registry: RegistryVersion) -> bool:
@@ -293,7 +323,7 @@ def bundle_metrics(bundle: EvidenceBundle) -> dict[str, float]:
     if bundle.performance:
         metrics.update({f"performance.{name}": float(value) for name, value in bundle.performance.metrics.items()})
     for attribute, values in (bundle.fairness or {}).items():
-        for metric, value in values.model_dump(exclude_none=True).items():
+        for metric, value in values.model_dump(include=set(FAIRNESS_METRICS), exclude_none=True).items():
             metrics[f"fairness.{attribute}.{metric}"] = float(value)
     return metrics
 

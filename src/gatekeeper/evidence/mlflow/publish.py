@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
+from gatekeeper.evidence.files import add_statement_files
 from gatekeeper.evidence.mlflow.client import MlflowHttpError, MlflowRest
 from gatekeeper.evidence.mlflow.convention import (
     EVIDENCE_FOLDER,
@@ -35,6 +36,7 @@ from gatekeeper.evidence.mlflow.convention import (
     bundle_tags,
     dataset_input,
     lineage,
+    no_source_run,
 )
 from gatekeeper.evidence.mlflow.registry import RegistryVersion, read_version
 from gatekeeper.evidence.source import EvidenceError
@@ -71,7 +73,9 @@ def read_bundle(bundle_dir: str | Path) -> LocalBundle:
     """A bundle folder (or its evidence.yaml), validated against the strict schema."""
     path = bundle_path(bundle_dir)
     try:
-        bundle = validate_bundle(read_bundle_yaml(path), path)
+        raw = read_bundle_yaml(path)
+        add_statement_files(raw, path.parent)  # signoffs/ and waivers/ count unlisted, as the file source reads them
+        bundle = validate_bundle(raw, path)
     except BundleFileError as exc:
         raise PublishError(str(exc)) from None
     return LocalBundle(bundle=bundle, folder=path.parent, path=path)
@@ -120,8 +124,7 @@ async def _publish(client: MlflowRest, local: LocalBundle, files: dict[str, byte
         raise
     run_id = registry.run_id
     if not run_id or registry.run is None:
-        raise PublishError(f"{bundle.model} version {bundle.version} has no source run in MLflow; the evidence files "
-                           "live in the run's artifacts, so register the version from a run")
+        raise PublishError(no_source_run(bundle.model, bundle.version, str(registry.version.get("source") or "")))
     result = Published(model=bundle.model, version=bundle.version, run_id=run_id)
     _check_artifact(bundle, registry)
     _note_lineage(bundle, registry, result)
@@ -237,10 +240,10 @@ def _files_to_upload(local: LocalBundle) -> tuple[dict[str, bytes], list[str]]:
     report = bundle.explainability.report if bundle.explainability else None
     if report and "://" not in report:
         take(report, required=False)
-    for name, (field, _) in BLOCK_FILES.items():  # pii_scan, data_quality, drift: one JSON file each
-        block = getattr(bundle, field)
-        if block is not None:
-            files[name] = (json.dumps(block.model_dump(exclude_none=True), indent=2) + "\n").encode()
+    dumped = bundle.model_dump(exclude_none=True)
+    for name, (field, _) in BLOCK_FILES.items():  # pii_scan, data_quality, drift, fairness: one JSON file each
+        if dumped.get(field) is not None:
+            files[name] = (json.dumps(dumped[field], indent=2) + "\n").encode()
     for folder, paths in (("signoffs", bundle.signoffs), ("waivers", bundle.waivers)):
         for rel in paths:
             parts = PurePosixPath(rel).parts
@@ -302,3 +305,36 @@ def _upload_with_mlflow(url: str, run_id: str, files: dict[str, bytes]) -> None:
             client.log_artifacts(run_id, tmp, EVIDENCE_FOLDER)
         except Exception as exc:  # the client's many storage backends raise their own errors
             raise PublishError(f"uploading to run {run_id} failed: {exc}") from None
+
+
+@dataclass
+class Initialised:
+    """What `evidence init --mlflow` tagged, and what the registry already knows of the version."""
+
+    tags: dict[str, str]
+    run_id: str
+    artifact_uri: str | None
+
+
+def init_version(url: str, model: str, version: str, tags: dict[str, str], *, timeout: float = 30.0,
+                 env: Mapping[str, str] | None = None) -> Initialised:
+    """Set the bundle's first fields as `gatekeeper.*` tags on a registered version that has a source run."""
+
+    async def run() -> Initialised:
+        client = MlflowRest(url, timeout=timeout, source="mlflow", env=env)
+        async with client:
+            registry = await read_version(client, model, version)
+            if not registry.run_id:
+                raise PublishError(no_source_run(model, version, str(registry.version.get("source") or "")))
+            await asyncio.gather(*(client.post("model-versions/set-tag", {"name": model, "version": version,
+                                                                          "key": TAG_PREFIX + k, "value": v})
+                                   for k, v in tags.items()))
+            return Initialised(tags={TAG_PREFIX + k: v for k, v in tags.items()}, run_id=registry.run_id,
+                               artifact_uri=registry.storage_location())
+
+    try:
+        return asyncio.run(run())
+    except EvidenceError as exc:
+        raise PublishError(exc.message) from None
+    except MlflowHttpError as exc:
+        raise PublishError(f"MLflow at {url.rstrip('/')} refused the update: {exc.message}") from None

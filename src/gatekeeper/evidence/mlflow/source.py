@@ -23,6 +23,8 @@ from gatekeeper.evidence.mlflow.convention import (
     artifact_path,
     assemble,
     has_evidence,
+    merge_block,
+    no_source_run,
     parse_block,
     raw_referenced_files,
     validate,
@@ -100,16 +102,21 @@ class MlflowEvidenceSource(EvidenceSource):
         registry, listing = await self._registry_and_listing(name, version)
         revision = version_revision(registry.version)
         self._note(name, version, revision)
+        if not registry.run_id:
+            # Every measured result lives in the run (metrics, gatekeeper/ artifacts, datasets, commit):
+            # one clear reason instead of a violation per missing piece.
+            raise EvidenceError("missing", no_source_run(name, version, str(registry.version.get("source") or "")))
         location = f"{self.url} models:/{name}/{version}" + (f" (run {registry.run_id})" if registry.run_id else "")
         raw, origins = assemble(registry, listing)
         paths = raw_referenced_files(raw)
         wanted = [*paths, *(file for file in BLOCK_FILES if file in listing)]
         # Every file in one round of concurrent requests.
         contents = dict(zip(wanted, await asyncio.gather(*(self._file(registry.run_id, path) for path in wanted))))
-        for file, (field, schema) in BLOCK_FILES.items():  # pii_scan, data_quality, drift
+        for file, (field, schema) in BLOCK_FILES.items():  # pii_scan, data_quality, drift, fairness
             content = contents.get(file) if file in listing else None
             if content is not None:
-                raw[field] = parse_block(content, schema, f"{location}: artifact {EVIDENCE_FOLDER}/{file}", field)
+                parsed = parse_block(content, schema, f"{location}: artifact {EVIDENCE_FOLDER}/{file}", field)
+                raw[field] = merge_block(parsed, raw.get(field))
                 origins[field] = f"artifact {EVIDENCE_FOLDER}/{file}"
         if not has_evidence(raw, listing, registry):
             raise EvidenceError(

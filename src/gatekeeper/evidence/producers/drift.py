@@ -89,9 +89,27 @@ def run_report(reference: Any, current: Any) -> dict[str, Any]:
     return json.loads(snapshot.json())
 
 
-def drift_from_tables(reference: str | Path, current: str | Path, columns: list[str] | None = None) -> dict[str, Any]:
+def free_text(frame: Any) -> list[str]:
+    """Text columns whose values are mostly distinct (notes, IDs): no distribution to compare."""
+    return [str(c) for c in frame.columns
+            if frame[c].dtype.kind in "OSU" and frame[c].nunique(dropna=True) > max(20, len(frame) // 2)]
+
+
+def drift_from_tables(reference: str | Path, current: str | Path, columns: list[str] | None = None,
+                      exclude: list[str] | None = None, note: Any = None) -> dict[str, Any]:
+    """Drift on `columns`; by default on every column but `exclude` (the label, IDs) and free text."""
     with progress("drift", 3) as advance:
         ref = read_table(reference, columns)
+        if columns is None:
+            unknown = [c for c in exclude or [] if c not in ref.columns]
+            if unknown:
+                raise ProducerError(f"{reference}: no column {', '.join(map(repr, unknown))} to exclude")
+            text = [c for c in free_text(ref) if c not in (exclude or [])]
+            if text and note:
+                note(f"left out free-text columns {', '.join(text)} (name them in --columns to compare them)")
+            ref = ref[[c for c in map(str, ref.columns) if c not in {*(exclude or []), *text}]]
+            if ref.columns.empty:
+                raise ProducerError(f"{reference}: no column left to compare")
         advance()
         cur = read_table(current, columns or [str(c) for c in ref.columns])
         advance()

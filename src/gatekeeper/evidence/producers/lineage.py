@@ -6,6 +6,11 @@ output `{path, md5, size, hash: md5}`. No dvc library is needed: it would add ~1
 read two YAML shapes. DVC records md5 (with a `.dir` suffix for a directory's manifest);
 the digest is written as `md5:<value>`, never relabelled as sha256. The code commit is the
 HEAD of the git repository the DVC files sit in.
+
+A dataset is named by its path relative to the DVC project (the folder holding `.dvc/`),
+whichever file or folder was read, so reading `data/loans.csv.dvc` and then the whole
+project records it once. Its context (training, evaluation, ...) is always given: a
+default would label evaluation data `training`.
 """
 
 from __future__ import annotations
@@ -50,23 +55,30 @@ def _outs(entries: Any, base: Path, path: Path, stage: str | None) -> list[dict[
     return datasets
 
 
+def project_root(path: Path) -> Path:
+    """The DVC project holding path: the nearest folder upwards with a `.dvc/` folder (else path's own folder)."""
+    start = (path if path.is_dir() else path.parent).resolve()
+    return next((folder for folder in (start, *start.parents) if (folder / ".dvc").is_dir()), start)
+
+
 def read_dvc(path: str | Path) -> list[dict[str, Any]]:
-    """[{name, digest, stage?}] for every output of a dvc.lock, a .dvc file, or a project folder."""
+    """[{name, digest, stage?}] for every output of a dvc.lock, a .dvc file, or a project folder;
+    names are paths relative to the DVC project."""
     path = Path(path)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and (p.name == "dvc.lock" or p.suffix == ".dvc")
                        and ".dvc" not in p.relative_to(path).parts[:-1])
         if not files:
             raise ProducerError(f"{path}: no dvc.lock or *.dvc file in this folder")
-        root = path
     elif path.is_file():
-        files, root = [path], path.parent
+        files = [path]
     else:
         raise ProducerError(f"{path}: no such file or folder")
+    root = project_root(path)
     datasets: list[dict[str, Any]] = []
     for file in files:
         data = _load(file)
-        base = file.parent.relative_to(root)
+        base = file.resolve().parent.relative_to(root)
         if file.name == "dvc.lock":
             stages = data.get("stages")
             if not isinstance(stages, dict):
@@ -80,7 +92,7 @@ def read_dvc(path: str | Path) -> list[dict[str, Any]]:
                 raise ProducerError(f"{file}: records no output (outs is empty)")
         else:
             raise ProducerError(f"{file}: not a .dvc file (no outs)")
-        datasets += found
+        datasets += [d for d in found if d["name"] not in {seen["name"] for seen in datasets}]
     return datasets
 
 
@@ -94,8 +106,34 @@ def git_commit(path: str | Path) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def lineage_block(path: str | Path, *, context: str = "training", run_id: str | None = None) -> dict[str, Any]:
-    datasets = [{"name": d["name"], "digest": d["digest"], "context": context} for d in read_dvc(path)]
+def contexts_of(names: list[str], given: list[str]) -> dict[str, str]:
+    """Each dataset's context from `--context` values: NAME=CONTEXT for one dataset, a bare
+    CONTEXT for every dataset not named. A dataset left without one is refused."""
+    named: dict[str, str] = {}
+    default = None
+    for item in given:
+        name, eq, context = item.rpartition("=")
+        if not context.strip():
+            raise ProducerError(f"--context {item!r} names no context")
+        if not eq:
+            if default is not None and default != context.strip():
+                raise ProducerError(f"--context gives two contexts for every dataset: {default}, {context.strip()}")
+            default = context.strip()
+        elif name.strip().removeprefix("./") not in names:
+            raise ProducerError(f"--context {item!r}: no dataset {name.strip()!r} (datasets: {', '.join(names)})")
+        else:
+            named[name.strip().removeprefix("./")] = context.strip()
+    unnamed = [n for n in names if n not in named]
+    if unnamed and default is None:
+        raise ProducerError(f"no context for {', '.join(unnamed)}: give each its own with --context NAME=training "
+                            "(or evaluation, ...), or --context CONTEXT for all")
+    return {n: named.get(n, default or "") for n in names}
+
+
+def lineage_block(path: str | Path, *, contexts: list[str], run_id: str | None = None) -> dict[str, Any]:
+    found = read_dvc(path)
+    context = contexts_of([d["name"] for d in found], contexts)
+    datasets = [{"name": d["name"], "digest": d["digest"], "context": context[d["name"]]} for d in found]
     block: dict[str, Any] = {"datasets": datasets}
     commit = git_commit(path)
     if commit:
