@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -86,10 +87,11 @@ class Cluster:
     @staticmethod
     def workloads(resource: Resource) -> Collection:
         api_version = f"{resource.group}/{resource.version}" if resource.group else resource.version
-        if not resource.group:  # the core group: the serving-kinds table gates one core kind, Pod
-            if resource.plural != "pods":
+        if not resource.group:  # the core group (Pod, ReplicationController): the typed client's list call
+            method = f"list_{re.sub(r'(?<!^)(?=[A-Z])', '_', resource.kind).lower()}_for_all_namespaces"
+            if not hasattr(client.CoreV1Api, method):
                 raise ClusterError(f"core kind {resource.plural} is not listable by the auditor")
-            return Collection("pods", "core", "list_pod_for_all_namespaces", api_version="v1", kind="Pod")
+            return Collection(resource.plural, "core", method, api_version="v1", kind=resource.kind)
         return Collection(f"{resource.plural}.{resource.group}", "custom", "list_cluster_custom_object",
                           (resource.group, resource.version, resource.plural), api_version=api_version,
                           kind=resource.kind)
