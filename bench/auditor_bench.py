@@ -55,7 +55,9 @@ def make_evidence(root: Path, versions: int) -> tuple[Path, Path, list[tuple[str
     trusted signers are the throwaway keys that signed them. (model, version) pairs."""
     from securesystemslib.signer import CryptoSigner
 
+    from gatekeeper.evidence.sections import review, reviewed_sections
     from gatekeeper.evidence.signing.statements import SIGNOFF_PREDICATE, sign_statement, signoff_predicate
+    from gatekeeper.types.bundle import EvidenceBundle
 
     people = {"alice@example.com": "validator", "bob@example.com": "compliance"}
     keys = {name: CryptoSigner.generate_ed25519() for name in people}
@@ -66,6 +68,9 @@ def make_evidence(root: Path, versions: int) -> tuple[Path, Path, list[tuple[str
         "keytype": keys[name].public_key.keytype, "public": keys[name].public_key.keyval["public"]}]}
         for name, role in people.items()]
     (policies / "gatekeeper" / "signers" / "signers.yaml").write_text(yaml.safe_dump({"signers": signers}))
+    register = policies / "gatekeeper" / "classification" / "register.yaml"
+    register.write_text(yaml.safe_dump({"models": [{"model": "bench-model-*", "risk_class": "high",
+                                                    "decided_by": "bench", "decided_at": "2026-11-01"}]}))
 
     base = yaml.safe_load((EXAMPLE / "evidence.yaml").read_text())
     pairs = [(f"bench-model-{i % MODELS:02d}", str(1 + i // MODELS)) for i in range(versions)]
@@ -79,9 +84,11 @@ def make_evidence(root: Path, versions: int) -> tuple[Path, Path, list[tuple[str
             bundle["fairness"]["sex"]["demographic_parity_ratio"] = 0.62
         (folder / "evidence.yaml").write_text(yaml.safe_dump(bundle, sort_keys=False))
         (folder / "signoffs").mkdir()
+        files = {path: (folder / path).read_bytes() for path in ("model-card.md", "shap-importance.json")}
+        reviewed = review(EvidenceBundle.model_validate(bundle), files, reviewed_sections({"reviews_all_but": ["drift"]}))
         for person, role in people.items():
             predicate = signoff_predicate(model=model, version=version, role=role, signer=person,
-                                          expires=timedelta(days=365))
+                                          expires=timedelta(days=365), reviewed=reviewed)
             envelope = sign_statement(predicate_type=SIGNOFF_PREDICATE, subject_name=f"models:/{model}/{version}",
                                       digest=digest, predicate=predicate, signer=keys[person])
             (folder / "signoffs" / f"{role}.dsse.json").write_text(json.dumps(envelope))

@@ -3,8 +3,9 @@
 Run: .venv/bin/python scripts/make-examples.py
 Makes throwaway Ed25519 keys in memory, signs the example sign-offs and waivers with
 them, writes the public halves into policies/gatekeeper/signers/signers.yaml and forgets
-the private halves: no private key is ever written. Sign-offs are valid for 5 years so
-the examples keep working; re-run this script to renew them.
+the private halves: no private key is ever written. Sign-offs are valid for the longest
+the matrix allows (signoff_roles: 730 days) and cover the sections their role reviews;
+re-run this script to renew them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import yaml
 from securesystemslib.signer import CryptoSigner
 
+from gatekeeper.evidence.sections import review, reviewed_sections, section_files
 from gatekeeper.evidence.signing.statements import (
     SIGNOFF_PREDICATE,
     WAIVER_PREDICATE,
@@ -26,14 +28,16 @@ from gatekeeper.evidence.signing.statements import (
     sign_statement,
     signoff_predicate,
 )
+from gatekeeper.types.bundle import EvidenceBundle
 
 ROOT = Path(__file__).resolve().parents[1]
 EVIDENCE = ROOT / "examples" / "evidence"
 MANIFESTS = ROOT / "examples" / "manifests"
 SIGNERS = ROOT / "policies" / "gatekeeper" / "signers" / "signers.yaml"
-LIFETIME = timedelta(days=5 * 365)
+MATRIX = ROOT / "policies" / "gatekeeper" / "matrix" / "requirements.yaml"
+LIFETIME = timedelta(days=730)  # the matrix's signoff_roles.default.max_validity_days
 # One signing moment for every example sign-off, so regenerating the examples keeps their
-# expiry (2031-11-21T08:25:38Z), which tests and docs name.
+# expiry (2028-11-21T08:25:38Z), which tests and docs name.
 SIGNED_AT = datetime(2026, 11, 22, 8, 25, 38, tzinfo=timezone.utc)
 
 PEOPLE = {
@@ -149,8 +153,21 @@ def churn_bundle(version: str) -> dict:
     }
 
 
-def sign(bundle: dict, role: str, person: str) -> dict:
-    predicate = signoff_predicate(model=bundle["model"], version=bundle["version"], role=role, signer=person, expires=LIFETIME)
+def role_sections(role: str) -> list[str]:
+    """The sections a sign-off in role covers, as the shipped matrix says (the gate asks OPA;
+    this script reads the file it generates examples for)."""
+    roles = yaml.safe_load(MATRIX.read_text()).get("signoff_roles") or {}
+    return reviewed_sections({**(roles.get("default") or {}), **(roles.get(role) or {})})
+
+
+def sign(bundle: dict, role: str, person: str, folder: Path) -> dict:
+    parsed = EvidenceBundle.model_validate(bundle)
+    files = {}
+    for name, value in bundle.items():
+        for path in section_files(name, value):
+            files[path] = (folder / path).read_bytes() if (folder / path).is_file() else None
+    predicate = signoff_predicate(model=bundle["model"], version=bundle["version"], role=role, signer=person,
+                                  expires=LIFETIME, reviewed=review(parsed, files, role_sections(role)))
     predicate.update(signed_at=rfc3339(SIGNED_AT), expires_at=rfc3339(SIGNED_AT + LIFETIME))
     return sign_statement(predicate_type=SIGNOFF_PREDICATE, subject_name=f"models:/{bundle['model']}/{bundle['version']}",
                           digest=bundle["artifact"]["digest"], predicate=predicate, signer=KEYS[person])
@@ -167,7 +184,7 @@ def write_bundle(bundle: dict, card: str, signers: dict[str, str], extra_files: 
             {"method": "shap", "global_importance": {"bureau_score": 0.41, "income": 0.22, "debt_ratio": 0.18}}, indent=2) + "\n")
     for path, (role, person) in signers.items():
         (folder / path).parent.mkdir(parents=True, exist_ok=True)
-        (folder / path).write_text(json.dumps(sign(bundle, role, person), indent=2) + "\n")
+        (folder / path).write_text(json.dumps(sign(bundle, role, person, folder), indent=2) + "\n")
     for path, content in (extra_files or {}).items():
         (folder / path).write_text(content)
 

@@ -1,18 +1,38 @@
 """`gatekeeper check --at`: evaluate as of another time (CI: does this promotion survive next month?)."""
 
+import base64
+import json
 import shutil
+from datetime import datetime, timedelta, timezone
 
 import yaml
 
-from .conftest import EVIDENCE, MANIFESTS, run_cli
+from .conftest import EVIDENCE, MANIFESTS, POLICIES, run_cli
 
 COMPLIANT = str(MANIFESTS / "compliant" / "credit-scoring-inferenceservice.yaml")
-# The example sign-offs of credit-scoring 3 expire on 2031-11-21T08:25:38Z; its PII scan
-# is of 2026-10-01 and its fairness results of 2026-11-20 (high risk: at most 365 days old).
+# credit-scoring 3's PII scan is of 2026-10-01 and its fairness results of 2026-11-20 (high risk: at
+# most 365 days old); its example
+# sign-offs expire 730 days after scripts/make-examples.py last signed them.
 
 
-def rescanned(tmp_path, at: str) -> str:
-    """The example evidence with credit-scoring 3's PII scan and fairness evaluation redone at `at`."""
+def expiry(role: str) -> datetime:
+    envelope = json.loads((EVIDENCE / "credit-scoring" / "3" / "signoffs" / f"{role}.dsse.json").read_text())
+    stamp = json.loads(base64.b64decode(envelope["payload"]))["predicate"]["expires_at"]
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def stamp(moment: datetime, offset: timedelta = timedelta(0)) -> str:
+    return moment.astimezone(timezone(offset)).isoformat().replace("+00:00", "Z")
+
+
+EXPIRES = {role: expiry(role) for role in ("compliance", "validator")}
+FIRST, LAST = min(EXPIRES.values()), max(EXPIRES.values())
+
+
+def rescanned(tmp_path, at: str) -> tuple[str, str]:
+    """The example evidence with credit-scoring 3's PII scan and fairness evaluation redone at `at`, and a policy
+    folder whose sign-offs cover neither (this matrix lets a scan or evaluation be re-run
+    without a new sign-off; the shipped one does not)."""
     root = tmp_path / "evidence"
     shutil.copytree(EVIDENCE, root)
     path = root / "credit-scoring" / "3" / "evidence.yaml"
@@ -21,37 +41,49 @@ def rescanned(tmp_path, at: str) -> str:
     for results in bundle["fairness"].values():
         results["evaluated_at"] = at
     path.write_text(yaml.safe_dump(bundle))
-    return str(root)
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    matrix_file = policies / "gatekeeper" / "matrix" / "requirements.yaml"
+    matrix = yaml.safe_load(matrix_file.read_text())
+    matrix["signoff_roles"]["default"]["reviews_all_but"] = ["drift", "pii_scan", "fairness"]
+    matrix_file.write_text(yaml.safe_dump(matrix))
+    return str(root), str(policies)
+
+
+def at(moment: datetime, evidence: str, policies: str, *extra: str):
+    return run_cli("check", "--at", moment if isinstance(moment, str) else stamp(moment), "--format", "json",
+                   "--evidence", evidence, "--policy-dir", policies, *extra, COMPLIANT)
 
 
 def test_admitted_now_denied_once_its_signoffs_have_expired(cli, tmp_path):
     assert cli("check", COMPLIANT).code == 0
-    evidence = rescanned(tmp_path, "2031-06-01T00:00:00Z")
-    before = cli("check", "--at", "2031-11-21T08:25:37Z", "--format", "json", "--evidence", evidence, COMPLIANT)
+    evidence, policies = rescanned(tmp_path, stamp(FIRST - timedelta(days=180)))
+    before = at(FIRST - timedelta(seconds=1), evidence, policies)
     assert before.code == 0, before.stdout + before.stderr
-    after = cli("check", "--at", "2031-11-21T10:25:39+02:00", "--format", "json", "--evidence", evidence, COMPLIANT)
+    after = at(stamp(LAST + timedelta(seconds=1), timedelta(hours=2)), evidence, policies)
     assert after.code == 1, after.stderr
     [decision] = after.json()["results"]
     assert {v["requirement"] for v in decision["violations"]} == {"signoff.role"}
-    assert all("expired on 2031-11-21T08:25:38Z" in v["message"] for v in decision["violations"])
+    assert all(f"expired on {stamp(EXPIRES[v['threshold']])}" in v["message"] for v in decision["violations"])
 
 
 def test_warned_within_30_days_of_a_signoff_expiring(cli, tmp_path):
-    evidence = rescanned(tmp_path, "2031-06-01T00:00:00Z")
-    quiet = cli("check", "--at", "2031-10-21T08:25:37Z", "--format", "json", "--evidence", evidence, COMPLIANT)
-    assert quiet.code == 0 and quiet.json()["results"][0]["warnings"] == []
-    warned = cli("check", "--at", "2031-11-11T08:25:38Z", "--format", "json", "--evidence", evidence, COMPLIANT)
+    evidence, policies = rescanned(tmp_path, stamp(FIRST - timedelta(days=180)))
+    quiet = at(FIRST - timedelta(days=31), evidence, policies)
+    assert quiet.code == 0 and quiet.json()["results"][0]["warnings"] == [], quiet.stdout
+    warned = at(FIRST - timedelta(days=10), evidence, policies)
     assert warned.code == 0, warned.stdout + warned.stderr
     [decision] = warned.json()["results"]
     assert decision["warnings"] == [
-        f"[signoff.role] credit-scoring@3: {role} sign-off expires in 10 days (2031-11-21T08:25:38Z)"
+        f"[signoff.role] credit-scoring@3: {role} sign-off expires in {(EXPIRES[role] - FIRST).days + 10} days "
+        f"({stamp(EXPIRES[role])})"
         for role in ("compliance", "validator")
     ]
     assert [(e["kind"], e["name"], e["expires_at"]) for e in decision["expiries"]] == [
-        ("signoff", "compliance", "2031-11-21T08:25:38Z"), ("signoff", "validator", "2031-11-21T08:25:38Z"),
-        # the age-limited evidence goes stale 365 days after it was produced (2031-06-01)
-        ("evidence", "fairness.age_band", "2032-05-31T00:00:00Z"), ("evidence", "fairness.sex", "2032-05-31T00:00:00Z"),
-        ("evidence", "pii_scan", "2032-05-31T00:00:00Z"),
+        *[("signoff", role, stamp(EXPIRES[role])) for role in sorted(EXPIRES, key=lambda r: (EXPIRES[r], r))],
+        # the age-limited evidence goes stale 365 days after it was produced
+        *[("evidence", name, stamp(FIRST + timedelta(days=185)))
+          for name in ("fairness.age_band", "fairness.sex", "pii_scan")],
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -118,7 +119,8 @@ def test_what_it_finds_makes_the_documented_input_document_opa_decides_on(opa_ur
 
     async def run() -> tuple[list[PolicyInput], list[dict]]:
         found = [await lookup.find(model) for model in models]
-        inputs = [policy_input("2026-11-26T12:00:00Z", "production", "CREATE", workload,
+        now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")  # after the examples were signed
+        inputs = [policy_input(now, "production", "CREATE", workload,
                                [model_entry(model, f.version, f.facts, f.error)], [])
                   for model, f in zip(models, found)]
         engine = PolicyEngine(opa_url)

@@ -40,8 +40,9 @@ async def test_facts_are_the_matrix_and_signers_as_opa_reads_them(opa_url):
         await engine.close()
     assert facts.environments == {"production": "deny", "staging": "warn", "development": "dryrun"}
     assert facts.risk_classes == ["minimal", "limited", "high", "prohibited"] == list(RISK_CLASSES)
-    assert facts.never_waivable_prefixes == ["classification.", "classification.prohibited"]
+    assert facts.never_waivable_prefixes == ["classification.", "classification.prohibited", "evidence.", "signoff."]
     assert facts.approver_roles == ["compliance"]
+    assert facts.signoff_role("validator") == {"reviews_all_but": ["drift"], "max_validity_days": 730}
     signers = yaml.safe_load((POLICIES / "gatekeeper" / "signers" / "signers.yaml").read_text())
     assert facts.signers == signers
 

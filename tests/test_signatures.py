@@ -25,7 +25,8 @@ def signer():
 
 
 def envelope_bytes(signer, digest=DIGEST, role="validator"):
-    predicate = signoff_predicate(model="m", version="1", role=role, signer="alice@example.com", expires=timedelta(days=1))
+    predicate = signoff_predicate(model="m", version="1", role=role, signer="alice@example.com", expires=timedelta(days=1),
+                                  reviewed={"artifact_uri": "s3://models/m/1", "sections": {}})
     return json.dumps(sign_statement(predicate_type=SIGNOFF_PREDICATE, subject_name="models:/m/1",
                                      digest=digest, predicate=predicate, signer=signer)).encode()
 
@@ -39,6 +40,7 @@ def test_valid_envelope_states_subject_and_predicate(signer):
     assert facts["signature_valid"] and facts["error"] is None
     assert facts["keyid"] == signer.public_key.keyid
     assert facts["subject_digests"] == [DIGEST]
+    assert facts["subjects"] == [{"name": "models:/m/1", "digest": DIGEST}]
     assert facts["predicate"]["role"] == "validator" and facts["predicate_type"] == SIGNOFF_PREDICATE
 
 

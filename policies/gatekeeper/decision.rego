@@ -27,7 +27,10 @@ decision := {
 	],
 	"violations": open_list,
 	"waived": sorted(waived_violations),
-	"warnings": array.flatten([violation_lines, waived_lines, expired_lines, sort(expiry.warnings)]),
+	"warnings": array.flatten([
+		violation_lines, waived_lines, expired_lines, rejected_waiver_lines,
+		sort(expiry.warnings),
+	]),
 	"expiries": expiries,
 }
 
@@ -101,6 +104,12 @@ waived_lines := [line(v, sprintf("waived by %s until %s: %s", [v.waiver, v.waive
 expired_lines := [line(w, sprintf("waiver at %s expired on %s", [w.source, w.expires_at])) |
 	some w in lib.expired_waivers
 ]
+
+# Waivers that change nothing say why (wrong artifact, a requirement never waivable, ...).
+rejected_waiver_lines := sort([line(w, message) |
+	some w in lib.rejected_waivers
+	message := sprintf("waiver at %s does not apply: %s", [w.source, concat("; ", w.reasons)])
+])
 
 # METADATA
 # description: |

@@ -5,6 +5,7 @@ import data.gatekeeper.testdata as td
 
 decide(doc) := result if {
 	result := gatekeeper.decision with input as doc with gatekeeper.matrix as td.matrix
+		with gatekeeper.lib.register_entry as td.registered
 }
 
 # a high-risk model failing two requirements: a fairness threshold and monitoring
@@ -208,12 +209,42 @@ test_classification_cannot_be_waived if {
 	decision.violations[0].requirement == "classification.prohibited"
 }
 
-test_waiver_by_non_approver_is_ignored if {
+test_waiver_by_non_approver_is_ignored_with_a_warning if {
 	model := with_waivers(failing, [td.waiver_by("monitoring.required", td.alice)])
 	decision := decide(td.input_of([model]))
 	count(decision.violations) == 2
 	decision.waived == []
-	decision.warnings == []
+	decision.warnings == [concat("", [
+		"[monitoring.required] credit-scoring@3: waiver at waivers/monitoring.required.dsse.json does not apply: ",
+		"alice@example.com may not approve waivers (approver roles: compliance)",
+	])]
+}
+
+test_one_waiver_cannot_replace_the_sign_offs if {
+	unsigned := object.union(td.model("high"), {"signoffs": [], "waivers": [td.waiver("signoff.role")]})
+	decision := decide(td.input_of([unsigned]))
+	not decision.allowed
+	decision.waived == []
+	[v.requirement | some v in decision.violations] == ["signoff.role", "signoff.role"]
+	decision.warnings == [concat("", [
+		"[signoff.role] credit-scoring@3: waiver at waivers/signoff.role.dsse.json does not apply: ",
+		"signoff.role can never be waived",
+	])]
+}
+
+test_a_waiver_for_another_artifact_does_not_apply if {
+	zero := "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	waiver := json.patch(td.waiver("monitoring.required"), [
+		{"op": "replace", "path": "/subject_digests", "value": [zero]},
+		{"op": "replace", "path": "/subjects", "value": [{"name": "models:/credit-scoring/3", "digest": zero}]},
+	])
+	decision := decide(td.input_of([with_waivers(failing, [waiver])]))
+	count(decision.violations) == 2
+	decision.waived == []
+	decision.warnings == [sprintf(
+		"[monitoring.required] credit-scoring@3: waiver at waivers/monitoring.required.dsse.json does not apply: %s",
+		[sprintf("subject digest does not match artifact digest %s", [td.digest])],
+	)]
 }
 
 test_environments if {

@@ -12,8 +12,10 @@ import data.gatekeeper.lib
 #   environments: environment -> deny | warn | dryrun, as every decision applies it;
 #   risk_classes: least to most severe; never_waivable_prefixes and approver_roles:
 #   the waiver settings the decision applies; signers: the trusted signers document
-#   (its signers list, as the policy reads it); serving: the serving-kinds table
-#   (which kinds serve or add models, where they load them, known model servers).
+#   (its signers list, as the policy reads it); signoff_roles: per role (and
+#   default), the sections a sign-off covers and its longest validity; serving: the
+#   serving-kinds table (which kinds serve or add models, where they load them,
+#   known model servers).
 # entrypoint: true
 facts := {
 	"environments": {name: lib.enforcement_of(name) | some name in lib.environment_names},
@@ -21,6 +23,7 @@ facts := {
 	"never_waivable_prefixes": sort(lib.never_waivable_prefixes),
 	"approver_roles": sort(lib.approver_roles),
 	"signers": {"signers": lib.signers},
+	"signoff_roles": lib.signoff_role_settings,
 	"serving": serving_table,
 }
 

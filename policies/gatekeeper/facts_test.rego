@@ -1,16 +1,15 @@
 package gatekeeper_test
 
 import data.gatekeeper
-import data.gatekeeper.testdata as td
 
-test_facts_of_a_policy if {
-	facts := gatekeeper.facts with gatekeeper.matrix as td.matrix
-	facts.environments == {"production": "deny", "staging": "warn", "development": "dryrun"}
-	facts.risk_classes == ["minimal", "limited", "high", "prohibited"]
-	facts.never_waivable_prefixes == ["classification.", "classification.prohibited"]
-	facts.approver_roles == ["compliance"]
-	facts.signers == {"signers": gatekeeper.signers.signers}
-	facts.serving == gatekeeper.serving
+test_facts_of_the_default_policy if {
+	gatekeeper.facts.environments == {"production": "deny", "staging": "warn", "development": "dryrun"}
+	gatekeeper.facts.risk_classes == ["minimal", "limited", "high", "prohibited"]
+	gatekeeper.facts.never_waivable_prefixes == ["classification.", "classification.prohibited", "evidence.", "signoff."]
+	gatekeeper.facts.approver_roles == ["compliance"]
+	gatekeeper.facts.signoff_roles == {"default": {"reviews_all_but": ["drift"], "max_validity_days": 730}}
+	gatekeeper.facts.signers == {"signers": gatekeeper.signers.signers}
+	gatekeeper.facts.serving == gatekeeper.serving
 }
 
 test_facts_carry_the_serving_table_as_written if {
@@ -20,7 +19,7 @@ test_facts_carry_the_serving_table_as_written if {
 
 test_mistyped_enforcement_is_deny_in_facts_and_decision if {
 	environments := {"production": {"enforcement": "Deny"}, "staging": {"enforcement": "warning"}, "qa": "warn"}
-	matrix := object.union(object.remove(td.matrix, ["environments"]), {"environments": environments})
+	matrix := object.union(object.remove(gatekeeper.matrix, ["environments"]), {"environments": environments})
 	got := gatekeeper.facts with gatekeeper.matrix as matrix
 	got.environments == {"production": "deny", "staging": "deny", "qa": "deny"}
 	every environment in object.keys(environments) {
@@ -32,9 +31,9 @@ test_mistyped_enforcement_is_deny_in_facts_and_decision if {
 
 test_facts_follow_the_waiver_settings if {
 	waivers := {"approver_roles": ["risk", "compliance", 3], "never_waivable_prefixes": ["pii.", false]}
-	got := gatekeeper.facts with gatekeeper.matrix as object.union(td.matrix, {"waivers": waivers})
+	got := gatekeeper.facts with gatekeeper.matrix.waivers as waivers
 	got.approver_roles == ["compliance", "risk"]
-	got.never_waivable_prefixes == ["classification.prohibited", "pii."]
+	got.never_waivable_prefixes == ["classification.", "classification.prohibited", "evidence.", "pii.", "signoff."]
 }
 
 test_facts_without_matrix_or_signers if {
@@ -43,8 +42,9 @@ test_facts_without_matrix_or_signers if {
 	got == {
 		"environments": {},
 		"risk_classes": ["minimal", "limited", "high", "prohibited"],
-		"never_waivable_prefixes": ["classification.prohibited"],
+		"never_waivable_prefixes": ["classification.", "classification.prohibited", "evidence.", "signoff."],
 		"approver_roles": [],
 		"signers": {"signers": []},
+		"signoff_roles": {},
 	}
 }

@@ -14,6 +14,8 @@ workload removes its report.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import shutil
 import socket
@@ -21,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +49,26 @@ pytestmark = [pytest.mark.e2e]
 
 NAMESPACE = "audited"
 NAME = "credit-scoring-audited"
-# The example sign-offs of credit-scoring 3 expire on 2031-11-21T08:25:38Z. The clock
-# starts 51 days before, and the PII scan and fairness evaluation are redone shortly before
-# that (fresh then: they go stale on 2032-05-31, after the sign-offs expire).
-START = datetime(2031, 10, 1, tzinfo=timezone.utc)
-SIGNOFFS_EXPIRE = datetime(2031, 11, 21, 8, 25, 38, tzinfo=timezone.utc)
+
+
+def signoff_expiry(role: str) -> datetime:
+    """When the example sign-off of credit-scoring 3 in role expires (scripts/make-examples.py signs them)."""
+    envelope = json.loads((EVIDENCE / "credit-scoring" / "3" / "signoffs" / f"{role}.dsse.json").read_text())
+    expires_at = json.loads(base64.b64decode(envelope["payload"]))["predicate"]["expires_at"]
+    return datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+# The clock starts 51 days before the example sign-offs expire, and the PII scan and fairness
+# evaluation are redone about four months before that (fresh then: they go stale 365 days later,
+# after the sign-offs expire).
+EXPIRIES = {role: signoff_expiry(role) for role in ("validator", "compliance")}
+SIGNOFFS_EXPIRE, LAST_EXPIRY = min(EXPIRIES.values()), max(EXPIRIES.values())
+START = (SIGNOFFS_EXPIRE - timedelta(days=51)).replace(hour=0, minute=0, second=0, microsecond=0)
+SCANNED_AT = stamp(START - timedelta(days=122))
 
 
 def evidence_copy(root: Path) -> Path:
@@ -60,13 +77,25 @@ def evidence_copy(root: Path) -> Path:
     return root
 
 
+def policies_copy(root: Path) -> Path:
+    """policies/, whose sign-offs cover neither the PII scan nor fairness: this story re-runs both
+    (a new result, new findings) without asking for new sign-offs, which the shipped
+    matrix would (every section but drift is reviewed)."""
+    shutil.copytree(POLICIES, root)
+    path = root / "gatekeeper" / "matrix" / "requirements.yaml"
+    text = path.read_text()
+    assert "default: {reviews_all_but: [drift]," in text
+    path.write_text(text.replace("default: {reviews_all_but: [drift],", "default: {reviews_all_but: [drift, pii_scan, fairness],"))
+    return root
+
+
 def publish(root: Path, *, open_findings: int) -> None:
-    """(Re)publish credit-scoring 3's evidence with a PII scan and fairness evaluation of 2031-06-01."""
+    """(Re)publish credit-scoring 3's evidence with a PII scan and fairness evaluation made at SCANNED_AT."""
     path = root / "credit-scoring" / "3" / "evidence.yaml"
     bundle = yaml.safe_load(path.read_text())
-    bundle["pii_scan"].update(scanned_at="2031-06-01T00:00:00Z", open_findings=open_findings)
+    bundle["pii_scan"].update(scanned_at=SCANNED_AT, open_findings=open_findings)
     for results in bundle["fairness"].values():
-        results["evaluated_at"] = "2031-06-01T00:00:00Z"
+        results["evaluated_at"] = SCANNED_AT
     path.write_text(yaml.safe_dump(bundle))
 
 
@@ -134,8 +163,7 @@ def row(control_plane) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path: Path) -> None:
     kube.core.create_namespace({"apiVersion": "v1", "kind": "Namespace",
                                 "metadata": {"name": NAMESPACE, "labels": {ENVIRONMENT_LABEL: "production"}}})
-    policies = tmp_path / "policies"
-    shutil.copytree(POLICIES, policies)
+    policies = policies_copy(tmp_path / "policies")
     audit_db = f"sqlite:///{tmp_path}/audit.db"
     evidence = evidence_copy(tmp_path / "evidence")
     settings = Settings(policy_dir=policies, evidence_dir=evidence, evidence_cache_ttl=0.0)
@@ -154,19 +182,21 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
             assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 1
             validator = {"namespace": NAMESPACE, "kind": "InferenceService", "name": NAME, "model": "credit-scoring",
                          "version": "3", "statement": "signoff", "statement_name": "validator"}
-            assert gauge("gatekeeper_statement_expiry_seconds", **validator) == (SIGNOFFS_EXPIRE - START).total_seconds()
+            assert gauge("gatekeeper_statement_expiry_seconds", **validator) == (
+                EXPIRIES["validator"] - START).total_seconds()
             pii_scan = {**validator, "statement": "evidence", "statement_name": "pii_scan"}
-            stale = datetime(2032, 5, 31, tzinfo=timezone.utc)  # 365 days after the scan of 2031-06-01
+            stale = START - timedelta(days=122) + timedelta(days=365)  # 365 days after the scan
             assert gauge("gatekeeper_statement_expiry_seconds", **pii_scan) == (stale - START).total_seconds()
             assert events(kube) == []
             assert row(control_plane) == {
                 "namespace": NAMESPACE, "kind": "InferenceService", "name": NAME, "environment": "production",
                 "models": ["credit-scoring@3"], "risk_class": "high", "compliant": "true", "violations": [],
-                "earliest_expiry": "2031-11-21T08:25:38Z", "error": "",
+                "earliest_expiry": stamp(SIGNOFFS_EXPIRE), "error": "",
             }
             csv_lines = inventory(control_plane, "csv").stdout.splitlines()
             assert csv_lines[0] == "namespace,kind,name,environment,models,risk_class,compliant,violations,earliest_expiry,error"
-            assert f"{NAMESPACE},InferenceService,{NAME},production,credit-scoring@3,high,true,,2031-11-21T08:25:38Z," in csv_lines
+            assert (f"{NAMESPACE},InferenceService,{NAME},production,credit-scoring@3,high,true,,"
+                    f"{stamp(SIGNOFFS_EXPIRE)},") in csv_lines
             table = inventory(control_plane, "table").stdout
             assert NAME in table and "credit-scoring@3" in table
 
@@ -203,12 +233,12 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
             assert gauge("gatekeeper_workload_compliant", **COMPLIANT_LABELS) == 1
 
             # 10 days before expiry: the resync is due, the report warns
-            clock.wall = SIGNOFFS_EXPIRE.replace(day=11)
+            clock.wall = SIGNOFFS_EXPIRE - timedelta(days=10)
             assert (await auditor.cycle()).judged[KEY] == "resync"
             assert {"signoff.role"} <= results(kube)["warn"] and results(kube).get("fail") is None
 
             # the sign-offs expire: within one cycle the report fails, an Event, the gauge, the log
-            clock.wall = SIGNOFFS_EXPIRE.replace(second=39)
+            clock.wall = LAST_EXPIRY + timedelta(seconds=1)
             assert (await auditor.cycle()).judged[KEY] == "expiry"
             assert "signoff.role" in results(kube)["fail"] and "signoff" not in results(kube).get("pass", set())
             assert sorted(events(kube)) == [("Normal", "Compliant")] * 2 + [("Warning", "NonCompliant")] * 3
@@ -241,7 +271,8 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
             tightened = row(control_plane)
             assert tightened["violations"] == ["fairness.demographic_parity_ratio", "signoff.role"]
             # the sign-offs are gone; what still runs out is the evidence, when it goes stale
-            assert tightened["error"] == "" and tightened["earliest_expiry"] == "2032-05-31T00:00:00Z"
+            assert tightened["error"] == "" and tightened["earliest_expiry"] == stamp(
+                START - timedelta(days=122) + timedelta(days=365))
 
             # the workload goes: its report goes (once the watch has told the auditor)
             uid = kube.get("InferenceService", NAMESPACE, NAME)["metadata"]["uid"]

@@ -34,7 +34,7 @@ from ..webhook.server import GateProcess
 from .cluster import KubeControlPlane
 from .conftest import ENVIRONMENT_LABEL, load_manifest
 from .kube import Kube, with_namespace
-from .test_auditor_e2e import START, evidence_copy
+from .test_auditor_e2e import SIGNOFFS_EXPIRE, START, evidence_copy, policies_copy, stamp
 
 pytestmark = pytest.mark.e2e
 
@@ -106,7 +106,8 @@ def audited(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> None:
     kube.create(with_namespace(load_manifest("compliant/credit-scoring-inferenceservice.yaml"), PRODUCTION, COMPLIANT))
     # staging: admitted with warnings where the session's webhook is installed, unfair still
     kube.create(with_namespace(load_manifest("noncompliant/fairness-credit-scoring-4.yaml"), STAGING, UNFAIR))
-    settings = Settings(evidence_dir=evidence_copy(tmp_path_factory.mktemp("inventory") / "evidence"),
+    folder = tmp_path_factory.mktemp("inventory")
+    settings = Settings(evidence_dir=evidence_copy(folder / "evidence"), policy_dir=policies_copy(folder / "policies"),
                         evidence_cache_ttl=0.0)
 
     async def cycle() -> None:
@@ -159,7 +160,7 @@ def test_the_gate_lists_each_audited_workload_with_its_model_and_compliance(audi
     assert rows[COMPLIANT] == {
         "namespace": PRODUCTION, "kind": "InferenceService", "name": COMPLIANT, "environment": "production",
         "models": ["credit-scoring@3"], "risk_class": "high", "compliant": "true", "violations": [],
-        "earliest_expiry": "2031-11-21T08:25:38Z", "error": "",
+        "earliest_expiry": stamp(SIGNOFFS_EXPIRE), "error": "",
     }
     unfair = rows[UNFAIR]
     assert (unfair["environment"], unfair["models"], unfair["compliant"]) == ("staging", ["credit-scoring@4"], "false")

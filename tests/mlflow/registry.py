@@ -19,7 +19,7 @@ from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, RunTag
 
 from gatekeeper.evidence.signing.digest import model_digest
 
-from .trust import Trust
+from .trust import Trust, reviewed_evidence
 
 MODEL_CARD = """# {model} model card
 
@@ -122,10 +122,27 @@ class DataScientist:
         })
         version = Version(model=model, version=str(mv.version), run_id=run_id, storage_uri=storage_uri, digest=digest)
         people = {"validator": "vera@example.com", "compliance": "cora@example.com", "owner": owner}
+        reviewed = self.reviewed(version) if signoffs else {}
         for role in signoffs:
             self.upload(version, f"signoffs/{role}.dsse.json", self.trust.signoff(
-                people[role], model=model, version=version.version, role=role, digest=digest))
+                people[role], model=model, version=version.version, role=role, digest=digest, reviewed=reviewed))
         return version
+
+    def reviewed(self, version: Version) -> dict[str, Any]:
+        """What a signer reviews of the version's evidence as the gate reads it from MLflow now."""
+        import asyncio
+
+        from gatekeeper.evidence.mlflow.source import MlflowEvidenceSource
+        from gatekeeper.types.decision import ModelRef
+
+        async def load() -> Any:
+            source = MlflowEvidenceSource(self.url, timeout=10.0)
+            try:
+                return await source.load(ModelRef(ref=version.ref, name=version.model, version=version.version))
+            finally:
+                await source.close()
+
+        return reviewed_evidence(asyncio.run(load()))
 
     def upload(self, version: Version, path: str, content: bytes) -> None:
         """Put one file into the run's evidence folder (gatekeeper/<path>)."""

@@ -56,12 +56,20 @@ def comparable(decision: dict) -> dict:
 # --- publishing: what MLflow gives back is what the file source gives -----------------------
 
 
-def test_published_examples_get_the_file_sources_decisions(credit_scoring, check, trust_opa):
+def test_published_examples_get_the_file_sources_decisions(credit_scoring, mlflow_server, trust, tmp_path):
+    # The registry's lineage is its own runs' (a run ID MLflow chose, not the example's), so
+    # the example sign-offs, which cover the examples' lineage, are compared under a matrix
+    # whose sign-offs do not review lineage; every other section must read the same.
+    policies = tmp_path / "policies"
+    shutil.copytree(trust.policy_dir, policies)
+    matrix = policies / "gatekeeper" / "matrix" / "requirements.yaml"
+    matrix.write_text(matrix.read_text().replace("default: {reviews_all_but: [drift],",
+                                                 "default: {reviews_all_but: [drift, lineage],", 1))
     manifests = [MANIFESTS / "compliant" / "credit-scoring-inferenceservice.yaml",
                  *sorted((MANIFESTS / "noncompliant").iterdir())]
-    from_mlflow = check(*manifests)
-    from_files = run_cli("check", "--evidence", str(EVIDENCE), "--opa-url", trust_opa, "--format", "json",
-                         *map(str, manifests))
+    common = ("check", "--policy-dir", str(policies), "--format", "json")
+    from_mlflow = run_cli(*common, "--mlflow", mlflow_server.url, *map(str, manifests))
+    from_files = run_cli(*common, "--evidence", str(EVIDENCE), *map(str, manifests))
     assert from_mlflow.code == from_files.code == 1, from_mlflow.stderr
     mlflow_results = from_mlflow.json()["results"]
     by_name = {d["object"]["name"]: d for d in mlflow_results}
@@ -156,10 +164,28 @@ def test_alias_moved_to_a_noncompliant_version_is_denied(scientist: DataScientis
     assert violation["observed"] == 0.62 and violation["threshold"] == 0.8
 
 
+def test_a_sign_off_created_from_mlflow_covers_what_mlflow_holds(scientist: DataScientist, trust, check, tmp_path,
+                                                                  mlflow_server, trust_opa):
+    version = scientist.train(unique("fraud"), signoffs=("compliance",))
+    out = tmp_path / "validator.dsse.json"
+    made = run_cli("signoff", "create", "--model", version.model, "--version", version.version, "--role", "validator",
+                   "--key", str(trust.key_files["vera@example.com"]), "--mlflow", mlflow_server.url,
+                   "--opa-url", trust_opa, "--out", str(out))
+    assert made.code == 0, made.stderr
+    scientist.upload(version, "signoffs/validator.dsse.json", out.read_bytes())
+    manifest = write_manifest(tmp_path, inference_service(version.ref, version.storage_uri))
+    assert check(manifest).code == 0
+    scientist.tag_version(version, "gatekeeper.monitoring.dashboard", "https://grafana.example.com/d/elsewhere")
+    result = check(manifest)
+    assert result.code == 1
+    assert violations(only_decision(result.json())) == {"signoff.role"}
+    assert "evidence changed since signing: monitoring" in only_decision(result.json())["violations"][0]["message"]
+
+
 def test_tampered_signoff_is_rejected(scientist: DataScientist, trust, check, tmp_path):
     version = scientist.train(unique("fraud"), signoffs=("compliance",))
     genuine = trust.signoff("vera@example.com", model=version.model, version=version.version, role="validator",
-                            digest=version.digest)
+                            digest=version.digest, reviewed=scientist.reviewed(version))
     scientist.upload(version, "signoffs/validator.dsse.json", tamper(genuine, comment="approved without review"))
     result = check(write_manifest(tmp_path, inference_service(version.ref, version.storage_uri)))
     assert result.code == 1

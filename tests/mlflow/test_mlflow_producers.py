@@ -18,10 +18,11 @@ from gatekeeper.types.decision import ModelRef
 from ..conftest import EVIDENCE, run_cli
 from ..producers.data import ge_result, loans
 from .registry import inference_service, only_decision, violations, write_manifest
+from .trust import reviewed_evidence
 
 
 def registered_bundle(client: MlflowClient, trust, tmp_path, name: str):
-    """A registered version and its bundle folder: the compliant example, signed off by the test signers."""
+    """A registered version and its bundle folder: the compliant example, to be signed off (sign_off)."""
     client.create_registered_model(name) if not client.search_registered_models(f"name = '{name}'") else None
     run = client.create_run(client.create_experiment(f"{name}-{uuid.uuid4().hex[:6]}"))
     storage = f"s3://models/{name}/{run.info.run_id}"
@@ -31,10 +32,18 @@ def registered_bundle(client: MlflowClient, trust, tmp_path, name: str):
     raw = yaml.safe_load((folder / "evidence.yaml").read_text())
     raw.update(model=name, version=str(version), artifact={**raw["artifact"], "uri": storage})
     (folder / "evidence.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    return folder, f"models:/{name}/{version}", storage
+
+
+def sign_off(trust, folder, url: str) -> None:
+    """The test signers sign the version off as MLflow holds it now (the evidence they reviewed)."""
+    raw = yaml.safe_load((folder / "evidence.yaml").read_text())
+    model = ModelRef(ref=f"models:/{raw['model']}/{raw['version']}", name=raw["model"], version=raw["version"])
+    reviewed = reviewed_evidence(asyncio.run(MlflowEvidenceSource(url).load(model)))
     for role, who in (("validator", "vera@example.com"), ("compliance", "cora@example.com")):
         (folder / "signoffs" / f"{role}.dsse.json").write_bytes(trust.signoff(
-            who, model=name, version=str(version), role=role, digest=raw["artifact"]["digest"]))
-    return folder, f"models:/{name}/{version}", storage
+            who, model=raw["model"], version=raw["version"], role=role, digest=raw["artifact"]["digest"],
+            reviewed=reviewed))
 
 
 def produce(folder, tmp_path, *, failing: bool) -> None:
@@ -58,6 +67,9 @@ def test_measured_evidence_round_trips_through_mlflow(mlflow_server, trust, chec
     for case in ("passing", "failing"):
         folder, ref, storage = registered_bundle(client, trust, tmp_path / case, name)
         produce(folder, tmp_path / case, failing=case == "failing")
+        published = run_cli("evidence", "publish", str(folder), "--mlflow", mlflow_server.url)
+        assert published.code == 0, published.stderr
+        sign_off(trust, folder, mlflow_server.url)  # then publish the sign-offs with the evidence they cover
         published = run_cli("evidence", "publish", str(folder), "--mlflow", mlflow_server.url)
         assert published.code == 0, published.stderr
         assert "gatekeeper/data-quality.json" in published.stdout and "gatekeeper/drift.json" in published.stdout

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from securesystemslib.signer import CryptoSigner
 
+from gatekeeper.evidence.sections import review, reviewed_sections
 from gatekeeper.evidence.signing.statements import SIGNOFF_PREDICATE, rfc3339, sign_statement, signoff_predicate
 from gatekeeper.cli.signing import sign_waiver
 
@@ -35,9 +36,11 @@ class Trust:
     keys: dict[str, CryptoSigner] = field(default_factory=dict)
     key_files: dict[str, Path] = field(default_factory=dict)
 
-    def signoff(self, who: str, *, model: str, version: str, role: str, digest: str,
+    def signoff(self, who: str, *, model: str, version: str, role: str, digest: str, reviewed: dict[str, Any],
                 expires: timedelta = timedelta(days=30)) -> bytes:
-        predicate = signoff_predicate(model=model, version=version, role=role, signer=who, expires=expires)
+        """`reviewed`: what the signer reviewed (reviewed_evidence), as `gatekeeper signoff create` states it."""
+        predicate = signoff_predicate(model=model, version=version, role=role, signer=who, expires=expires,
+                                      reviewed=reviewed)
         envelope = sign_statement(predicate_type=SIGNOFF_PREDICATE, subject_name=f"models:/{model}/{version}",
                                   digest=digest, predicate=predicate, signer=self.keys[who])
         return json.dumps(envelope, indent=2).encode()
@@ -50,6 +53,11 @@ class Trust:
         envelope = sign_waiver(model=model, digests={v: digest for v in versions}, predicate=predicate,
                                signer=self.keys[who])
         return json.dumps(envelope, indent=2).encode()
+
+
+def reviewed_evidence(loaded: Any) -> dict[str, Any]:
+    """What a sign-off covers of loaded evidence under the shipped matrix's default (every section but drift)."""
+    return review(loaded.bundle, loaded.files, reviewed_sections({"reviews_all_but": ["drift"]}))
 
 
 def tamper(envelope: bytes, **changes: Any) -> bytes:
@@ -82,4 +90,10 @@ def make_trust(folder: Path) -> Trust:
             "keyid": public.keyid, "keytype": public.keytype, "scheme": public.scheme,
             "public": public.keyval["public"]}]})
     signers_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    # The test models' names are made up per test: the register classifies every one as
+    # minimal, so the class the evidence states (never lower) decides, as a test sets it.
+    register = policy_dir / "gatekeeper" / "classification" / "register.yaml"
+    entries = yaml.safe_load(register.read_text())
+    entries["models"].append({"model": "*", "risk_class": "minimal", "decided_by": "tests", "decided_at": "2026-11-01"})
+    register.write_text(yaml.safe_dump(entries, sort_keys=False))
     return trust

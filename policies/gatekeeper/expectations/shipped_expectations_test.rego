@@ -20,24 +20,37 @@ test_environments_and_their_enforcement if {
 	data.gatekeeper.environments == ["development", "production", "staging"]
 	data.gatekeeper.facts.environments == {"production": "deny", "staging": "warn", "development": "dryrun"}
 	data.gatekeeper.facts.approver_roles == ["compliance"]
-	data.gatekeeper.facts.never_waivable_prefixes == ["classification.", "classification.prohibited"]
+	never := ["classification.", "classification.prohibited", "evidence.", "signoff."]
+	data.gatekeeper.facts.never_waivable_prefixes == never
 }
 
+# The shipped register classifies credit-scoring (the fixtures' model) as high.
 test_compliant_bundles_are_admitted_everywhere if {
 	every environment in ["production", "staging", "development"] {
-		every class in ["high", "limited", "minimal"] {
+		every class in ["high", "unclassified"] {
 			decision := decide(td.input_in(environment, [td.model(class)]))
 			decision.allowed
 			decision.violations == []
 			decision.warnings == []
+			[m.risk_class | some m in decision.models] == ["high"]
 		}
 	}
 }
 
-test_prohibited_and_unclassified_are_denied_in_production if {
-	every class in ["prohibited", "unclassified"] {
-		not decide(td.input_for(class)).allowed
+test_a_bundle_below_the_registered_class_is_denied_in_production if {
+	every class in ["limited", "minimal"] {
+		decision := decide(td.input_for(class))
+		not decision.allowed
+		[v.requirement | some v in decision.violations] == ["classification.mismatch"]
 	}
+}
+
+test_prohibited_and_unregistered_are_denied_in_production if {
+	not decide(td.input_for("prohibited")).allowed
+	unknown := td.model_with("high", {"name": "fraud-detector", "ref": "models:/fraud-detector/3"})
+	decision := decide(td.input_of([unknown]))
+	not decision.allowed
+	[v.requirement | some v in decision.violations] == ["classification.unclassified"]
 }
 
 test_failing_high_model if {

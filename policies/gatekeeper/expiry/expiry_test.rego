@@ -16,10 +16,12 @@ days_before_later := {
 warnings_at(now, model) := lines if {
 	lines := expiry.warnings with input as object.union(td.input_of([model]), {"now": now})
 		with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 test_no_warning_long_before_expiry if {
 	expiry.warnings == set() with input as td.input_for("high") with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	warnings_at(days_before_later["45 days"], td.model("high")) == set()
 }
 
@@ -46,6 +48,7 @@ test_a_class_without_warning_days_does_not_warn if {
 	matrix := json.remove(td.matrix, ["risk_classes/high/expiry_warning_days"])
 	lines := expiry.warnings with input as object.union(td.input_for("high"), {"now": days_before_later["1 day"]})
 		with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	lines == set()
 }
 
@@ -58,6 +61,7 @@ test_waivers_warn_naming_the_waived_requirement if {
 test_statements_list_signoffs_of_required_roles_active_waivers_and_limited_evidence if {
 	model := object.union(td.model("limited"), {"waivers": [td.waiver("pii.open_findings")]})
 	entries := expiry.statements with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	{[e.kind, e.name, e.requirement, e.source, e.expires_at] | some e in entries} == {
 		["signoff", "owner", "signoff.role", "signoffs/owner.dsse.json", td.later],
 		["waiver", "pii.open_findings", "pii.open_findings", "waivers/pii.open_findings.dsse.json", td.later],
@@ -93,6 +97,7 @@ test_stale_or_undated_evidence_is_not_an_expiry_it_is_a_violation if {
 test_warnings_reach_the_decision_even_when_allowed if {
 	doc := object.union(td.input_for("high"), {"now": days_before_later["10 days"]})
 	decision := data.gatekeeper.decision with input as doc with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	decision.allowed
 	count(decision.warnings) == 2
 

@@ -79,13 +79,19 @@ approver_roles contains role if {
 
 # METADATA
 # scope: document
-# description: requirement ID prefixes no waiver can touch (classification.prohibited always)
+# description: |
+#   Requirement ID prefixes no waiver can touch: the matrix's list, and always the
+#   requirements the trust model rests on (classification, evidence, sign-offs): one
+#   approver's waiver must not stand in for the evidence, the register or the people
+#   who sign.
 never_waivable_prefixes contains prefix if {
 	some prefix in as_array(object.get(waiver_settings, "never_waivable_prefixes", []))
 	is_string(prefix)
 }
 
 never_waivable_prefixes contains "classification.prohibited"
+
+never_waivable_prefixes contains prefix if some prefix in {"classification.", "evidence.", "signoff."}
 
 # METADATA
 # description: true when a valid waiver may turn a violation of requirement into a warning

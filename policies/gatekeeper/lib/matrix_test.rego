@@ -99,16 +99,18 @@ test_no_matrix_means_no_requirements_and_deny if {
 test_waiver_settings if {
 	lib.approver_roles == {"compliance"} with data.gatekeeper.matrix as td.matrix
 	prefixes := lib.never_waivable_prefixes with data.gatekeeper.matrix as td.matrix
-	prefixes == {"classification.", "classification.prohibited"}
+	prefixes == {"classification.", "classification.prohibited", "evidence.", "signoff."}
 	lib.waivable("fairness.demographic_parity_ratio") with data.gatekeeper.matrix as td.matrix
 	not lib.waivable("classification.unclassified") with data.gatekeeper.matrix as td.matrix
 }
 
-test_prohibited_never_waivable_whatever_the_matrix_says if {
+test_trust_requirements_never_waivable_whatever_the_matrix_says if {
 	matrix := object.union(td.matrix, {"waivers": {"never_waivable_prefixes": [1, "pii."]}})
 	not lib.waivable("classification.prohibited") with data.gatekeeper.matrix as matrix
-	lib.waivable("classification.unclassified") with data.gatekeeper.matrix as matrix
 	not lib.waivable("pii.open_findings") with data.gatekeeper.matrix as matrix
+	every requirement in ["classification.unclassified", "evidence.stale", "signoff.role", "signoff.distinct_signers"] {
+		not lib.waivable(requirement) with data.gatekeeper.matrix as matrix
+	}
 }
 
 test_an_environment_label_change_is_enforced_everywhere if {

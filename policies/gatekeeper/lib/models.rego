@@ -43,17 +43,20 @@ model_context(entry) := ctx if {
 	problem := evidence_problem(model)
 	evidence := evidence_of(model, problem)
 	declared := object.get(model, "declared_risk_class", null)
-	class := risk_class_of(object.get(evidence, "risk_class", null), declared, problem)
+	registered := register_entry(text(object.get(model, "name", "")))
+	class := risk_class_of(registered_class(registered), object.get(evidence, "risk_class", null), declared, problem)
 	ctx := {
 		"ref": text(object.get(model, "ref", "")),
 		"name": text(object.get(model, "name", "")),
 		"version": text(object.get(model, "version", "")),
 		"declared_risk_class": declared,
+		"registered": registered,
 		"risk_class": class,
 		"evidence_error": problem,
 		"evidence": evidence,
 		"requirements": requirements_of(class),
 		"storage_uri": object.get(model, "storage_uri", null),
+		"sections": as_object(object.get(model, "sections", {})),
 		"signoffs": as_array(object.get(model, "signoffs", [])),
 		"waivers": as_array(object.get(model, "waivers", [])),
 	}
@@ -84,18 +87,28 @@ evidence_of(_, problem) := {} if problem != null
 # METADATA
 # scope: document
 # description: the effective class; null when the evidence could not be read
-risk_class_of(_, _, problem) := null if problem != null
+risk_class_of(_, _, _, problem) := null if problem != null
 
-risk_class_of(evidence_class, declared, null) := effective_risk_class(evidence_class, declared)
+risk_class_of(registered, evidence_class, declared, null) := effective_risk_class(registered, evidence_class, declared)
+
+# METADATA
+# scope: document
+# description: the class the register gives (null when the register does not know the model)
+registered_class(null) := null
+
+registered_class(entry) := entry.risk_class if entry != null
 
 # METADATA
 # description: |
-#   The higher of the evidence class and the declared (annotation) class. Only the
-#   evidence can classify a model: without a valid evidence class the model is
-#   "unclassified", whatever the annotation says. An invalid declaration is ignored
-#   here (classification.risk_class_invalid reports it).
-effective_risk_class(evidence_class, declared) := declared if {
-	risk_rank[declared] > risk_rank[evidence_class]
-} else := evidence_class if {
-	risk_rank[evidence_class] # one of the four classes (a lookup, no set of keys to build)
-} else := "unclassified"
+#   The strictest of the register's class, the evidence's class and the declared
+#   (annotation) class. Only the register classifies a model: a model it does not know
+#   is "unclassified", whatever the evidence or the annotation says. The evidence and
+#   the annotation can only make it stricter (a lower evidence class is
+#   classification.mismatch; an invalid declaration, classification.risk_class_invalid).
+effective_risk_class(registered, evidence_class, declared) := "unclassified" if {
+	not risk_rank[registered]
+} else := max_class([registered, evidence_class, declared])
+
+# METADATA
+# description: the most severe of the valid classes in a list (others ignored)
+max_class(classes) := risk_classes[max({risk_rank[class] | some class in classes})]

@@ -41,12 +41,15 @@ signoff_rejections(statement, ctx) := array.flatten([
 	[reason | reason := role_problem(claimed, signer, ctx)],
 	[reason | reason := subject_problem(claimed, ctx)],
 	[reason | reason := digest_problem(envelope, ctx)],
+	[reason | reason := subject_name_problem(envelope, ctx)],
 	[reason | reason := expiry_problem(claimed.expires_at)],
+	[reason | reason := validity_problem(claimed)],
+	[reason | reason := review_problem(claimed, ctx)],
 ]) if {
 	envelope := as_object(statement)
 	claimed := predicate_of(envelope, {
 		"signer": null, "role": null, "model": null, "version": null,
-		"expires_at": null,
+		"signed_at": null, "expires_at": null, "reviewed": null,
 	})
 	signer := key_signer(envelope, claimed.signer)
 }
@@ -61,6 +64,8 @@ waiver_rejections(statement, ctx) := array.flatten([
 	[reason | reason := approver_problem(signer)],
 	[reason | reason := waived_model_problem(claimed, ctx)],
 	[reason | reason := waived_requirement_problem(claimed.requirement)],
+	[reason | reason := digest_problem(envelope, ctx)],
+	[reason | reason := subject_name_problem(envelope, ctx)],
 ]) if {
 	envelope := as_object(statement)
 	claimed := predicate_of(envelope, {
@@ -139,6 +144,24 @@ digest_problem(envelope, ctx) := "the evidence names no artifact digest to bind 
 }
 
 # METADATA
+# description: |
+#   The subject bound to the artifact digest must name the model version it is used
+#   for (models:/<name>/<version>): a statement about another model whose artifact
+#   happens to be the same file does not count. Statements made before subjects were
+#   listed by name (no subjects) are judged by digest alone.
+subject_name_problem(envelope, ctx) := sprintf("its subject for %s names %s, not %s", [digest, listed, ref]) if {
+	digest := artifact_digest(ctx)
+	ref := sprintf("models:/%s/%s", [ctx.name, ctx.version])
+	names := [subject.name |
+		some subject in as_array(object.get(envelope, "subjects", []))
+		subject.digest == digest
+	]
+	count(names) > 0
+	not ref in names
+	listed := concat(", ", names)
+}
+
+# METADATA
 # description: the artifact digest the evidence of ctx names (null when none)
 artifact_digest(ctx) := object.get(ctx.evidence, ["artifact", "digest"], null)
 
@@ -169,7 +192,11 @@ waived_model_problem(claimed, ctx) := sprintf("waiver is for model %s", [text(cl
 	versions := concat(", ", covered)
 }
 
-waived_requirement_problem(requirement) := "waiver names no requirement" if not filled(requirement)
+waived_requirement_problem(requirement) := "waiver names no requirement" if {
+	not filled(requirement)
+} else := sprintf("%s can never be waived", [requirement]) if {
+	not waivable(requirement)
+}
 
 # METADATA
 # description: active | expired | invalid (no usable expiry, or no usable input.now)

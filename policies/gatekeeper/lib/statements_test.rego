@@ -130,3 +130,42 @@ test_key_signer_matches_key_and_name if {
 	lib.key_signer(object.remove(statement, ["keyid"]), name) == null
 	lib.key_signer(statement, name) == null with data.gatekeeper.signers as {"signers": [{"name": name}]}
 }
+
+test_signoff_subject_must_name_the_model_version if {
+	statement := td.signoff("validator", td.alice)
+	other := patched(statement, [set_to("/subjects", [{"name": "models:/fraud-detector/1", "digest": td.digest}])])
+	why := "its subject for %s names models:/fraud-detector/1, not models:/credit-scoring/3"
+	signoff_rejected(other, sprintf(why, [td.digest]))
+	signoff_rejections(object.remove(statement, ["subjects"])) == []
+}
+
+test_signoff_validity_and_review if {
+	statement := td.signoff("validator", td.alice)
+	future := patched(statement, [set_to("/predicate/signed_at", "2026-12-01T00:00:00Z")])
+	signoff_rejected(future, "signed_at 2026-12-01T00:00:00Z is in the future")
+	unreviewed := json.remove(statement, ["predicate/reviewed"])
+	[reason] := signoff_rejections(unreviewed)
+	startswith(reason, "it names no reviewed evidence")
+	moved := json.patch(td.input_for("high"), [set_to("/models/0/evidence/artifact/uri", "s3://scratch/x")])
+	rejections := lib.signoff_rejections(statement, lib.models[0]) with input as moved
+	rejections == ["the artifact location changed since signing: signed s3://models/credit-scoring/3, now s3://scratch/x"]
+}
+
+test_waiver_bound_to_the_artifact_digest if {
+	waiver := td.waiver("pii.open_findings")
+	zero := "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	zeroed := patched(waiver, [
+		set_to("/subject_digests", [zero]),
+		set_to("/subjects", [{"name": "models:/credit-scoring/3", "digest": zero}]),
+	])
+	waiver_rejected(zeroed, sprintf("subject digest does not match artifact digest %s", [td.digest]))
+	renamed := patched(waiver, [set_to("/subjects", [{"name": "models:/credit-scoring/9", "digest": td.digest}])])
+	why := "its subject for %s names models:/credit-scoring/9, not models:/credit-scoring/3"
+	waiver_rejected(renamed, sprintf(why, [td.digest]))
+}
+
+test_waiver_of_a_never_waivable_requirement_is_rejected if {
+	every requirement in ["signoff.role", "signoff.distinct_signers", "classification.mismatch", "evidence.stale"] {
+		waiver_rejections(td.waiver(requirement)) == [sprintf("%s can never be waived", [requirement])]
+	}
+}

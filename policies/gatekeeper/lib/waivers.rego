@@ -49,3 +49,27 @@ waiver_for(v) := max(active_waivers[key]) if {
 	active_waivers[key]
 	waivable(v.requirement)
 }
+
+# METADATA
+# description: |
+#   The waivers that do not apply, each with why (a wrong subject digest, a requirement
+#   that can never be waived, an untrusted key, ...): the decision warns about each, so
+#   a waiver that changes nothing says so.
+rejected_waivers contains rejected if {
+	some ctx in models
+	some statement in ctx.waivers
+	reasons := waiver_rejections(statement, ctx)
+	reasons != []
+	requirement := object.get(as_object(object.get(statement, "predicate", {})), "requirement", null)
+	rejected := {
+		"model": ctx.name,
+		"version": ctx.version,
+		"requirement": waiver_requirement_text(requirement),
+		"source": text(object.get(statement, "source", "")),
+		"reasons": reasons,
+	}
+}
+
+waiver_requirement_text(requirement) := requirement if {
+	filled(requirement)
+} else := "waiver"

@@ -39,3 +39,18 @@ test_waiver_for if {
 	not lib.waiver_for(object.union(v, {"requirement": "classification.risk_class_invalid"})) with input as doc
 		with data.gatekeeper.matrix as td.matrix
 }
+
+test_rejected_waivers_say_why if {
+	doc := waived_input([
+		td.waiver("pii.open_findings"),
+		td.waiver("signoff.role"),
+		json.patch(td.waiver("fairness.missing"), [{"op": "replace", "path": "/subject_digests", "value": ["sha256:00"]}]),
+		json.patch(td.waiver("lineage.run_id"), [{"op": "remove", "path": "/predicate/requirement"}]),
+	])
+	rejected := lib.rejected_waivers with input as doc
+	{[w.requirement, w.reasons] | some w in rejected} == {
+		["signoff.role", ["signoff.role can never be waived"]],
+		["fairness.missing", [sprintf("subject digest does not match artifact digest %s", [td.digest])]],
+		["waiver", ["waiver names no requirement"]],
+	}
+}

@@ -5,6 +5,7 @@ import data.gatekeeper.testdata as td
 
 found(model) := ids if {
 	ids := td.ids(artifact.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 test_compliant_at_every_class if {
@@ -46,6 +47,7 @@ test_storage_uri_mismatch if {
 test_storage_uri_message if {
 	model := td.model_with("minimal", {"storage_uri": "gs://elsewhere/model"})
 	violations := artifact.violations with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	{[v.message, v.observed, v.threshold] | some v in violations} == {[
 		"storageUri (component model) loads gs://elsewhere/model but the evidence registers s3://models/credit-scoring/3",
 		"gs://elsewhere/model",
@@ -68,6 +70,7 @@ transformer_uri := "spec.transformer.containers[0].env.STORAGE_URI"
 judged(model, artifacts) := violations if {
 	violations := artifact.violations with input as object.union(td.input_of([model]), {"artifacts": artifacts})
 		with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 found_at(model, artifacts) := td.ids(judged(model, artifacts))

@@ -10,7 +10,10 @@ reads := {"admitted"}
 
 # METADATA
 # description: the requirement IDs this family raises (each has a remediation text in the matrix)
-raises := {"classification.prohibited", "classification.unclassified", "classification.risk_class_invalid"}
+raises := {
+	"classification.prohibited", "classification.unclassified",
+	"classification.risk_class_invalid", "classification.mismatch",
+}
 
 # METADATA
 # description: prohibited models are never admitted, whatever the matrix or a waiver says
@@ -33,12 +36,31 @@ violations contains v if {
 }
 
 # METADATA
-# description: the evidence must classify the model; the annotation cannot
+# description: |
+#   Only the compliance team's classification register classifies a model: one it does
+#   not know is unclassified, whatever the evidence or the annotation says.
 violations contains v if {
 	some ctx in lib.with_evidence
 	ctx.risk_class == "unclassified"
 	observed := object.get(ctx.evidence, "risk_class", null)
-	v := lib.violation(ctx, "classification.unclassified", unclassified_message(observed), observed, null)
+	v := lib.violation(ctx, "classification.unclassified", unclassified_message(ctx.name, observed), observed, null)
+}
+
+# METADATA
+# description: |
+#   The evidence may repeat the register's class or be stricter, never lower. The
+#   model is judged at the register's class all the same.
+violations contains v if {
+	some ctx in lib.with_evidence
+	entry := ctx.registered
+	entry != null
+	claimed := ctx.evidence.risk_class
+	lib.risk_rank[claimed] < lib.risk_rank[entry.risk_class]
+	message := sprintf(
+		"the evidence says risk_class %s, but the classification register classifies %s as %s (%s); %s",
+		[claimed, ctx.name, entry.risk_class, decided(entry), never_lower],
+	)
+	v := lib.violation(ctx, "classification.mismatch", message, claimed, entry.risk_class)
 }
 
 # METADATA
@@ -57,21 +79,26 @@ violations contains v if {
 
 class_list := concat(", ", lib.risk_classes)
 
-unclassified_message(null) := concat(" ", [
-	"the evidence bundle has no risk_class, so the model is unclassified",
-	"(the risk-class annotation can raise a class but cannot classify a model)",
-])
+unclassified_message(name, observed) := sprintf(
+	"%s is not in the classification register, so it is unclassified (%s; %s)",
+	[name, claimed_text(observed), "only the compliance team's register classifies a model"],
+)
 
-unclassified_message(observed) := sprintf(
-	"the evidence bundle's risk_class %v is not one of %s",
-	[quoted(observed), class_list],
-) if {
-	observed != null
-}
+claimed_text(null) := "the evidence names no risk_class"
+
+claimed_text(observed) := sprintf("the evidence says %v", [quoted(observed)]) if observed != null
+
+never_lower := "a bundle may repeat the register's class or be stricter, never lower"
+
+decided(entry) := sprintf("decided by %s on %s", [
+	lib.text(object.get(entry, "decided_by", "an unnamed decider")),
+	lib.text(object.get(entry, "decided_at", "an unstated date")),
+])
 
 raised_by(ctx) := " (raised by the model-gatekeeper.io/risk-class annotation)" if {
 	ctx.declared_risk_class == "prohibited"
 	ctx.evidence.risk_class != "prohibited"
+	ctx.registered.risk_class != "prohibited"
 } else := ""
 
 quoted(x) := sprintf("'%s'", [x]) if {

@@ -5,6 +5,7 @@ import data.gatekeeper.testdata as td
 
 found(model) := ids if {
 	ids := td.ids(data_quality.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 quality(percent) := {"evidence": {"data_quality": {"success_percent": percent}}}
@@ -40,6 +41,7 @@ test_message_names_the_failed_expectations if {
 	}}}
 	violations := data_quality.violations with input as td.input_of([td.model_with("high", failing)])
 		with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	{[v.message, v.observed, v.threshold] | some v in violations} == {[
 		concat("", [
 			"the expectation suite 'loans' passed 87.50% of 8 expectations, below 99%; ",
@@ -52,5 +54,6 @@ test_message_names_the_failed_expectations if {
 test_message_without_suite_or_names if {
 	bare := object.union(td.model_without("high", ["evidence/data_quality"]), quality(50))
 	violations := data_quality.violations with input as td.input_of([bare]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	{v.message | some v in violations} == {"the expectation suite passed 50% of its expectations, below 99%"}
 }

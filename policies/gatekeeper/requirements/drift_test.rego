@@ -5,6 +5,7 @@ import data.gatekeeper.testdata as td
 
 found(model) := ids if {
 	ids := td.ids(drift.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 measured(share) := {"evidence": {"drift": object.union(td.drift_result, {"drift_share": share})}}
@@ -27,8 +28,10 @@ test_result_required_when_the_matrix_says_so if {
 	matrix := object.union(td.matrix, {"risk_classes": {"limited": {"drift": {"required": true}}}})
 	without := td.input_of([td.model_without("limited", ["evidence/drift"])])
 	td.ids(drift.violations) == {"drift.missing"} with input as without with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	measured_result := td.input_of([td.model_with("limited", {"evidence": {"drift": td.drift_result}})])
 	td.ids(drift.violations) == set() with input as measured_result with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 test_share_thresholds_per_class if {
@@ -46,11 +49,13 @@ test_message_names_the_drifted_columns if {
 	)}}
 	violations := drift.violations with input as td.input_of([td.model_with("high", shifted)])
 		with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	message := "drift share 0.75 is above 0.3: drifted columns age, income, debt (3 of 4)"
 	{[v.message, v.observed, v.threshold] | some v in violations} == {[message, 0.75, 0.3]}
 	bare := td.model_with("high", {"evidence": {"drift": {"drift_share": 0.5}}})
 	messages := {v.message | some v in drift.violations} with input as td.input_of([bare])
 		with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	messages == {"drift share 0.50 is above 0.3"}
 }
 

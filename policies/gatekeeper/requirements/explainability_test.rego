@@ -5,6 +5,7 @@ import data.gatekeeper.testdata as td
 
 found(model) := ids if {
 	ids := td.ids(explainability.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 test_compliant_at_every_class if {
@@ -33,6 +34,7 @@ test_messages if {
 	messages := {v.message |
 		some model in [no_method, no_report, unnamed]
 		some v in explainability.violations with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+			with data.gatekeeper.lib.register_entry as td.registered
 	}
 	messages == {
 		"the evidence names no explainability method",
@@ -50,6 +52,7 @@ test_report_must_be_feature_importance if {
 	}
 	violations := explainability.violations with input as td.input_of([td.model_with("high", misshapen)])
 		with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	message := concat("", [
 		"the explainability report shap-importance.json is not a feature-importance report: ",
 		"no global_importance map",

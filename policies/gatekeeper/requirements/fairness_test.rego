@@ -5,6 +5,7 @@ import data.gatekeeper.testdata as td
 
 found(model) := ids if {
 	ids := td.ids(fairness.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 # sex results of the test bundle with one metric changed
@@ -86,6 +87,7 @@ test_fairness_missing if {
 test_attribute_without_results_lacks_every_metric if {
 	model := td.model_with("high", {"evidence": {"fairness": {"region": null}}})
 	violations := fairness.violations with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	{[v.requirement, v.observed] | some v in violations} == {
 		["fairness.metric_missing", null],
 		["fairness.favourable_outcome", null],
@@ -99,6 +101,7 @@ test_one_violation_per_attribute_and_metric if {
 		"age_band": {"demographic_parity_ratio": 0.7},
 	}}})
 	violations := fairness.violations with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	{[v.requirement, v.observed, v.threshold] | some v in violations} == {
 		["fairness.demographic_parity_ratio", 0.62, 0.8],
 		["fairness.demographic_parity_ratio", 0.7, 0.8],
@@ -115,6 +118,7 @@ test_messages if {
 	}}}})
 	messages := {v.message | some v in fairness.violations} with input as td.input_of([model])
 		with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	messages == {
 		"demographic parity ratio for 'sex' is 0.62, below 0.80",
 		"equalized odds difference for 'sex' is 0.125, above 0.10",
@@ -128,8 +132,10 @@ test_threshold_override_for_one_environment if {
 	model := td.model_with("high", sex("min_group_size", 50))
 	td.ids(fairness.violations) == set() with input as td.input_in("development", [model])
 		with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	td.ids(fairness.violations) == {"fairness.min_group_size"} with input as td.input_in("staging", [model])
 		with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 test_family_dropped_by_override if {
@@ -137,6 +143,7 @@ test_family_dropped_by_override if {
 	model := td.model_without("limited", ["evidence/fairness"])
 	td.ids(fairness.violations) == set() with input as td.input_in("development", [model])
 		with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 test_favourable_outcome_required_for_high_and_limited if {
@@ -174,6 +181,7 @@ with_models(models) := object.union(object.remove(td.matrix, ["models"]), {"mode
 test_required_attribute_of_the_model_is_missing if {
 	violations := fairness.violations with input as td.input_of([without_sex])
 		with data.gatekeeper.matrix as with_models({"credit-scoring": {"fairness": {"required_attributes": ["sex"]}}})
+		with data.gatekeeper.lib.register_entry as td.registered
 	{[v.requirement, v.message, v.observed] | some v in violations} == {[
 		"fairness.missing",
 		"the evidence has no fairness results for 'sex', which the requirement matrix requires for credit-scoring",
@@ -187,6 +195,7 @@ test_required_attribute_of_the_class_is_missing if {
 			with data.gatekeeper.matrix as with_models({})
 			with data.gatekeeper.matrix.risk_classes.high.fairness.required_attributes as ["sex", 3]
 			with data.gatekeeper.matrix.risk_classes.limited.fairness.required_attributes as ["sex"]
+			with data.gatekeeper.lib.register_entry as td.registered
 		ids == td.expect(class, {"high", "limited"}, {"fairness.missing"})
 	}
 }
@@ -200,5 +209,6 @@ test_another_models_requirement_does_not_apply if {
 	churn := {"churn": {"fairness": {"required_attributes": ["sex"]}}}
 	violations := fairness.violations with input as td.input_of([without_sex])
 		with data.gatekeeper.matrix as with_models(churn)
+		with data.gatekeeper.lib.register_entry as td.registered
 	violations == set()
 }

@@ -5,6 +5,7 @@ import data.gatekeeper.testdata as td
 
 found(model) := ids if {
 	ids := td.ids(lineage.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 test_compliant_at_every_class if {
@@ -69,6 +70,7 @@ test_placeholders_are_not_recorded_values if {
 test_placeholder_message_names_the_value if {
 	model := td.model_with("high", {"evidence": {"lineage": {"run_id": "n/a"}}})
 	violations := lineage.violations with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	messages := {v.message | some v in violations}
 	messages == {"lineage.run_id is 'n/a', a placeholder, not a recorded value"}
 }
@@ -77,6 +79,7 @@ test_placeholder_dataset_digest if {
 	datasets := [{"name": "loans", "digest": "unknown", "context": "training"}]
 	model := td.model_with("high", {"evidence": {"lineage": {"datasets": datasets}}})
 	violations := lineage.violations with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	messages := {v.message | some v in violations}
 	messages == {concat("", [
 		"the evidence lists no training dataset (context: training) with a digest ",
@@ -89,5 +92,6 @@ test_placeholders_are_policy_data if {
 	found(model) == set()
 	ids := td.ids(lineage.violations) with input as td.input_of([model])
 		with data.gatekeeper.matrix as object.union(td.matrix, {"evidence": {"placeholders": ["Pending", 7]}})
+		with data.gatekeeper.lib.register_entry as td.registered
 	ids == {"lineage.run_id"}
 }

@@ -5,6 +5,7 @@ import data.gatekeeper.testdata as td
 
 found(model) := ids if {
 	ids := td.ids(monitoring.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 # the compliant model with drift monitoring in the given state and no measured drift result
@@ -40,6 +41,7 @@ test_messages if {
 	messages := {[v.message, v.observed] |
 		some model in [declared("high", "disabled"), td.model_without("high", ["evidence/monitoring", "evidence/drift"])]
 		some v in monitoring.violations with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+			with data.gatekeeper.lib.register_entry as td.registered
 	}
 	messages == {
 		["drift monitoring is disabled, not enabled (monitoring.drift)", "disabled"],

@@ -13,6 +13,7 @@ bounded := object.union(td.matrix, {"risk_classes": {"high": {"performance": {
 found(model, matrix) := ids if {
 	ids := td.ids(performance.violations) with input as td.input_of([model])
 		with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 metrics(auc, latency) := {"evidence": {"performance": {"metrics": {"auc": auc, "latency_p99_ms": latency}}}}
@@ -25,15 +26,18 @@ test_metrics_required_where_the_class_has_a_performance_entry if {
 		] {
 			ids := td.ids(performance.violations) with input as td.input_of([model])
 				with data.gatekeeper.matrix as td.matrix
+				with data.gatekeeper.lib.register_entry as td.registered
 			ids == td.expect(class, {"high"}, {"performance.metric"})
 		}
 		performance.violations == set() with input as td.input_for(class) with data.gatekeeper.matrix as td.matrix
+			with data.gatekeeper.lib.register_entry as td.registered
 	}
 }
 
 test_no_metrics_is_one_violation if {
 	doc := td.input_of([td.model_without("high", ["evidence/performance"])])
 	violations := performance.violations with input as doc with data.gatekeeper.matrix as bounded
+		with data.gatekeeper.lib.register_entry as td.registered
 	{v.message | some v in violations} == {"the evidence reports no performance metrics (performance.metrics)"}
 }
 
@@ -50,6 +54,7 @@ test_bounds_at_every_class if {
 test_messages if {
 	violations := performance.violations with input as td.input_of([td.model_with("high", metrics(0.6512, null))])
 		with data.gatekeeper.matrix as bounded
+		with data.gatekeeper.lib.register_entry as td.registered
 	{[v.message, v.observed, v.threshold] | some v in violations} == {
 		["metric 'auc' is 0.6512, below 0.70", 0.6512, 0.70],
 		["metric 'latency_p99_ms' is missing (required at most 250)", null, 250],
@@ -59,6 +64,7 @@ test_messages if {
 test_missing_metric_among_others if {
 	doc := td.input_of([td.model_with("high", {"evidence": {"performance": {"metrics": {"auc": null, "ks": 0.4}}}})])
 	violations := performance.violations with input as doc with data.gatekeeper.matrix as bounded
+		with data.gatekeeper.lib.register_entry as td.registered
 	{v.message | some v in violations} == {
 		"metric 'auc' is missing (required at least 0.70)",
 		"metric 'latency_p99_ms' is missing (required at most 250)",

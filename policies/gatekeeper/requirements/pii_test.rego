@@ -5,6 +5,7 @@ import data.gatekeeper.testdata as td
 
 found(model) := ids if {
 	ids := td.ids(pii.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 findings(n) := {"evidence": {"pii_scan": {"open_findings": n}}}
@@ -29,6 +30,7 @@ test_open_findings if {
 	}
 	violations := pii.violations with input as td.input_of([td.model_with("high", findings(2))])
 		with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	{[v.message, v.observed, v.threshold] | some v in violations} == {["the PII scan has 2 open findings, above 0", 2, 0]}
 }
 
@@ -37,9 +39,11 @@ test_higher_limit_by_override if {
 	matrix := object.union(td.matrix, {"overrides": override})
 	td.ids(pii.violations) == set() with input as td.input_in("staging", [td.model_with("limited", findings(2))])
 		with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	three := td.input_in("staging", [td.model_with("limited", findings(3))])
 	td.ids(pii.violations) == {"pii.open_findings"} with input as three
 		with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 test_message_counts_entity_types if {
@@ -47,5 +51,6 @@ test_message_counts_entity_types if {
 	scan := {"evidence": {"pii_scan": {"open_findings": 3, "entities": entities}}}
 	violations := pii.violations with input as td.input_of([td.model_with("high", scan)])
 		with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	{v.message | some v in violations} == {"the PII scan has 3 open findings, above 0 (EMAIL_ADDRESS 2, PHONE_NUMBER 1)"}
 }

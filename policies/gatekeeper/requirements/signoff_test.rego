@@ -5,10 +5,12 @@ import data.gatekeeper.testdata as td
 
 found(model) := ids if {
 	ids := td.ids(signoff.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 messages(model) := found_messages if {
 	violations := signoff.violations with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	found_messages := {[v.requirement, v.message] | some v in violations}
 }
 
@@ -29,6 +31,7 @@ test_no_signoffs if {
 	}
 	violations := signoff.violations with input as td.input_of([with_signoffs("high", [])])
 		with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	{[v.requirement, v.threshold, v.observed] | some v in violations} == {
 		["signoff.role", "validator", null],
 		["signoff.role", "compliance", null],
@@ -80,6 +83,7 @@ test_one_person_cannot_sign_for_two if {
 	model := with_signoffs("high", [td.signoff("validator", td.alice), td.signoff("compliance", td.alice)])
 	violations := signoff.violations with input as td.input_of([model]) with data.gatekeeper.signers as signers
 		with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	{[v.requirement, v.observed, v.threshold] | some v in violations} == {["signoff.distinct_signers", 1, 2]}
 }
 
@@ -89,6 +93,7 @@ test_distinct_signers_counted_once_every_role_is_covered if {
 	matrix := json.patch(td.matrix, [{"op": "replace", "path": path, "value": 3}])
 	model := with_signoffs("high", [td.signoff("validator", td.alice), td.signoff("compliance", td.bob)])
 	violations := signoff.violations with input as td.input_of([model]) with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	{[v.requirement, v.observed, v.threshold] | some v in violations} == {["signoff.distinct_signers", 2, 3]}
 }
 

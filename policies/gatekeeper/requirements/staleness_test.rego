@@ -5,11 +5,13 @@ import data.gatekeeper.testdata as td
 
 found(model) := ids if {
 	ids := td.ids(staleness.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 found_at(now, model) := violations if {
 	violations := staleness.violations with input as object.union(td.input_of([model]), {"now": now})
 		with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 scanned(at) := {"evidence": {"pii_scan": {"scanned_at": at}}}
@@ -47,6 +49,7 @@ test_missing_or_bad_time_fails_closed if {
 	found(td.model_with("high", scanned(20251001))) == {"evidence.stale"}
 	violations := staleness.violations with input as object.remove(td.input_for("high"), ["now"])
 		with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	{v.message | some v in violations} == {
 	sprintf("cannot check the age of %s: input.now is missing or not an RFC3339 time", [path]) |
 		some path in ["pii_scan.scanned_at", "fairness.sex.evaluated_at", "fairness.age_band.evaluated_at"]
@@ -64,6 +67,7 @@ test_off_for_minimal_and_by_override if {
 	matrix := object.union(td.matrix, {"overrides": override})
 	old := td.input_of([td.model_with("high", scanned("2020-01-01T00:00:00Z"))])
 	td.ids(staleness.violations) == set() with input as old with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }
 
 drift_at(at) := {"evidence": {"drift": object.union(td.drift_result, {"evaluated_at": at})}}
@@ -103,6 +107,7 @@ test_data_quality_drift_and_fairness_times if {
 	matrix := object.union(td.matrix, {"overrides": limit_all})
 	violations := staleness.violations with input as td.input_of([td.model_with("high", dated)])
 		with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	{v.message | some v in violations} == {
 		"data_quality.evaluated_at is 82.4 days old (2026-09-01T00:00:00Z), above the 30 days the class allows",
 		"fairness.sex.evaluated_at is 113.4 days old (2026-08-01T00:00:00Z), above the 30 days the class allows",
@@ -113,6 +118,7 @@ test_fairness_without_time_fails_closed_where_limited if {
 	every class in td.classes {
 		undated := td.model_without(class, ["evidence/fairness/sex/evaluated_at"])
 		violations := staleness.violations with input as td.input_of([undated]) with data.gatekeeper.matrix as td.matrix
+			with data.gatekeeper.lib.register_entry as td.registered
 		messages := {v.message | some v in violations}
 		message := "fairness.sex.evaluated_at is missing, so its age cannot be checked"
 		messages == td.expect(class, {"high", "limited"}, {message})
@@ -131,6 +137,7 @@ test_the_age_is_rounded_up_to_one_decimal if {
 test_in_the_decision if {
 	old := td.input_of([td.model_with("high", scanned("2025-01-01T00:00:00Z"))])
 	decision := data.gatekeeper.decision with input as old with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 	{v.requirement | some v in decision.violations} == {"evidence.stale"}
 	not decision.allowed
 }
@@ -164,6 +171,7 @@ test_a_gate_serving_a_retired_drift_age_fails_closed if {
 	every class in td.classes {
 		violations := staleness.violations with input as td.input_of([td.model(class)])
 			with data.gatekeeper.matrix as matrix
+			with data.gatekeeper.lib.register_entry as td.registered
 		messages := {v.message | some v in violations}
 		messages == td.expect(class, {"high"}, {concat("", [
 			"the requirement matrix sets drift.max_age_days, which is no longer read: ",

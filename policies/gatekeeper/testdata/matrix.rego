@@ -117,5 +117,6 @@ matrix := {
 		"approver_roles": ["compliance"],
 		"never_waivable_prefixes": ["classification."],
 	},
+	"signoff_roles": {"default": {"reviews_all_but": ["drift"], "max_validity_days": 730}},
 	"remediation": {"pii.open_findings": "Fixture remediation for pii.open_findings."},
 }

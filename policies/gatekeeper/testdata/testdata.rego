@@ -92,6 +92,21 @@ drift_result := {
 }
 
 # METADATA
+# description: |
+#   The section digests of the test model's evidence (Python computes them from the
+#   bundle; the fixtures' stand-ins do not change when a test edits the evidence).
+sections := {
+	"risk_class": "sha256:01", "owner": "sha256:02", "artifact": "sha256:03", "artifacts": "sha256:04",
+	"model_card": "sha256:05", "lineage": "sha256:06", "performance": "sha256:07", "fairness": "sha256:08",
+	"explainability": "sha256:09", "pii_scan": "sha256:0a", "data_quality": "sha256:0b", "drift": "sha256:0c",
+	"monitoring": "sha256:0d",
+}
+
+# METADATA
+# description: what a sign-off of the test model covers (every section but drift, and the artifact location)
+reviewed := {"artifact_uri": "s3://models/credit-scoring/3", "sections": object.remove(sections, ["drift"])}
+
+# METADATA
 # description: a valid sign-off of credit-scoring 3 for role by person ({name, keyid})
 signoff(role, person) := {
 	"source": sprintf("signoffs/%s.dsse.json", [role]),
@@ -99,10 +114,11 @@ signoff(role, person) := {
 	"error": null,
 	"keyid": person.keyid,
 	"subject_digests": [digest],
+	"subjects": [{"name": "models:/credit-scoring/3", "digest": digest}],
 	"predicate_type": "https://model-gatekeeper.io/signoff/v1",
 	"predicate": {
 		"model": "credit-scoring", "version": "3", "role": role, "signer": person.name,
-		"signed_at": "2026-10-01T00:00:00Z", "expires_at": later,
+		"signed_at": "2026-10-01T00:00:00Z", "expires_at": later, "reviewed": reviewed,
 	},
 }
 
@@ -116,6 +132,10 @@ waiver_by(requirement, approver) := {
 	"error": null,
 	"keyid": approver.keyid,
 	"subject_digests": [digest],
+	"subjects": [
+		{"name": "models:/credit-scoring/3", "digest": digest},
+		{"name": "models:/credit-scoring/4", "digest": digest},
+	],
 	"predicate_type": "https://model-gatekeeper.io/waiver/v1",
 	"predicate": {
 		"requirement": requirement, "model": "credit-scoring", "versions": ["3", "4"],
@@ -135,6 +155,7 @@ model(class) := {
 	"storage_uri": "s3://models/credit-scoring/3",
 	"evidence_error": null,
 	"evidence": evidence(class),
+	"sections": sections,
 	"signoffs": signoffs,
 	"waivers": [],
 }
@@ -150,6 +171,20 @@ model_with(class, patch) := object.union(model(class), patch)
 # METADATA
 # description: model(class) without the fields at paths, e.g. evidence/model_card
 model_without(class, paths) := json.remove(model(class), paths)
+
+# METADATA
+# description: |
+#   Stands in for lib.register_entry in tests that judge a fixture at each class
+#   (`with lib.register_entry as td.registered`): the register classifies each input
+#   model as its evidence does, and knows none without a risk_class ("unclassified").
+registered(name) := {
+	"model": name, "risk_class": class,
+	"decided_by": "model-risk-committee@example.com", "decided_at": "2026-09-15",
+} if {
+	some model in input.models
+	model.name == name
+	class := model.evidence.risk_class
+} else := null
 
 # METADATA
 # description: an input document for models, in production

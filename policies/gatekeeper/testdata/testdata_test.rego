@@ -6,6 +6,7 @@ test_compliant_models_are_admitted if {
 	every class in ["high", "limited", "minimal"] {
 		data.gatekeeper.decision.violations == [] with input as td.input_for(class)
 			with data.gatekeeper.matrix as td.matrix
+			with data.gatekeeper.lib.register_entry as td.registered
 	}
 }
 

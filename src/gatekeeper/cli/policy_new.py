@@ -80,16 +80,19 @@ settings := {{}}
 
 meeting := {{}}
 
+# The register classifies each fixture as the class it is judged at (td.registered).
 matrix := object.union(td.matrix, {{"risk_classes": {{class: {{"{family}": settings}} | some class in required_at}}}})
 
 found(model) := ids if {{
 	ids := td.ids({family}.violations) with input as td.input_of([model]) with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 }}
 
 # The rule with a condition that finds a problem (whatever the condition is).
 found_failing(model) := ids if {{
 	ids := td.ids({family}.violations) with input as td.input_of([model])
 		with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 		with {family}.problems as {{"a problem"}}
 }}
 
@@ -108,6 +111,7 @@ test_unmet_at_every_class if {{
 test_message if {{
 	violations := {family}.violations with input as td.input_for("{first}")
 		with data.gatekeeper.matrix as matrix
+		with data.gatekeeper.lib.register_entry as td.registered
 		with {family}.problems as {{"a problem"}}
 	[[v.requirement, v.message] | some v in violations] == [["{requirement}", "a problem"]]
 }}

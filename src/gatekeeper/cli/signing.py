@@ -38,14 +38,6 @@ def signers_file(policy_dir: Path | None) -> Path:
     return policy_folder(policy_dir) / "gatekeeper" / "signers" / "signers.yaml"
 
 
-def _signer_name(keyid: str, path: Path) -> str | None:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return None
-    return _name_for_key(keyid, data)
-
-
 def _name_for_key(keyid: str, signers: dict[str, Any]) -> str | None:
     """The name the signers document gives the holder of keyid."""
     for signer in signers.get("signers") or []:
@@ -76,19 +68,30 @@ def _policy_facts(policy_dir: Path | None, opa_url: str | None) -> PolicyFacts:
         raise fail(str(exc)) from None
 
 
-def _artifact_digest(evidence: Path, model: str, version: str) -> str:
-    from gatekeeper.evidence.files import FileEvidenceSource
+def _load_evidence(evidence: Path | None, model: str, version: str, mlflow: str | None = None) -> Any:
+    """The evidence of MODEL VERSION (LoadedEvidence) as the gate reads it, from MLflow or the
+    evidence folder; exit 2 when there is none."""
     from gatekeeper.evidence.source import EvidenceError
     from gatekeeper.types.decision import ModelRef
 
+    async def load() -> Any:
+        if mlflow:
+            from gatekeeper.evidence.mlflow.source import MlflowEvidenceSource
+
+            source: Any = MlflowEvidenceSource(mlflow, timeout=10.0)
+        else:
+            from gatekeeper.evidence.files import FileEvidenceSource
+
+            source = FileEvidenceSource(evidence_folder(evidence))
+        try:
+            return await source.load(ModelRef(ref=f"models:/{model}/{version}", name=model, version=version))
+        finally:
+            await source.close()
+
     try:
-        loaded = asyncio.run(FileEvidenceSource(evidence).load(ModelRef(ref=f"models:/{model}/{version}", name=model, version=version)))
+        return asyncio.run(load())
     except (EvidenceError, ValueError) as exc:
         raise fail(str(exc)) from None
-    digest = loaded.bundle.artifact.digest if loaded.bundle.artifact else None
-    if not digest:
-        raise fail(f"{loaded.location}: artifact.digest is not set; sign-offs bind to it")
-    return digest
 
 
 def write_envelope(envelope: dict[str, Any], out: Path | None) -> None:
@@ -107,16 +110,21 @@ def create(
     version: Annotated[str, typer.Option(help="Model version.")],
     role: Annotated[str, typer.Option(help="Role signed for: validator, compliance, owner, ...")],
     key: Annotated[Path, typer.Option(help="Private key (PEM) from `gatekeeper keygen`.")],
-    expires: Annotated[str, typer.Option(help="Validity, e.g. 180d, 12h.")] = "180d",
-    digest: Annotated[Optional[str], typer.Option(help="Artifact digest sha256:<hex>; default: read from the evidence.")] = None,
-    evidence: Annotated[Optional[Path], typer.Option(help="Evidence folder to read artifact.digest from.")] = None,
-    mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URL to read artifact.digest from.")] = None,
+    expires: Annotated[str, typer.Option(help="Validity, e.g. 180d, 12h (at most the role's max_validity_days).")] = "180d",
+    digest: Annotated[Optional[str], typer.Option(help="Expected artifact digest sha256:<hex>: refused unless the evidence names it.")] = None,
+    evidence: Annotated[Optional[Path], typer.Option(help="Evidence folder holding the version reviewed.")] = None,
+    mlflow: Annotated[Optional[str], typer.Option(help="MLflow tracking URL holding the version reviewed.")] = None,
     signer: Annotated[Optional[str], typer.Option(help="Signer identity; default: the name the trust data gives this key.")] = None,
-    policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder holding the trust data.")] = None,
+    policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder holding the trust data and the matrix.")] = None,
+    opa_url: Annotated[Optional[str], typer.Option(
+        help="Ask this OPA for the role's settings and the signers (default: start one on the policy folder).")] = None,
     comment: Annotated[str, typer.Option(help="Free text kept in the statement.")] = "",
     out: Annotated[Optional[Path], typer.Option(help="Write the envelope here instead of stdout.")] = None,
 ) -> None:
-    """Sign off MODEL VERSION in ROLE: a DSSE envelope whose subject is the artifact digest."""
+    """Sign off MODEL VERSION in ROLE: a DSSE envelope binding the artifact digest and location
+    and the digest of each evidence section the role reviews (the matrix's signoff_roles)."""
+    from gatekeeper.evidence.sections import review, reviewed_sections
+
     if evidence and mlflow:
         raise fail("--evidence and --mlflow are alternatives; give one")
     try:
@@ -124,20 +132,26 @@ def create(
         lifetime = positive_duration(expires)
     except SigningError as exc:
         raise fail(str(exc)) from None
-    if digest:
-        artifact_digest = digest
-    elif mlflow:
-        found, notes = _version_digests(model, [version], {}, None, mlflow)
-        if version not in found:
-            raise fail(f"{notes[0].partition(': ')[2]}; sign-offs bind to the artifact digest")
-        artifact_digest = found[version]
-    else:
-        artifact_digest = _artifact_digest(evidence_folder(evidence), model, version)
-    signers = None if signer else signers_file(policy_dir)
-    who = signer or _signer_name(private.public_key.keyid, signers)
+    loaded = _load_evidence(evidence, model, version, mlflow)
+    artifact_digest = loaded.bundle.artifact.digest if loaded.bundle.artifact else None
+    if not artifact_digest:
+        raise fail(f"{loaded.location}: artifact.digest is not set; sign-offs bind to it")
+    if digest and digest != artifact_digest:
+        raise fail(f"--digest {digest} is not the artifact digest {loaded.location} names ({artifact_digest})")
+    # The role's settings and the signers as the policy reads them, never re-read from the YAML.
+    facts = _policy_facts(policy_dir, opa_url)
+    settings = facts.signoff_role(role)
+    limit = settings.get("max_validity_days")
+    if isinstance(limit, (int, float)) and lifetime > timedelta(days=limit):
+        raise fail(f"--expires {expires} is longer than a {role} sign-off may be valid ({limit:g} days, "
+                   "signoff_roles in the requirement matrix)")
+    who = signer or _name_for_key(private.public_key.keyid, facts.signers)
     if not who:
-        raise fail(f"key {private.public_key.keyid[:12]}… is not in {signers}; pass --signer or add the key")
-    predicate = signoff_predicate(model=model, version=version, role=role, signer=who, expires=lifetime, comment=comment)
+        where = opa_url or signers_file(policy_dir)
+        raise fail(f"key {private.public_key.keyid[:12]}… is not in {where}; pass --signer or add the key")
+    reviewed = review(loaded.bundle, loaded.files, reviewed_sections(settings))
+    predicate = signoff_predicate(model=model, version=version, role=role, signer=who, expires=lifetime,
+                                  reviewed=reviewed, comment=comment)
     try:
         envelope = sign_statement(
             predicate_type=SIGNOFF_PREDICATE, subject_name=f"models:/{model}/{version}",
@@ -145,6 +159,8 @@ def create(
         )
     except SigningError as exc:
         raise fail(str(exc)) from None
+    typer.echo(f"gatekeeper: {role} sign-off of {model}@{version} covers artifact {artifact_digest} at "
+               f"{reviewed['artifact_uri']} and sections {', '.join(reviewed['sections']) or 'none'}", err=True)
     write_envelope(envelope, out)
 
 
@@ -153,13 +169,43 @@ def verify(
     envelope: Annotated[Path, typer.Argument(help="A sign-off or waiver envelope (.dsse.json).")],
     policy_dir: Annotated[Optional[Path], typer.Option(help="Policy folder holding the trust data.")] = None,
     digest: Annotated[Optional[str], typer.Option(help="Also require this artifact digest as subject.")] = None,
+    evidence: Annotated[Optional[Path], typer.Option(
+        help="Also compare what the sign-off reviewed with this evidence folder as it is now.")] = None,
     at: Annotated[Optional[str], typer.Option(help="Judge validity at this RFC3339 time instead of now.")] = None,
 ) -> None:
-    """Check an envelope's signature against the trusted keys and its validity; print what it states.
+    """Check an envelope's signature against the trusted keys and its validity; print what it states
+    and what it covers.
 
-    Exit 0: signed by a trusted key and in force; 1: untrusted, another subject, expired or not yet valid.
+    Exit 0: signed by a trusted key, in force and (with --evidence) unchanged; 1: untrusted, another
+    subject, expired, not yet valid, or changed since signing.
     """
-    verify_envelope_file(envelope, policy_dir, digest, _moment(at))
+    facts = verify_envelope_file(envelope, policy_dir, digest, _moment(at))
+    reviewed = facts["predicate"].get("reviewed")
+    if not isinstance(reviewed, dict):
+        typer.echo(f"gatekeeper: {envelope}: names no reviewed evidence (made before sign-offs covered sections)",
+                   err=True)
+        raise typer.Exit(1)
+    sections = reviewed.get("sections") or {}
+    typer.echo(f"gatekeeper: covers artifact {', '.join(facts['subject_digests'])} at {reviewed.get('artifact_uri')} "
+               f"and sections {', '.join(sections) or 'none'}", err=True)
+    if evidence is not None:
+        _compare_with_evidence(envelope, facts["predicate"], reviewed, evidence)
+
+
+def _compare_with_evidence(envelope: Path, predicate: dict[str, Any], reviewed: dict[str, Any], evidence: Path) -> None:
+    """Exit 1 naming what changed in the evidence since the sign-off was made."""
+    from gatekeeper.evidence.sections import section_digests
+
+    loaded = _load_evidence(evidence, str(predicate.get("model")), str(predicate.get("version")))
+    now = section_digests(loaded.bundle, loaded.files)
+    uri = loaded.bundle.artifact.uri if loaded.bundle.artifact else None
+    changed = [name for name, digest in (reviewed.get("sections") or {}).items() if now.get(name) != digest]
+    if uri != reviewed.get("artifact_uri"):
+        changed.insert(0, f"artifact location (signed {reviewed.get('artifact_uri')}, now {uri})")
+    if changed:
+        typer.echo(f"gatekeeper: {envelope}: changed since signing: {', '.join(changed)}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"gatekeeper: {loaded.location} is as it was signed", err=True)
 
 
 def positive_duration(text: str) -> timedelta:
@@ -214,7 +260,7 @@ def statement_facts(envelope: Path, policy_dir: Path | None) -> dict[str, Any]:
 
 
 def verify_envelope_file(envelope: Path, policy_dir: Path | None, digest: str | None,
-                         now: datetime | None = None) -> None:
+                         now: datetime | None = None) -> dict[str, Any]:
     facts = statement_facts(envelope, policy_dir)
     typer.echo(json.dumps(facts, indent=2))
     if not facts["signature_valid"]:
@@ -227,6 +273,7 @@ def verify_envelope_file(envelope: Path, policy_dir: Path | None, digest: str | 
     if problem:
         typer.echo(f"gatekeeper: {envelope}: {problem}", err=True)
         raise typer.Exit(1)
+    return facts
 
 
 # --- waivers ------------------------------------------------------------------------------
@@ -310,8 +357,8 @@ def _version_digests(model: str, versions: list[str], given: dict[str, str], evi
             if digest:
                 found[version] = digest
             else:
-                notes.append(f"version {version}: no artifact digest known ({problem}); the waiver covers it by "
-                             "its predicate only")
+                notes.append(f"version {version}: no artifact digest known ({problem}); a waiver applies only to "
+                             "the artifact digest it names: pass --digest VERSION=sha256:<hex>")
     return found, notes
 
 
@@ -382,14 +429,14 @@ def waiver_create(
     if not digests:
         raise fail(f"no artifact digest found for {model} versions {', '.join(version_list)}; pass --evidence DIR, "
                     "--mlflow URL or --digest VERSION=sha256:<hex> (a waiver is bound to the artifacts it covers)")
+    if notes:
+        raise fail(notes[0])
     predicate = waiver_predicate(model=model, versions=version_list, requirement=requirement, reason=reason.strip(),
                                  approver=who, expires=lifetime)
     try:
         envelope = sign_waiver(model=model, digests=digests, predicate=predicate, signer=private)
     except SigningError as exc:
         raise fail(str(exc)) from None
-    for note in notes:
-        typer.echo(f"gatekeeper: note: {note}", err=True)
     roles = facts.approver_roles
     if roles and not set(roles) & set(_signer_roles(who, facts.signers)):
         typer.echo(f"gatekeeper: warning: {who} holds none of the approver roles ({', '.join(roles)}); the policy "

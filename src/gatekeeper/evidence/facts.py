@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from gatekeeper.evidence.sections import section_digests
 from gatekeeper.evidence.signing.statements import verify_statement
 from gatekeeper.evidence.signing.trust import TrustStore
 from gatekeeper.evidence.source import LoadedEvidence
@@ -51,7 +52,7 @@ def markdown_sections(text: str) -> dict[str, str]:
 
 
 def evidence_facts(loaded: LoadedEvidence, trust: TrustStore) -> dict[str, Any]:
-    """The `evidence`, `signoffs` and `waivers` parts of a model entry, plus the evidence digest."""
+    """The `evidence`, `sections`, `signoffs` and `waivers` parts of a model entry, plus the evidence digest."""
     bundle = loaded.bundle
     evidence = bundle.model_dump(mode="json", by_alias=True, exclude_none=True)
     if bundle.model_card and bundle.model_card.path:
@@ -69,6 +70,7 @@ def evidence_facts(loaded: LoadedEvidence, trust: TrustStore) -> dict[str, Any]:
             evidence["explainability"].update(report_shape(content))
     return {
         "evidence": evidence,
+        "sections": section_digests(bundle, loaded.files),
         "signoffs": [verify_statement(loaded.files.get(path), path, trust) for path in bundle.signoffs],
         "waivers": [verify_statement(loaded.files.get(path), path, trust) for path in bundle.waivers],
         "evidence_digest": evidence_digest(evidence, loaded.files),

@@ -26,12 +26,19 @@ class PolicyFacts(BaseModel):
     approver_roles: list[str] = Field(default_factory=list)
     # The trusted signers document (keys and roles), as the compliance team wrote it.
     signers: dict[str, Any] = Field(default_factory=dict)
+    # Per role (and `default`): the sections a sign-off covers (`reviews` or
+    # `reviews_all_but`) and `max_validity_days`, each role over the defaults.
+    signoff_roles: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # The serving-kinds table (data.gatekeeper.serving: kinds, servers, storage_env,
     # environment_label), compiled by pipeline.serving.ServingKinds.from_data.
     serving: dict[str, Any] = Field(default_factory=dict)
     # What is wrong with the policy library, one line each (data.gatekeeper.lint.problems):
     # a gate refuses to decide with a policy that has any.
     problems: list[str] = Field(default_factory=list)
+
+    def signoff_role(self, role: str) -> dict[str, Any]:
+        """A role's sign-off settings as the policy applies them (the defaults for a role the matrix does not name)."""
+        return self.signoff_roles.get(role) or self.signoff_roles.get("default") or {}
 
     def enforcement(self, environment: str) -> Enforcement:
         """Fail closed: an environment the policy does not define is enforced."""

@@ -53,6 +53,8 @@ class VerifiedStatement(TypedDict):
     error: str | None
     keyid: str | None
     subject_digests: list[str]
+    # Each subject as `{name, digest}` (digest `sha256:<hex>`): the policy checks the name too.
+    subjects: list[dict[str, str]]
     predicate_type: str | None
     predicate: dict[str, Any]
 
@@ -60,9 +62,11 @@ class VerifiedStatement(TypedDict):
 @with_config(_STRICT)
 class EvidenceFacts(TypedDict):
     """What the evidence of one version says: the bundle with its files resolved
-    (model card sections, report presence) and its verified statements."""
+    (model card sections, report presence), the digest of each section (what a sign-off
+    covers: evidence.sections) and its verified statements."""
 
     evidence: dict[str, Any]
+    sections: dict[str, str]
     signoffs: list[VerifiedStatement]
     waivers: list[VerifiedStatement]
 
@@ -80,6 +84,7 @@ class ModelEntry(TypedDict):
     storage_uri: str | None
     evidence_error: EvidenceErrorFact | None
     evidence: dict[str, Any] | None
+    sections: dict[str, str]
     signoffs: list[VerifiedStatement]
     waivers: list[VerifiedStatement]
 
@@ -116,6 +121,7 @@ def model_entry(model: ModelRef, version: str | None, facts: EvidenceFacts | Non
         "declared_risk_class": model.declared_risk_class, "storage_uri": model.storage_uri,
         "evidence_error": error,
         "evidence": facts["evidence"] if facts else None,
+        "sections": facts["sections"] if facts else {},
         "signoffs": facts["signoffs"] if facts else [],
         "waivers": facts["waivers"] if facts else [],
     }

@@ -96,10 +96,13 @@ def sign_envelope(statement: Statement, signer: CryptoSigner) -> dict[str, Any]:
     return envelope.to_dict()
 
 
-def signoff_predicate(*, model: str, version: str, role: str, signer: str, expires: timedelta, comment: str = "") -> dict:
-    now = datetime.now(timezone.utc)
+def signoff_predicate(*, model: str, version: str, role: str, signer: str, expires: timedelta, reviewed: dict,
+                      comment: str = "", now: datetime | None = None) -> dict:
+    """What a sign-off states; `reviewed` is what the signer reviewed: `{artifact_uri, sections:
+    {name: digest}}` (evidence.sections), so an edit after signing voids it."""
+    now = now or datetime.now(timezone.utc)
     predicate = {"model": model, "version": version, "role": role, "signer": signer,
-                 "signed_at": rfc3339(now), "expires_at": rfc3339(now + expires)}
+                 "signed_at": rfc3339(now), "expires_at": rfc3339(now + expires), "reviewed": reviewed}
     if comment:
         predicate["comment"] = comment
     return predicate
@@ -108,7 +111,7 @@ def signoff_predicate(*, model: str, version: str, role: str, signer: str, expir
 def verify_statement(raw: bytes | None, source: str, trust: TrustStore) -> dict[str, Any]:
     """Facts about one signed statement for the policy input (docs/policy-input.md)."""
     facts: dict[str, Any] = {"source": source, "signature_valid": False, "error": None, "keyid": None,
-                             "subject_digests": [], "predicate_type": None, "predicate": {}}
+                             "subject_digests": [], "subjects": [], "predicate_type": None, "predicate": {}}
     if raw is None:
         facts["error"] = "file not found in the evidence"
         return facts
@@ -121,6 +124,8 @@ def verify_statement(raw: bytes | None, source: str, trust: TrustStore) -> dict[
     facts["predicate_type"] = statement.predicate_type
     facts["predicate"] = statement.predicate
     facts["subject_digests"] = [f"{alg}:{value}" for s in statement.subject for alg, value in s.digest.items()]
+    facts["subjects"] = [{"name": s.name, "digest": f"{alg}:{value}"} for s in statement.subject
+                         for alg, value in s.digest.items()]
     if envelope.payload_type != PAYLOAD_TYPE:
         facts["error"] = f"payload type is {envelope.payload_type}, expected {PAYLOAD_TYPE}"
         return facts
