@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gatekeeper.opa.server import OpaServer
 from gatekeeper.paths import find_tool
@@ -71,3 +73,17 @@ def cli(opa_url: str):
         return run_cli(*args, stdin=stdin, **kwargs)
 
     return invoke
+
+
+def unreviewed_policies(tmp_path: Path, sections: list[str]) -> str:
+    """A copy of the policies whose sign-offs do not review `sections`: tests that redo those
+    sections without asking the reviewers for new sign-offs (the shipped matrix would refuse
+    the old ones, tests/test_trust_model.py). `check --policy-dir` starts an OPA of its own on it."""
+    policies = tmp_path / "policies"
+    if not policies.exists():
+        shutil.copytree(POLICIES, policies)
+    matrix_file = policies / "gatekeeper" / "matrix" / "requirements.yaml"
+    matrix = yaml.safe_load(matrix_file.read_text())
+    matrix["signoff_roles"]["default"]["reviews_all_but"] = sorted(set(sections) | {"drift"})
+    matrix_file.write_text(yaml.safe_dump(matrix))
+    return str(policies)
