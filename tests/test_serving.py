@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import EVIDENCE, run_cli
+from .conftest import EVIDENCE, run_cli, unreviewed_policies
 
 MODEL = "models:/credit-scoring/3"  # high risk, compliant evidence
 GOOD = "s3://models/credit-scoring/3"
@@ -465,8 +465,8 @@ def _write(folder: Path, objects: dict[str, dict]) -> Path:
     return folder
 
 
-def _check(opa_url: str, evidence: Path, folder: Path, environment: str) -> dict[str, dict]:
-    result = run_cli("check", "--opa-url", opa_url, "--evidence", str(evidence), "--environment", environment,
+def _check(policies: str, evidence: Path, folder: Path, environment: str) -> dict[str, dict]:
+    result = run_cli("check", "--policy-dir", policies, "--evidence", str(evidence), "--environment", environment,
                      "--format", "json", str(folder))
     assert result.code in (0, 1), result.stdout + result.stderr
     report = result.json()
@@ -476,14 +476,17 @@ def _check(opa_url: str, evidence: Path, folder: Path, environment: str) -> dict
 
 
 @pytest.fixture(scope="module")
-def runs(opa_url, evidence, tmp_path_factory) -> dict[str, dict[str, dict]]:
+def runs(evidence, tmp_path_factory) -> dict[str, dict[str, dict]]:
+    # The fixture adds `artifacts` to a signed bundle: on policies whose sign-offs review it, that
+    # edit voids them (tests/test_trust_model.py). These cases are about reading the spec.
+    policies = unreviewed_policies(tmp_path_factory.mktemp("unreviewed"), ["artifacts"])
     base = tmp_path_factory.mktemp("manifests")
     denied = _write(base / "denied", {name: case[0] for name, case in CASES.items()})
     twins = _write(base / "twins", {name: case[2] for name, case in CASES.items()})
     return {
-        "production": _check(opa_url, evidence, denied, "production"),
-        "staging": _check(opa_url, evidence, denied, "staging"),
-        "twins": _check(opa_url, evidence, twins, "production"),
+        "production": _check(policies, evidence, denied, "production"),
+        "staging": _check(policies, evidence, denied, "staging"),
+        "twins": _check(policies, evidence, twins, "production"),
     }
 
 
