@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import yaml
 
-from .conftest import EVIDENCE, MANIFESTS, POLICIES, run_cli
+from .conftest import EVIDENCE, MANIFESTS, run_cli, unreviewed_policies
 
 COMPLIANT = str(MANIFESTS / "compliant" / "credit-scoring-inferenceservice.yaml")
 # credit-scoring 3's PII scan is of 2026-10-01 and its fairness results of 2026-11-20 (high risk: at
@@ -41,13 +41,7 @@ def rescanned(tmp_path, at: str) -> tuple[str, str]:
     for results in bundle["fairness"].values():
         results["evaluated_at"] = at
     path.write_text(yaml.safe_dump(bundle))
-    policies = tmp_path / "policies"
-    shutil.copytree(POLICIES, policies)
-    matrix_file = policies / "gatekeeper" / "matrix" / "requirements.yaml"
-    matrix = yaml.safe_load(matrix_file.read_text())
-    matrix["signoff_roles"]["default"]["reviews_all_but"] = ["drift", "pii_scan", "fairness"]
-    matrix_file.write_text(yaml.safe_dump(matrix))
-    return str(root), str(policies)
+    return str(root), unreviewed_policies(tmp_path, ["pii_scan", "fairness"])
 
 
 def at(moment: datetime, evidence: str, policies: str, *extra: str):

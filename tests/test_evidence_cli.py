@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import EVIDENCE, MANIFESTS, POLICIES, ROOT, run_cli
+from .conftest import EVIDENCE, MANIFESTS, ROOT, run_cli, unreviewed_policies
 
 
 # --- fairness ----------------------------------------------------------------------------
@@ -171,19 +171,6 @@ def test_a_credit_model_is_judged_on_approvals_not_defaults(cli, tmp_path):
                                  "'sex' is 0.75, below 0.80")
 
 
-def unreviewed(tmp_path: Path) -> str:
-    """A policy folder whose sign-offs cover neither fairness nor the PII scan: these tests
-    redo them without asking the reviewers for new sign-offs (the shipped matrix would). The
-    check runs on an OPA of its own on this folder, not the session's."""
-    policies = tmp_path / "policies"
-    shutil.copytree(POLICIES, policies)
-    matrix_file = policies / "gatekeeper" / "matrix" / "requirements.yaml"
-    matrix = yaml.safe_load(matrix_file.read_text())
-    matrix["signoff_roles"]["default"]["reviews_all_but"] = ["drift", "pii_scan", "fairness"]
-    matrix_file.write_text(yaml.safe_dump(matrix))
-    return str(policies)
-
-
 def test_results_without_their_favourable_outcome_are_denied_where_required(cli, tmp_path):
     evidence = tmp_path / "evidence"
     shutil.copytree(EVIDENCE, evidence)
@@ -191,7 +178,7 @@ def test_results_without_their_favourable_outcome_are_denied_where_required(cli,
     raw = yaml.safe_load(path.read_text())
     del raw["fairness"]["age_band"]["favourable_outcome"]
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    decided = run_cli("check", "--evidence", str(evidence), "--policy-dir", unreviewed(tmp_path), "--format", "json",
+    decided = run_cli("check", "--evidence", str(evidence), "--policy-dir", unreviewed_policies(tmp_path, ["pii_scan", "fairness"]), "--format", "json",
                   str(MANIFESTS / "compliant" / "credit-scoring-inferenceservice.yaml"))
     assert decided.code == 1
     [decision] = decided.json()["results"]
@@ -210,7 +197,7 @@ def test_a_parity_difference_of_exactly_the_limit_passes_whatever_the_float_nois
     assert fairness_into(bundle, tmp_path / "credit.csv", "--favourable", "0").code == 0
     sex = yaml.safe_load((bundle / "evidence.yaml").read_text())["fairness"]["sex"]
     assert sex["demographic_parity_difference"] != 0.1 and round(sex["demographic_parity_difference"], 6) == 0.1
-    decided = run_cli("check", "--evidence", str(evidence), "--policy-dir", unreviewed(tmp_path), "--format", "json",
+    decided = run_cli("check", "--evidence", str(evidence), "--policy-dir", unreviewed_policies(tmp_path, ["pii_scan", "fairness"]), "--format", "json",
                   str(MANIFESTS / "compliant" / "credit-scoring-inferenceservice.yaml"))
     assert decided.code == 0, decided.stdout
 
@@ -228,7 +215,7 @@ def test_a_fairness_result_ages_warned_then_denied(cli, tmp_path):
     raw["pii_scan"]["scanned_at"] = raw["fairness"]["age_band"]["evaluated_at"] = raw["fairness"]["sex"]["evaluated_at"]
     (bundle / "evidence.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     manifest = str(MANIFESTS / "compliant" / "credit-scoring-inferenceservice.yaml")
-    policies = unreviewed(tmp_path)
+    policies = unreviewed_policies(tmp_path, ["pii_scan", "fairness"])
 
     def at(moment: datetime):
         return run_cli("check", "--evidence", str(evidence), "--policy-dir", policies, "--format", "json", "--at",
