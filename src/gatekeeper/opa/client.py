@@ -33,7 +33,7 @@ FACTS_PATH = "gatekeeper/facts"
 LINT_PACKAGE = "gatekeeper.lint"
 LINT_TIMEOUT_S = 30.0
 # The data documents the compliance team owns; part of the policy revision.
-POLICY_DATA = ("gatekeeper/matrix", "gatekeeper/signers", "gatekeeper/serving")
+POLICY_DATA = ("gatekeeper/matrix", "gatekeeper/signers", "gatekeeper/serving", "gatekeeper/regulations")
 
 
 class PolicyError(RuntimeError):
