@@ -6,6 +6,9 @@
   failed, 2 a tool could not run.
 - `policy new FAMILY [--risk-class high ...]`: scaffold a requirement family (module, its
   tests, its matrix entry and remediation text; `policy_new`), ready to be filled in.
+- `policy coverage [--risk-class C] [--environment E]`: per risk class and environment,
+  which references of the regulation map the evaluated requirements serve and which none
+  does (`policy_coverage`); exit 0, or 2 when it cannot answer.
 - `policy impact --base REV [MANIFEST...]`: evaluate the same objects under the policies
   at REV and under the working tree (or --head REV), each in its own OPA, with one shared
   evidence source, and list every decision that changes. Exit 0 no change, 1 changes,
@@ -92,7 +95,8 @@ def test(
     if check.returncode == 0:
         failed |= _lines_step("matrix", _retired_settings(opa, folder), "no retired settings")
         failed |= _lines_step("policy", _problems(opa, folder),
-                              "every matrix family has a module, every requirement ID a remediation text")
+                              "every matrix family has a module, every requirement ID a remediation text and "
+                              "a place in the regulation map")
 
     tests = _run([opa, "test", str(folder), "--coverage", "--format=json"])
     coverage: float | None = None
@@ -240,6 +244,40 @@ def _lines(opa: str, folder: Path, query: str, input_doc: dict[str, Any] | None 
     return sorted(result[0]["expressions"][0]["value"]) if result else []
 
 
+# --- policy coverage -----------------------------------------------------------------------
+
+
+@app.command("coverage")
+def coverage(
+    risk_class: Annotated[Optional[str], typer.Option("--risk-class", help="Only this risk class.")] = None,
+    environment: Annotated[Optional[str], typer.Option("--environment", "-e", help="Only this environment.")] = None,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+    policy_dir: PolicyDir = None,
+) -> None:
+    """Which articles (and controls, subcategories) the requirements serve, per risk class and environment."""
+    from gatekeeper.cli.policy_coverage import FORMATS, CoverageError, cells_of, render_json, render_table, COVERAGE_QUERY
+
+    if output_format not in FORMATS:
+        raise fail(f"unknown format '{output_format}' (choose one of: {', '.join(FORMATS)})")
+    folder = _policy_dir(policy_dir)
+    opa = _tool("opa")
+    problems = _problems(opa, folder)
+    if problems:
+        raise fail(f"the policy has {len(problems)} problem(s), first: {problems[0]} (run `gatekeeper policy test`)")
+    filters = {key: value for key, value in (("risk_class", risk_class), ("environment", environment)) if value}
+    done = _run([opa, "eval", "--format", "json", "--data", str(folder), "--stdin-input", COVERAGE_QUERY],
+                stdin=json.dumps(filters))
+    try:
+        result = json.loads(done.stdout).get("result") or []
+        document = result[0]["expressions"][0]["value"] if result else None
+        cells = cells_of(document, risk_class, environment)
+    except (json.JSONDecodeError, AttributeError, KeyError, IndexError):
+        raise fail(f"OPA could not answer {COVERAGE_QUERY}: {' '.join((done.stderr or done.stdout).split())[:300]}") from None
+    except CoverageError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(render_json(cells) if output_format == "json" else render_table(cells), nl=False)
+
+
 # --- policy new ----------------------------------------------------------------------------
 
 
@@ -262,9 +300,10 @@ def new(
         raise fail(f"cannot write the scaffold: {exc}") from None
     for path in written:
         typer.echo(f"wrote {_named(path)}")
-    module, test, matrix = (_named(path) for path in written)
+    module, test, matrix, *mapped = (_named(path) for path in written)
+    references = f", and the references it serves in {mapped[0]}" if mapped else ""
     typer.echo(f"next: fill in `problems` in {module} and a test of it in {test}, the settings of "
-               f"'{family}' and the remediation text of {family}.required in {matrix}; "
+               f"'{family}' and the remediation text of {family}.required in {matrix}{references}; "
                f"then `gatekeeper policy test`")
 
 
