@@ -81,6 +81,7 @@ bench: install kube
 	$(PY) -m bench.webhook_bench
 	$(PY) -m bench.mlflow_bench
 	$(PY) -m bench.producers_bench
+	$(PY) -m bench.replay_bench
 	$(PY) -m bench.auditor_bench
 
 # The gate over published model-serving manifests (not part of `make test`: the corpus
