@@ -81,6 +81,13 @@ def test_replay_after_the_policy_changed_and_on_the_changed_policy(store_url, tm
     assert "  allowed flipped: allowed -> denied" in lines
     assert "  requirement added: fairness.demographic_parity_ratio (credit-scoring@3)" in lines
 
+    # Another OPA version evaluated it: said on stderr, and still compared.
+    raw_sql(store_url, f"UPDATE audit_bundles SET opa_version = '0.70.0' WHERE revision = '{revision}'")
+    older = cli("replay", decision_id, "--audit-db", store_url)
+    assert older.exit_code == 0 and older.stdout.startswith("identical: ")
+    assert older.stderr.startswith("gatekeeper: OPA 1.") and older.stderr.endswith(
+        f" replays decisions that OPA 0.70.0 made (policy revision {revision})\n")
+
     # A range: one decision, replayed on its stored bundle and on the changed folder.
     assert cli("replay", "--since", "1d", "--audit-db", store_url).stdout.endswith(
         "on their stored policy bundles: 1 identical, 0 differ, 0 cannot be replayed\n")
