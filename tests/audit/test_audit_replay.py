@@ -34,14 +34,14 @@ def cli(*args: str):  # type: ignore[no-untyped-def]
     return result
 
 
-def decide(url: str, policies: Path) -> tuple[str, str, str]:
+def decide(url: str, policies: Path, *, allowed: bool = True) -> tuple[str, str, str]:
     """The gate decides the compliant example and records it: (decision ID, input digest, revision)."""
     async def run():  # type: ignore[no-untyped-def]
         async with await open_store(url) as store, open_gate(
                 Settings(policy_dir=policies, evidence_dir=EVIDENCE), audit=store) as gate:
             evaluation = await gate.evaluate([Manifest(yaml.safe_load(MANIFEST.read_text()))], "production")
             decision = evaluation.report.results[0]
-            assert decision.allowed and not decision.violations, evaluation
+            assert decision.allowed is allowed and bool(decision.violations) is not allowed, evaluation
             recorded = (await store.list(limit=1))[0]
             return recorded.decision_id, recorded.input_digest, recorded.policy_revision
 
@@ -95,6 +95,13 @@ def test_replay_after_the_policy_changed_and_on_the_changed_policy(store_url, tm
     assert ranged.exit_code == 1
     assert ranged.stdout.splitlines()[0].startswith(f"differs: decision {decision_id} (record 1, ")
     assert ranged.stdout.endswith(f"on {policies}: 0 identical, 1 differ, 0 cannot be replayed\n")
+
+    # Decided again under the changed policy: two revisions, two bundles, each replays as it was.
+    _, _, later_revision = decide(store_url, policies, allowed=False)
+    assert later_revision != revision
+    both = cli("replay", "--since", "1d", "--audit-db", store_url)
+    assert (both.exit_code, both.stdout.splitlines()[-1].split(": ", 1)[1]) == (
+        0, "2 identical, 0 differ, 0 cannot be replayed")
 
     # Tampering, each named: the stored input, then the stored bundle.
     async def stored():  # type: ignore[no-untyped-def]
