@@ -56,6 +56,11 @@ def tighten(policies: Path) -> None:
     path.write_text(yaml.safe_dump(matrix, sort_keys=False))
 
 
+async def append_error(url: str) -> None:
+    async with await open_store(url) as store:
+        await store.append(record(2, allowed=False, error="owner not confirmed"))
+
+
 def set_blob(url: str, table: str, column: str, key_column: str, key: str, blob: bytes) -> None:
     value = f"decode('{blob.hex()}', 'hex')" if url.startswith("postgresql://") else f"X'{blob.hex()}'"
     raw_sql(url, f"UPDATE {table} SET {column} = {value} WHERE {key_column} = '{key}'")
@@ -146,10 +151,15 @@ def test_what_cannot_be_replayed_says_why(store_url, tmp_path):
                              "replayed: it was recorded before the gate kept OPA inputs (no input_digest)\n")
     pruned = cli("replay", "decision-1", "--audit-db", store_url)
     assert pruned.exit_code == 2 and "cannot be replayed: its record was pruned (audit prune)" in pruned.stderr
+    asyncio.run(append_error(store_url))
+    failed = cli("replay", "decision-2", "--audit-db", store_url)
+    assert failed.exit_code == 2 and failed.stderr.endswith(
+        "cannot be replayed: no input was stored with it (it records an error: owner not confirmed)\n")
     assert cli("replay", "nope", "--audit-db", store_url).stderr.endswith(": no decision nope in the log\n")
     assert cli("replay", "--audit-db", store_url).exit_code == 2  # neither an ID nor a range
     ranged = cli("replay", "--since", "2019-01-01", "--audit-db", store_url)
     assert ranged.exit_code == 0
-    assert ranged.stdout.endswith(": 0 identical, 0 differ, 2 cannot be replayed (it was recorded before the gate "
+    assert ranged.stdout.endswith(": 0 identical, 0 differ, 3 cannot be replayed (it was recorded before the gate "
                                   "kept OPA inputs (no input_digest); its record was pruned "
-                                  "(audit prune): the input went with it)\n")
+                                  "(audit prune): the input went with it; no input was stored with it (it records "
+                                  "an error: owner not confirmed))\n")

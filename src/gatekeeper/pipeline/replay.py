@@ -137,6 +137,8 @@ def _unreplayable(record: AuditRecord, stored: dict[str, dict[str, Any]]) -> str
     if not record.input_digest:
         if record.reason:
             return f"it was answered without a policy evaluation ({record.reason}): there is no input"
+        if record.error:
+            return f"no input was stored with it (it records an error: {record.error})"
         return "it was recorded before the gate kept OPA inputs (no input_digest)"
     if record.input_digest not in stored:
         return f"its input {record.input_digest} is not in the store (pruned)"
