@@ -35,7 +35,7 @@ LINT_TIMEOUT_S = 30.0
 # What a model's evidence pack reads of the policy (`gatekeeper report model`).
 REPORT_PACKAGE = "gatekeeper.report"
 # The data documents the compliance team owns; part of the policy revision.
-POLICY_DATA = ("gatekeeper/matrix", "gatekeeper/signers", "gatekeeper/serving")
+POLICY_DATA = ("gatekeeper/matrix", "gatekeeper/signers", "gatekeeper/serving", "gatekeeper/regulations")
 
 
 class PolicyError(RuntimeError):
