@@ -90,21 +90,30 @@ requirement_ids(ctx) := {name: sort(family.raises) |
 
 # METADATA
 # description: |
-#   The regulation map's entries keyed by one of the model's requirement IDs or
-#   families (wherever in the map), or null when the policy has no map
-#   (data.gatekeeper.regulations).
-regulations(ctx) := [entry |
-	some path, value in regulation_entries
-	entry := {"path": path, "value": value}
-	last := path[count(path) - 1]
-	last in keys
-] if {
-	is_object(data.gatekeeper.regulations)
+#   The regulation coverage of this model's requirements (the regulation map,
+#   lib.references): what each requirement ID serves, or why it serves nothing
+#   (unmapped); and, per text, the references none of them serves. Null when the
+#   policy has no regulation map.
+regulations(ctx) := {
+	"requirements": {id: {
+		"references": lib.references(id),
+		"unmapped": object.get(lib.mapped_requirements, [id, "unmapped"], null),
+	} |
+		some id in ids
+	},
+	"texts": {text: {
+		"name": object.get(spec, "name", text),
+		"version": object.get(spec, "version", ""),
+		"unserved": [reference |
+			some entry in lib.as_array(object.get(spec, "references", []))
+			not [text, entry.id] in served
+			reference := {"id": entry.id, "title": object.get(entry, "title", "")}
+		],
+	} |
+		some text, spec in lib.regulation_texts
+	},
+} if {
+	count(lib.regulation_texts) > 0
 	ids := {id | some family_ids in requirement_ids(ctx); some id in family_ids}
-	keys := ids | {family | some family, _ in requirement_ids(ctx)}
+	served := {[r.text, r.id] | some id in ids; some r in lib.references(id)}
 } else := null
-
-regulation_entries[path] := value if {
-	walk(data.gatekeeper.regulations, [path, value])
-	count(path) > 0
-}

@@ -59,16 +59,30 @@ test_waivers_with_state if {
 }
 
 test_no_regulation_map if {
-	pack(td.model("high")).regulations == null
+	result := report.model with input as td.input_of([td.model("high")]) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.lib.register_entry as td.registered
+		with data.gatekeeper.regulations as {}
+	result.regulations == null
 }
 
-test_regulation_map_entries_of_the_model if {
-	regulations := {"requirements": {"fairness.demographic_parity_ratio": {"eu_ai_act": ["10"]}, "other.x": {}}}
+act_references := [{"id": "Art. 1", "title": "Data"}, {"id": "Art. 2", "title": "Logs"}]
+
+act := {"name": "The Act", "version": "2024", "references": act_references}
+
+regulations := {
+	"texts": {"act": act},
+	"families": {"fairness": {"act": ["Art. 1"]}},
+	"requirements": {"pii.open_findings": {"unmapped": "covered elsewhere"}},
+}
+
+test_regulation_coverage_of_the_model if {
 	result := report.model with input as td.input_of([td.model("high")]) with data.gatekeeper.matrix as td.matrix
 		with data.gatekeeper.lib.register_entry as td.registered
 		with data.gatekeeper.regulations as regulations
-	result.regulations == [{
-		"path": ["requirements", "fairness.demographic_parity_ratio"],
-		"value": {"eu_ai_act": ["10"]},
-	}]
+	fairness := result.regulations.requirements["fairness.demographic_parity_ratio"]
+	[r.label | some r in fairness.references] == ["The Act Art. 1"]
+	result.regulations.requirements["pii.open_findings"].unmapped == "covered elsewhere"
+	result.regulations.requirements["lineage.run_id"].references == []
+	result.regulations.texts.act.unserved == [{"id": "Art. 2", "title": "Logs"}]
+	result.regulations.texts.act.version == "2024"
 }

@@ -105,7 +105,7 @@ async def gather(request: PackRequest, engine: PolicyEngine, source: EvidenceSou
         "placements": None if placements is None else sorted(
             (row for row in placements if label in row.get("models", [])),
             key=lambda row: (row.get("namespace", ""), row.get("kind", ""), row.get("name", ""))),
-        "regulations": _regulations(policy.get("regulations"), policy.get("requirement_ids") or {}),
+        "regulations": policy.get("regulations"),
     }
 
 
@@ -122,18 +122,6 @@ def fairness(results: dict[str, Any] | None, requirement: dict[str, Any] | None,
 
 def _by_source(statement: dict[str, Any]) -> str:
     return str(statement.get("source") or "")
-
-
-def _regulations(entries: list[dict[str, Any]] | None, ids: dict[str, list[str]]) -> dict[str, Any] | None:
-    """None when the policy has no regulation map; else its entries for this model's
-    requirements and the requirement IDs the map says nothing about."""
-    if entries is None:
-        return None
-    keyed = sorted(entries, key=lambda e: [str(p) for p in e["path"]])
-    named = {str(e["path"][-1]) for e in keyed}
-    unmapped = sorted(i for family, family_ids in ids.items() for i in family_ids
-                      if i not in named and family not in named)
-    return {"entries": keyed, "unmapped": unmapped}
 
 
 async def decisions(store: AuditStore, name: str, version: str) -> dict[str, Any]:

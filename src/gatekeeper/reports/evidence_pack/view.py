@@ -267,9 +267,13 @@ def _regulations(pack: dict[str, Any]) -> Section:
     if regs is None:
         section.note("No regulation map in this policy.")
         return section
-    section.table(["requirement", "what it serves (regulation map)"],
-                  [[" / ".join(str(p) for p in e["path"]), e["value"]] for e in regs["entries"]])
-    section.facts(("Requirement IDs of this class the map does not name", regs["unmapped"]))
+    section.note("What each requirement that judges this model serves (the policy's regulation map).")
+    section.table(["requirement", "serves", "unmapped because"],
+                  [[requirement, [r["label"] for r in entry["references"]], entry["unmapped"]]
+                   for requirement, entry in sorted(regs["requirements"].items())])
+    section.facts(*((f"{text['name']} ({text['version']}): served by none of them",
+                     [f"{r['id']} ({r['title']})" for r in text["unserved"]] or "none: every reference is served")
+                    for _, text in sorted(regs["texts"].items())))
     return section
 
 
