@@ -18,11 +18,11 @@ MARKDOWN = """\
 - **{{ label }}**: {{ value }}
 {% endfor %}
 {% elif block.kind == "table" %}
-| {{ block.columns | map("cell") | join(" | ") }} |
+{{ block.columns | row }}
 |{% for _ in block.columns %} --- |{% endfor %}
 
 {% for row in block.rows %}
-| {{ row | map("cell") | join(" | ") }} |
+{{ row | row }}
 {% endfor %}
 {% elif block.kind == "note" %}
 {{ block.text }}
@@ -79,7 +79,7 @@ footer { margin-top: 3em; color: #57606a; }
 <table>
 <tr>{% for column in block.columns %}<th>{{ column }}</th>{% endfor %}</tr>
 {% for row in block.rows %}
-<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
+<tr>{{ row | row }}</tr>
 {% endfor %}
 </table>
 {% elif block.kind == "note" %}
