@@ -153,3 +153,13 @@ def test_html_is_one_file_a_browser_opens(opa_url: str, log_url: str, tmp_path: 
             capture_output=True, text=True, timeout=120).stdout
     assert "<title>Evidence pack: credit-scoring@3</title>" in dom
     assert "Decisions about this version" in dom and "verified: leaf 1 of 4" in dom
+
+
+def test_a_decision_the_pack_says_has_its_input_stored_replays(opa_url: str, log_url: str) -> None:
+    """The walk-through's two steps agree: a decision listed with its input stored replays."""
+    document = json.loads(pack(opa_url, "credit-scoring@3", "--format", "json", "--audit-db", log_url).stdout)
+    denial = document["decisions"]["records"][1]["summary"]
+    assert denial["outcome"] == "denied" and denial["input_digest"]
+    result = run_cli("audit", "replay", denial["decision_id"], "--audit-db", log_url)
+    assert result.code == 0, result.stderr
+    assert result.stdout.startswith("identical")

@@ -150,7 +150,8 @@ def summary(record: AuditRecord, name: str, version: str) -> dict[str, Any]:
             "object": record.object.display(), "operation": record.operation, "dry_run": record.dry_run,
             "pruned": record.pruned, "violations": sorted({v.requirement for v in mine}),
             "waived": sorted({v.requirement for v in waived}), "policy_revision": record.policy_revision,
-            "evidence_digest": record.evidence_digest, "reason": record.reason}
+            "evidence_digest": record.evidence_digest, "reason": record.reason,
+            "input_digest": record.input_digest}
 
 
 async def _proofs(store: AuditStore, records: list[AuditRecord], contents: dict[int, dict[str, Any]],

@@ -233,11 +233,12 @@ def _decisions(pack: dict[str, Any]) -> Section:
     if counts:
         section.table(["source", "outcome", "records"], [[s, o, n] for (s, o), n in sorted(counts.items())])
     section.table(["record", "time", "decision", "source", "outcome", "environment", "object", "violations",
-                   "waived", "inclusion proof"],
+                   "waived", "inclusion proof", "input stored (audit replay)"],
                   [[r["summary"]["seq"], r["summary"]["time"], r["summary"]["decision_id"], r["summary"]["source"],
                     r["summary"]["outcome"] + (" (dry run)" if r["summary"]["dry_run"] else ""),
                     r["summary"]["environment"], r["summary"]["object"], r["summary"]["violations"],
-                    r["summary"]["waived"], _proof_text(r["proof"])] for r in records])
+                    r["summary"]["waived"], _proof_text(r["proof"]), bool(r["summary"]["input_digest"])]
+                   for r in records])
     if log["checkpoint"]:
         section.blocks.append(Block("quote", title="The signed checkpoint the proofs are against", text=log["checkpoint"]))
     return section
