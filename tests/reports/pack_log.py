@@ -82,10 +82,11 @@ async def decide(opa_url: str) -> list[tuple[AuditRecord, str]]:
              source) for d, (_, _, source) in zip(decisions, SCENARIO)]
 
 
-def build(opa_url: str, path: Path, *, after_checkpoint: int = 1) -> str:
-    """Write the log at PATH through the gate's own recorder (each decision with its OPA
-    input); the last AFTER_CHECKPOINT records come after the signed checkpoint."""
-    url = f"sqlite:///{path}"
+def build(opa_url: str, path: Path | str, *, after_checkpoint: int = 1) -> str:
+    """Write the log at PATH (a SQLite file, or a store URL) through the gate's own recorder
+    (each decision with its OPA input); the last AFTER_CHECKPOINT records come after the
+    signed checkpoint."""
+    url = path if isinstance(path, str) else f"sqlite:///{path}"
 
     async def run() -> None:
         store = await open_store(url)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.audit.conftest import pg_database, pg_url, postgres_server  # noqa: F401 - fixtures
 from tests.conftest import EVIDENCE, run_cli
 
 from .pack_log import build
@@ -55,6 +56,15 @@ def test_golden(opa_url: str, log_url: str, fmt: str) -> None:
     if UPDATE:
         golden.write_text(normalized(result.stdout))
     assert normalized(result.stdout) == golden.read_text(), f"the pack differs from {golden} (see the module docstring)"
+
+
+def test_the_same_log_in_postgresql_gives_the_same_pack(opa_url: str, log_url: str, pg_url: str) -> None:  # noqa: F811
+    """The store is not part of the pack: the same decisions recorded in PostgreSQL give
+    the same bytes as in SQLite."""
+    sqlite = pack(opa_url, "credit-scoring@3", "--format", "json", "--audit-db", log_url)
+    postgres = pack(opa_url, "credit-scoring@3", "--format", "json", "--audit-db", build(opa_url, pg_url))
+    assert postgres.code == 0, postgres.stderr
+    assert postgres.stdout == sqlite.stdout
 
 
 def test_same_inputs_same_bytes_and_its_own_digest(opa_url: str, log_url: str, tmp_path: Path) -> None:
