@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from gatekeeper.cli import audit, evidence, policy, signing
+from gatekeeper.cli import audit, evidence, policy, report, signing
 from gatekeeper.cli.check import check
 from gatekeeper.cli.inventory import inventory
 from gatekeeper.cli.keygen import keygen
@@ -33,6 +33,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(policy.app, name="policy")
 app.add_typer(evidence.app, name="evidence")
 app.add_typer(signing.waiver_app, name="waiver")
+app.add_typer(report.app, name="report")
 
 
 def main() -> None:
