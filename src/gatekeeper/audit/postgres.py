@@ -199,6 +199,14 @@ class PostgresBackend:
         if query.model:
             where.append("models @> ARRAY[%s]::text[]")
             params.append(query.model)
+        # in the hashed body only, like the source
+        for path, value in (("{object,namespace}", query.namespace), ("{user}", query.user)):
+            if value is not None:
+                where.append(f"(body::jsonb #>> '{path}') = %s")
+                params.append(value)
+        if query.before is not None:
+            where.append("seq < %s")
+            params.append(query.before)
         sql = f"SELECT {COLUMNS} FROM audit_records"
         if where:
             sql += " WHERE " + " AND ".join(where)

@@ -214,6 +214,14 @@ class SqliteBackend:
         if query.model:
             where.append("EXISTS (SELECT 1 FROM json_each(audit_records.models) WHERE json_each.value = ?)")
             params.append(query.model)
+        # in the hashed body only, like the source
+        for path, value in (("$.object.namespace", query.namespace), ("$.user", query.user)):
+            if value is not None:
+                where.append(f"json_extract(body, '{path}') = ?")
+                params.append(value)
+        if query.before is not None:
+            where.append("seq < ?")
+            params.append(query.before)
         sql = f"SELECT {COLUMNS} FROM audit_records"
         if where:
             sql += " WHERE " + " AND ".join(where)

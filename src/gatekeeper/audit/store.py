@@ -111,15 +111,21 @@ class AuditStore:
         until: datetime | None = None,
         limit: int = 100,
         source: str | None = None,
+        *,
+        namespace: str | None = None,
+        user: str | None = None,
+        before: int | None = None,
     ) -> list[AuditRecord]:
-        """Newest first. `since` is inclusive, `until` exclusive; `model` is a name or name@version."""
+        """Newest first. `since` is inclusive, `until` exclusive; `model` is a name or name@version;
+        `before` a seq: the page after one that ended there."""
         if outcome is not None and outcome not in OUTCOMES:
             raise AuditStoreError(self.url, f"unknown outcome {outcome!r} (one of {', '.join(OUTCOMES)})")
         if limit < 0:
             raise AuditStoreError(self.url, "limit must not be negative")
         if source is not None and source not in SOURCES:
             raise AuditStoreError(self.url, f"unknown source {source!r} (one of {', '.join(SOURCES)})")
-        query = ListFilter(model=model, outcome=outcome, source=source, since=since, until=until, limit=limit)
+        query = ListFilter(model=model, outcome=outcome, source=source, since=since, until=until, limit=limit,
+                           namespace=namespace, user=user, before=before)
         async with self._errors():
             return [record_of(row) for row in await self._backend.read(query)]
 
