@@ -69,12 +69,12 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def make_client(world: dict, clock: FakeClock, access: Access, *, with_cluster: bool = True,
+def make_client(world: dict | None, clock: FakeClock, access: Access, *, with_cluster: bool = True,
                 settings: Settings | None = None) -> TestClient:
     async def rows(namespace: str | None) -> list[dict]:
-        return [r for r in world["rows"] if namespace is None or r["namespace"] == namespace]
+        return [r for r in (world or {})["rows"] if namespace is None or r["namespace"] == namespace]
 
-    app = create_app(settings or world["settings"], access, inventory=rows if with_cluster else None,
+    app = create_app(settings or (world or {})["settings"], access, inventory=rows if with_cluster else None,
                      clock=clock.now, monotonic=clock.monotonic)
     return TestClient(app, base_url="http://console.test")
 

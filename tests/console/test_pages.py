@@ -178,3 +178,24 @@ def test_deployed_examples_are_all_in_the_log(client):
     page = text(client.get("/decisions", params={"source": "webhook", "limit": "500"}))
     for _, _, user in DEPLOYED:
         assert user in page
+
+
+def test_unindexed_filters_search_a_window_at_a_time(client, monkeypatch):
+    from gatekeeper.console import queries
+
+    ids = lambda page: set(re.findall(r'href="/decisions/([0-9a-f]+)"', page.text))  # noqa: E731
+    expected = ids(client.get("/decisions", params={"user": "bob@example.com", "limit": "500"}))
+    assert len(expected) >= 2
+    monkeypatch.setattr(queries, "SEARCH_WINDOW", 2)
+    found, cursor, pages = set(), None, 0
+    while True:  # follow "older" / "search older records" to the log's first record
+        page = client.get("/decisions", params={"user": "bob@example.com", **({"before": cursor} if cursor else {})})
+        assert "Searched log records" in text(page)
+        found |= ids(page)
+        pages += 1
+        older = re.search(r'href="/decisions\?[^"]*before=(\d+)[^"]*"', page.text)
+        if not older:
+            break
+        cursor = older.group(1)
+    assert found == expected
+    assert pages >= 3  # two records a page: the log took several

@@ -93,13 +93,12 @@ def _serve(run: Any, access: Any, inventory: InventoryReader | None, host: str, 
     import uvicorn
 
     from gatekeeper.console.app import create_app
-    from gatekeeper.evidence.files import EvidenceRootError
-    from gatekeeper.opa.client import PolicyError
-    from gatekeeper.opa.server import OpaStartError
 
-    note(f"console on http://{host}:{port}/")
+    app = create_app(run, access, inventory=inventory)
+    note(f"starting the console on http://{host}:{port}/")
     try:
-        uvicorn.run(create_app(run, access, inventory=inventory), host=host, port=port, log_level="warning",
-                    proxy_headers=False)
-    except (PolicyError, OpaStartError, EvidenceRootError, OSError) as exc:
-        raise fail(str(exc)) from None
+        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    except SystemExit:
+        if app.state.startup_failure:
+            raise fail(app.state.startup_failure) from None
+        raise

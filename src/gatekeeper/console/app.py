@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,7 +23,9 @@ from gatekeeper.config import Settings
 from gatekeeper.console import pages, queries
 from gatekeeper.console.auth import COOKIE, Access
 from gatekeeper.console.params import BadQuery
+from gatekeeper.evidence.files import EvidenceRootError
 from gatekeeper.opa.client import PolicyError
+from gatekeeper.opa.server import OpaStartError
 from gatekeeper.pipeline.assemble import open_gate
 from gatekeeper.pipeline.gate import utc_now
 
@@ -54,8 +57,9 @@ def create_app(settings: Settings, access: Access, *, inventory: queries.Invento
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # No audit store is given to the gate: the console's judgements are never recorded.
-        async with open_gate(settings, clock=clock) as gate:
+        async with _starting(app), open_gate(settings, clock=clock) as gate:
             app.state.sources = queries.Sources(gate, await _open_log(settings.audit_db), inventory, clock, monotonic)
+            await app.state.sources.last_background()  # the one whole-log search, before the first page
             try:
                 yield
             finally:
@@ -63,6 +67,7 @@ def create_app(settings: Settings, access: Access, *, inventory: queries.Invento
                     await app.state.sources.store.close()
 
     app = FastAPI(title="Model Gatekeeper console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.startup_failure = None
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
 
     @app.middleware("http")
@@ -124,6 +129,18 @@ def create_app(settings: Settings, access: Access, *, inventory: queries.Invento
 
     pages.register(app)
     return app
+
+
+@asynccontextmanager
+async def _starting(app: FastAPI) -> AsyncIterator[None]:
+    """A console that cannot start (OPA, the evidence folder, a refused policy) ends the
+    command with one line (cli.console reads it), not uvicorn's traceback."""
+    try:
+        yield
+    except (PolicyError, OpaStartError, EvidenceRootError, OSError) as exc:
+        app.state.startup_failure = str(exc)
+        logging.getLogger("uvicorn.error").disabled = True
+        raise
 
 
 def _local(target: str) -> str:

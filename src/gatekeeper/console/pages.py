@@ -71,10 +71,11 @@ def register(app: FastAPI) -> None:
     async def decisions(request: Request) -> Response:
         query = params.decision_query(request.query_params)
         sources = request.app.state.sources
-        records = await queries.decisions(sources, query)
-        kept = {k: v for k, v in request.query_params.items() if k not in ("before",) and v}
-        older = urlencode({**kept, "before": records[-1].seq}) if len(records) == query.limit else None
-        return render(request, "decisions.html", {"records": records, "q": query, "older": older,
+        page = await queries.decisions(sources, query)
+        kept = {k: v for k, v in request.query_params.items() if k != "before" and v}
+        older = urlencode({**kept, "before": page.older}) if page.older else None
+        return render(request, "decisions.html", {"records": page.records, "q": query, "older": older,
+                                                   "searched": page.searched, "window": queries.SEARCH_WINDOW,
                                                    "first_page": urlencode(kept), "has_log": sources.store is not None})
 
     @app.get("/decisions/{decision_id}", response_class=HTMLResponse)

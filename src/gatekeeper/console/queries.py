@@ -31,6 +31,11 @@ INVENTORY_TTL_S = 5.0
 JUDGEMENT_TTL_S = 30.0
 # Models "seen in decisions": those of the newest records only, so the page never reads the whole log.
 RECENT_DECISIONS = 1000
+# Records a page searches when its filters have no index (namespace, user, source, model);
+# at about 10 µs a record, a filter matching nothing costs ~0.1 s a page, not the whole log's scan.
+SEARCH_WINDOW = 10_000
+# The model version page's timeline: its decisions among this many newest records.
+TIMELINE_WINDOW = 20_000
 # The environment a version that runs nowhere is judged in: the strictest, as the gate does.
 STRICTEST = "production"
 
@@ -48,6 +53,21 @@ class Sources:
     monotonic: Callable[[], float] = time.monotonic
     _rows: tuple[float, list[dict[str, Any]]] | None = None
     _judged: dict[tuple[str, str, str], tuple[float, Decision]] = field(default_factory=dict)
+    _background: AuditRecord | None = None
+    _scanned: int = 0  # the log's records up to this seq were searched for the newest background one
+
+    async def last_background(self) -> AuditRecord | None:
+        """The newest re-judgement by the background auditor. The source is in each record's
+        body, not an indexed column, so each record is searched once: the first call reads the
+        whole log (the app makes it at startup), later ones only what was appended since."""
+        if self.store is None:
+            return None
+        newest = await self.store.list(limit=1)
+        if newest and newest[0].seq > self._scanned:
+            found = await self.store.list(source="background", limit=1, after=self._scanned)
+            self._background = found[0] if found else self._background
+            self._scanned = newest[0].seq
+        return self._background
 
     async def workloads(self) -> list[dict[str, Any]]:
         """Every inventory row (InventoryUnavailable when the cluster cannot be read; [] with no cluster)."""
@@ -62,26 +82,30 @@ class Sources:
     async def judge(self, name: str, version: str, environment: str = STRICTEST) -> Decision:
         """How the policy judges this version now in `environment`: the decision an admission
         of a workload serving it from its evidenced artifact would get (not recorded)."""
-        key = (name, version, environment)
-        hit = self._judged.get(key)
-        if hit is not None and hit[0] > self.monotonic():
-            return hit[1]
-        found = await self.gate.lookup.find(ModelRef(ref=f"models:/{name}/{version}", name=name, version=version))
-        artifact = ((found.facts or {}).get("evidence") or {}).get("artifact") or {}
-        manifest = probe(name, version, artifact.get("uri"))
-        evaluation = await self.gate.evaluate([Manifest(manifest)], environment, ReviewContext(source="api"))
-        decision = evaluation.report.results[0]
-        self._judged[key] = (self.monotonic() + JUDGEMENT_TTL_S, decision)
-        return decision
+        return (await self.judge_many([(name, version)], environment))[(name, version)]
+
+    async def judge_many(self, versions: list[tuple[str, str]], environment: str = STRICTEST) -> dict[tuple[str, str], Decision]:
+        """`judge` for several versions, the ones not judged lately in one batch to OPA."""
+        now = self.monotonic()
+        due = [nv for nv in versions if (hit := self._judged.get((*nv, environment))) is None or hit[0] <= now]
+        if due:
+            found = [await self.gate.lookup.find(ModelRef(ref=f"models:/{n}/{v}", name=n, version=v)) for n, v in due]
+            manifests = [Manifest(probe(n, v, ((f.facts or {}).get("evidence") or {}).get("artifact", {}).get("uri"), i))
+                         for i, ((n, v), f) in enumerate(zip(due, found))]
+            evaluation = await self.gate.evaluate(manifests, environment, ReviewContext(source="api"))
+            for decision in evaluation.report.results:  # matched by the probe's name, whatever the order
+                nv = due[int(decision.object.name.rsplit("-", 1)[1])]
+                self._judged[(*nv, environment)] = (now + JUDGEMENT_TTL_S, decision)
+        return {nv: self._judged[(*nv, environment)][1] for nv in versions if (*nv, environment) in self._judged}
 
 
-def probe(name: str, version: str, storage_uri: str | None) -> dict[str, Any]:
+def probe(name: str, version: str, storage_uri: str | None, index: int = 0) -> dict[str, Any]:
     """A KServe InferenceService serving the version from the artifact its evidence names."""
     model: dict[str, Any] = {"modelFormat": {"name": "unknown"}}
     if storage_uri:
         model["storageUri"] = storage_uri
     return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-            "metadata": {"name": "console-probe", "namespace": "console",
+            "metadata": {"name": f"console-probe-{index}", "namespace": "console",
                          "annotations": {"model-gatekeeper.io/model": f"models:/{name}/{version}"}},
             "spec": {"predictor": {"model": model}}}
 
@@ -116,16 +140,15 @@ async def overview(src: Sources) -> Overview:
         by_environment.setdefault(row["environment"] or "(none)", Counter())[row["compliant"]] += 1
     now = src.clock()
     expiring = []
-    for name, version in await known_versions(src, rows):
-        for expiry in (await src.judge(name, version)).expiries:
+    for (name, version), decision in (await src.judge_many(await known_versions(src, rows))).items():
+        for expiry in decision.expiries:
             if expiry.kind in ("signoff", "waiver") and now <= parse_time(expiry.expires_at) <= now + EXPIRY_WINDOW:
                 expiring.append({**expiry.model_dump(), "model": name, "version": version})
     expiring.sort(key=lambda e: e["expires_at"])
     denials = await src.store.list(outcome="denied", limit=10) if src.store else []
-    background = await src.store.list(source="background", limit=1) if src.store else []
+    background = await src.last_background()
     logged = bool(denials) or bool(await src.store.list(limit=1)) if src.store else False
-    return Overview(dict(sorted(by_environment.items())), len(rows), problem, expiring, denials,
-                    background[0] if background else None, logged)
+    return Overview(dict(sorted(by_environment.items())), len(rows), problem, expiring, denials, background, logged)
 
 
 async def _rows_or_problem(src: Sources) -> tuple[list[dict[str, Any]], str | None]:
@@ -142,8 +165,7 @@ async def known_versions(src: Sources, rows: list[dict[str, Any]] | None = None)
         rows, _ = await _rows_or_problem(src)
     seen |= {split_label(label) for row in rows for label in row["models"]}
     if src.store is not None:
-        for record in await src.store.list(limit=RECENT_DECISIONS):
-            seen |= {(m.name, m.version) for m in record.models if m.version}
+        seen |= {split_label(label) for label in await src.store.recent_models(RECENT_DECISIONS)}
     return sorted(seen, key=lambda nv: (nv[0], version_key(nv[1])))
 
 
@@ -161,8 +183,7 @@ class VersionLine:
 async def models(src: Sources) -> tuple[list[VersionLine], str | None]:
     rows, problem = await _rows_or_problem(src)
     lines = []
-    for name, version in await known_versions(src, rows):
-        decision = await src.judge(name, version)
+    for (name, version), decision in (await src.judge_many(await known_versions(src, rows))).items():
         risk = next((m.risk_class for m in decision.models if m.risk_class), None) or "unclassified"
         running = [row for row in rows if f"{name}@{version}" in row["models"]]
         lines.append(VersionLine(name, version, risk, running, decision.allowed and not decision.violations))
@@ -195,7 +216,10 @@ async def version_page(src: Sources, name: str, version: str, timeline_limit: in
     decision = await src.judge(name, version, environment)
     risk = next((m.risk_class for m in decision.models if m.risk_class), None)
     thresholds = await requirements_of(src, risk, environment) if risk else {}
-    timeline = await src.store.list(model=f"{name}@{version}", limit=timeline_limit) if src.store else []
+    timeline = []
+    if src.store is not None and (newest := await src.store.list(limit=1)):
+        timeline = await src.store.list(model=f"{name}@{version}", limit=timeline_limit,
+                                        after=max(newest[0].seq - TIMELINE_WINDOW, 0))
     return VersionPage(
         name, version, facts.get("evidence"), (found.error or {}).get("message") if found.facts is None else None,
         [_statement(s) for s in facts.get("signoffs", [])], [_statement(s) for s in facts.get("waivers", [])],
@@ -255,13 +279,40 @@ async def workloads(src: Sources, query: WorkloadQuery) -> tuple[list[dict[str, 
     return [row for row in rows if wanted(row)], problem
 
 
-async def decisions(src: Sources, query: DecisionQuery) -> list[AuditRecord]:
-    """One page, newest first (the log's own indexed query; `before` is the cursor)."""
+@dataclass
+class DecisionList:
+    records: list[AuditRecord]
+    older: int | None  # the `before` cursor of the next page; None: nothing older matches the time range
+    searched: tuple[int, int] | None  # the records (seq, first to last) this page searched, when windowed
+
+
+async def decisions(src: Sources, query: DecisionQuery) -> DecisionList:
+    """One page, newest first, through the log's own query (`before` is the cursor). Filters
+    on what only a record's body holds (namespace, user, source) or its model list have no
+    index: such a page searches SEARCH_WINDOW records at most, and links to the next ones,
+    so a filter that matches nothing costs one window, not the whole log."""
     if src.store is None:
-        return []
-    return await src.store.list(model=query.model, outcome=query.outcome, since=query.since, until=query.until,
-                                limit=query.limit, source=query.source, namespace=query.namespace, user=query.user,
-                                before=query.before)
+        return DecisionList([], None, None)
+    windowed = any((query.namespace, query.user, query.source, query.model))
+    top = query.before
+    if top is None and windowed:
+        newest = await src.store.list(until=query.until, limit=1)
+        if not newest:
+            return DecisionList([], None, None)
+        top = newest[0].seq + 1
+    after = max(top - 1 - SEARCH_WINDOW, 0) if windowed and top is not None else None
+    records = await src.store.list(model=query.model, outcome=query.outcome, since=query.since, until=query.until,
+                                   limit=query.limit, source=query.source, namespace=query.namespace, user=query.user,
+                                   before=top, after=after)
+    if len(records) == query.limit:
+        older: int | None = records[-1].seq
+    elif after:  # the window ended before the page filled: go on below it if anything older is in range
+        below = await src.store.list(since=query.since, until=query.until, before=after + 1, limit=1)
+        older = after + 1 if below else None
+    else:
+        older = None
+    searched = (after + 1, top - 1) if after is not None and top is not None else None
+    return DecisionList(records, older, searched)
 
 
 @dataclass
