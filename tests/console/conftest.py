@@ -53,8 +53,10 @@ def world(tmp_path_factory, opa_url: str) -> dict:
                 workloads = objects(MANIFESTS / name)
                 context = ReviewContext(source="webhook", user=user, request_uid=f"uid-{uid}")
                 evaluation = await gate.evaluate([Manifest(o) for o in workloads], environment, context)
-                for workload, decision in zip(workloads, evaluation.report.results):
-                    workload["metadata"]["uid"] = f"uid-{uid}"
+                by_name = {w["metadata"]["name"]: w for w in workloads}
+                for decision in evaluation.report.results:  # objects serving no model have no decision
+                    workload = by_name[decision.object.name]
+                    workload["metadata"]["uid"] = f"uid-{uid}-{decision.object.name}"
                     reports.append(policy_report(workload, results_of(decision, datetime.now(timezone.utc)), decision))
             # the auditor re-judging one running workload
             again = objects(MANIFESTS / DEPLOYED[2][0])

@@ -17,6 +17,9 @@ from gatekeeper.types.names import model_ref_problem
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.filters["utc"] = timefmt.utc
 TEMPLATES.env.filters["ago"] = lambda value, now: timefmt.relative(value, now)
+TEMPLATES.env.filters["show"] = lambda value: (
+    ("yes" if value else "no") if isinstance(value, bool)
+    else ", ".join(map(str, value)) if isinstance(value, list) else value)
 TEMPLATES.env.globals["urlencode"] = urlencode
 
 
@@ -90,5 +93,7 @@ def register(app: FastAPI) -> None:
     @app.get("/policy", response_class=HTMLResponse)
     async def policy(request: Request) -> Response:
         sources = request.app.state.sources
-        return render(request, "policy.html", {"table": await queries.requirement_table(sources),
-                                                "facts": sources.gate.facts})
+        table = await queries.requirement_table(sources)
+        strictness = {"deny": 0, "warn": 1, "dryrun": 2}  # the most enforced environment first
+        ordered = sorted(table.items(), key=lambda item: (strictness.get(item[1].get("enforcement"), 0), item[0]))
+        return render(request, "policy.html", {"table": ordered, "facts": sources.gate.facts})
