@@ -90,6 +90,18 @@ def register(app: FastAPI) -> None:
             return refuse(request, 404, f"no decision {decision_id} in the log")
         return render(request, "decision.html", {"d": found})
 
+    @app.get("/decisions/{decision_id}/proof")
+    async def proof(request: Request, decision_id: str) -> Response:
+        """The inclusion proof file (`gatekeeper audit prove`), for `gatekeeper audit verify-proof`."""
+        if not queries.IDENTIFIER.match(decision_id):
+            return refuse(request, 400, "a decision ID is letters, digits, '.', '_', '-'")
+        found = await queries.decision(request.app.state.sources, decision_id)
+        if found is None:
+            return refuse(request, 404, f"no decision {decision_id} in the log")
+        if found.proof is None:
+            return refuse(request, 409, found.proof_problem or "no proof")
+        return JSONResponse(found.proof, headers={"Content-Disposition": f'attachment; filename="{decision_id}.proof.json"'})
+
     @app.get("/policy", response_class=HTMLResponse)
     async def policy(request: Request) -> Response:
         sources = request.app.state.sources
