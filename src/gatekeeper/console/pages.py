@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from gatekeeper.console import chart, params, queries, timefmt
+from gatekeeper.console.sources import Sources
 from gatekeeper.types.names import model_ref_problem
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -35,7 +36,7 @@ def refuse(request: Request, status: int, reason: str) -> Response:
 
 
 def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    sources: queries.Sources = request.app.state.sources
+    sources: Sources = request.app.state.sources
     base = {"now": sources.clock(), "user": request.state.user, "path": request.url.path}
     return TEMPLATES.TemplateResponse(request, template, {**base, **context}, status_code=status)
 
