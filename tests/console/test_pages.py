@@ -211,3 +211,15 @@ def test_unindexed_filters_search_a_window_at_a_time(client, monkeypatch):
         cursor = older.group(1)
     assert found == expected
     assert pages >= 3  # two records a page: the log took several
+
+
+def test_what_a_request_carries_is_shown_escaped(client):
+    page = client.get("/decisions", params={"user": '"><script>alert(1)</script>'})
+    assert page.status_code == 200
+    assert "<script>" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+def test_a_model_path_that_is_not_a_plain_name_is_a_400(client):
+    response = client.get("/models/credit%09scoring/1", headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    assert "no path separators or control characters" in response.json()["reason"]

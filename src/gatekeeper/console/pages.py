@@ -107,6 +107,9 @@ def register(app: FastAPI) -> None:
     async def policy(request: Request) -> Response:
         sources = request.app.state.sources
         table = await queries.requirement_table(sources)
+        if table is None:
+            return refuse(request, 503, "the loaded policies do not define data.gatekeeper.console.requirement_table "
+                                        "(policies/gatekeeper/console/): update the policy folder OPA reads")
         strictness = {"deny": 0, "warn": 1, "dryrun": 2}  # the most enforced environment first
         ordered = sorted(table.items(), key=lambda item: (strictness.get(item[1].get("enforcement"), 0), item[0]))
         return render(request, "policy.html", {"table": ordered, "facts": sources.gate.facts})

@@ -256,13 +256,14 @@ async def decision(src: Sources, decision_id: str) -> DecisionPage | None:
 
 # --- the policy ------------------------------------------------------------------------------
 
-async def requirement_table(src: Sources) -> dict[str, Any]:
-    """data.gatekeeper.console.requirement_table: environment -> {enforcement, classes: {class: requirements}}."""
-    return await src.gate.engine.data("gatekeeper/console/requirement_table") or {}
+async def requirement_table(src: Sources) -> dict[str, Any] | None:
+    """data.gatekeeper.console.requirement_table: environment -> {enforcement, classes: {class: requirements}};
+    None when the loaded policies do not define it (a policy folder older than the console)."""
+    return await src.gate.engine.data("gatekeeper/console/requirement_table")
 
 
 async def requirements_of(src: Sources, risk_class: str, environment: str) -> dict[str, Any]:
-    table = await requirement_table(src)
+    table = await requirement_table(src) or {}
     return ((table.get(environment) or {}).get("classes") or {}).get(risk_class) or {}
 
 
