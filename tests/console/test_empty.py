@@ -36,3 +36,22 @@ def test_no_cluster_and_no_log_say_what_to_do_then_a_new_log_shows(clock, opa_ur
         overview = text(client.get("/"))
         assert "No decisions yet" not in overview
         assert "credit-scoring@4" in overview.split("Newest denials")[1]
+
+
+def test_a_cluster_that_cannot_be_read_is_named_and_the_rest_still_shows(clock, opa_url, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from gatekeeper.console.app import create_app
+    from gatekeeper.console.sources import InventoryUnavailable
+
+    async def down(namespace):
+        raise InventoryUnavailable("Kubernetes API at https://10.0.0.1:6443 is unreachable (connection refused)")
+
+    settings = Settings(opa_url=opa_url, evidence_dir=EVIDENCE, policy_dir=POLICIES,
+                        audit_db=f"sqlite:///{tmp_path / 'none.db'}")
+    app = create_app(settings, Access(token=TOKEN), inventory=down, clock=clock.now, monotonic=clock.monotonic)
+    with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}", "Accept": "text/html"}) as client:
+        for path in ("/", "/workloads", "/models"):
+            page = text(client.get(path))
+            assert "The cluster could not be read: Kubernetes API at https://10.0.0.1:6443 is unreachable" in page
+        assert "credit-scoring@7" in text(client.get("/models"))  # the evidence still lists its versions

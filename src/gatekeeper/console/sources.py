@@ -5,6 +5,7 @@ judged now (as an admission would judge it, never recorded: the console decides 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class Sources:
     clock: Clock
     monotonic: Callable[[], float] = time.monotonic
     _rows: tuple[float, list[dict[str, Any]]] | None = None
+    _reading: asyncio.Lock = field(default_factory=asyncio.Lock)
     _judged: dict[tuple[str, str, str], tuple[float, Decision]] = field(default_factory=dict)
     _background: AuditRecord | None = None
     _scanned: int = 0  # the log's records up to this seq were searched for the newest background one
@@ -58,11 +60,12 @@ class Sources:
         """Every inventory row (InventoryUnavailable when the cluster cannot be read; [] with no cluster)."""
         if self.inventory is None:
             return []
-        if self._rows is not None and self._rows[0] > self.monotonic():
-            return self._rows[1]
-        rows = await self.inventory(None)
-        self._rows = (self.monotonic() + INVENTORY_TTL_S, rows)
-        return rows
+        async with self._reading:  # pages asking at once share one read of the reports
+            if self._rows is not None and self._rows[0] > self.monotonic():
+                return self._rows[1]
+            rows = await self.inventory(None)
+            self._rows = (self.monotonic() + INVENTORY_TTL_S, rows)
+            return rows
 
     async def judge(self, name: str, version: str, environment: str = STRICTEST) -> Decision:
         """How the policy judges this version now in `environment`: the decision an admission
