@@ -37,6 +37,8 @@ tools:
 	bash scripts/install-tool.sh witnessctl
 	bash scripts/install-postgres.sh
 	bash scripts/install-openssh.sh
+	# Debian's Chromium for the console's browser tests (Playwright drives it; no browser download).
+	bash scripts/install-chromium.sh
 	# Helm for charts/ (helm lint / template in the tests): ~4 min cold from source, then a no-op.
 	bash scripts/install-tool.sh helm
 
