@@ -7,7 +7,7 @@ TOOLS := .tools/bin
 OPA := $(TOOLS)/opa
 REGAL := $(TOOLS)/regal
 
-.PHONY: run test install tools venv policy-test layers python-test bench e2e kube clean deploy corpus
+.PHONY: run test install tools venv policy-test layers python-test bench e2e kube clean deploy corpus screenshots
 
 PORT ?= 8443
 
@@ -84,12 +84,18 @@ bench: install kube
 	$(PY) -m bench.mlflow_bench
 	$(PY) -m bench.producers_bench
 	$(PY) -m bench.auditor_bench
+	$(PY) -m bench.console_bench
 
 # The gate over published model-serving manifests (not part of `make test`: the corpus
 # lives outside the repository). Per kind: judged / skipped (reason) / unreadable.
 CORPUS ?= ../shared/corpus
 corpus: install
 	$(PY) scripts/corpus.py $(CORPUS)
+
+# The README's console screenshots (docs/console-*.png), taken by the browser scenario that
+# shows the overview and a model version's page (tests/browser), on the real kube-apiserver.
+screenshots: install kube
+	GATEKEEPER_README_SCREENSHOTS=docs $(PY) -m pytest -q tests/browser -k readme
 
 clean:
 	rm -rf .gatekeeper bench-results
