@@ -17,6 +17,7 @@ run: install
 	@echo "  curl -s -H 'content-type: application/json' --data @examples/admission/admitted.json http://127.0.0.1:$(PORT)/validate/production"
 	@echo "  curl -s -H 'content-type: application/json' --data @examples/admission/denied.json http://127.0.0.1:$(PORT)/validate/production"
 	@echo "  $(VENV)/bin/gatekeeper audit list    # the decision log"
+	@echo "  GATEKEEPER_CONSOLE_TOKEN=<16+ chars> $(VENV)/bin/gatekeeper console    # the read-only web console, http://127.0.0.1:8444"
 	$(VENV)/bin/gatekeeper serve --port $(PORT)
 
 test: install policy-test layers python-test

@@ -12,6 +12,7 @@ import typer
 
 from gatekeeper.cli import audit, evidence, policy, signing
 from gatekeeper.cli.check import check
+from gatekeeper.cli.console import console
 from gatekeeper.cli.inventory import inventory
 from gatekeeper.cli.keygen import keygen
 from gatekeeper.cli.monitor import monitor
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 app.command()(check)
 app.command()(serve)
+app.command()(console)
 app.command()(monitor)
 app.command()(inventory)
 app.command()(keygen)
