@@ -25,10 +25,11 @@ from kubernetes import client
 from gatekeeper.audit import open_store
 from gatekeeper.auditor.client import Cluster
 from gatekeeper.auditor.rejudge import Auditor
-from gatekeeper.cli.console import inventory_reader
+from gatekeeper.cli.serve import inventory_reader
 from gatekeeper.config import Settings
 from gatekeeper.console.app import create_app
 from gatekeeper.console.auth import Access
+from gatekeeper.console.queries import InventoryUnavailable
 from gatekeeper.opa.server import free_port
 from gatekeeper.pipeline.assemble import open_gate
 from gatekeeper.pipeline.gate import Manifest, ReviewContext
@@ -102,7 +103,8 @@ async def record_admissions(settings: Settings, clock: FakeClock, audit_db: str)
 @dataclass
 class Console:
     """The console application under uvicorn on a loopback port, in a thread of this process
-    (so it runs on the test's clock), reading the cluster as `gatekeeper console` does."""
+    (so it runs on the test's clock), reading the cluster as `gatekeeper console` does
+    (cli/console.py: the same inventory reader, the same application)."""
 
     settings: Settings
     api: client.ApiClient | None
@@ -116,7 +118,7 @@ class Console:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Console:
-        app = create_app(self.settings, Access(token=TOKEN), inventory=inventory_reader(self.api),
+        app = create_app(self.settings, Access(token=TOKEN), inventory=inventory_reader(self.api, InventoryUnavailable),
                          clock=self.clock.now, monotonic=self.clock.monotonic)
         self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                                      lifespan="on"))
