@@ -5,12 +5,16 @@ API server's own authorizer (SubjectAccessReview) and proven with impersonated r
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
+
+from gatekeeper.cli.serve import inventory_reader
+from gatekeeper.console.queries import InventoryUnavailable
 
 from .conftest import GATE_NAMESPACE, PRODUCTION, load_manifest, render
 from .kube import Kube, with_namespace
@@ -105,3 +109,22 @@ def test_impersonated_as_the_console_reads_succeed_and_writes_are_forbidden(kube
     finally:
         impersonating.close()
     assert kube.get("InferenceService", PRODUCTION, "console-rbac-probe") is None
+
+
+def test_the_consoles_own_inventory_read_works_as_its_service_account(kube: Kube, console_objects) -> None:  # type: ignore[no-untyped-def]
+    """What `gatekeeper console` reads the cluster with (the reader cli/console.py builds),
+    impersonating the overlay's ServiceAccount; the control, an identity without it, fails."""
+
+    def rows_as(user: str) -> list[dict[str, Any]]:
+        impersonating = client.ApiClient(kube.api_client.configuration)
+        impersonating.set_default_header("Impersonate-User", user)
+        try:
+            reader = inventory_reader(impersonating, InventoryUnavailable)
+            assert reader is not None
+            return asyncio.run(reader(None))
+        finally:
+            impersonating.close()
+
+    with pytest.raises(InventoryUnavailable, match="403"):
+        rows_as(f"system:serviceaccount:{GATE_NAMESPACE}:nobody")
+    assert isinstance(rows_as(SERVICE_ACCOUNT), list)
