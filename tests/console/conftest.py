@@ -14,6 +14,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from gatekeeper.audit import open_store
+from gatekeeper.audit.note import Signer
 from gatekeeper.auditor.inventory import as_json, inventory
 from gatekeeper.auditor.policyreports import policy_report, results_of
 from gatekeeper.config import Settings
@@ -58,6 +59,8 @@ def world(tmp_path_factory, opa_url: str) -> dict:
                     workload = by_name[decision.object.name]
                     workload["metadata"]["uid"] = f"uid-{uid}-{decision.object.name}"
                     reports.append(policy_report(workload, results_of(decision, datetime.now(timezone.utc)), decision))
+            # a checkpoint covers the admissions, not the re-judgement after it
+            await store.sign_checkpoint(Signer.generate("console.test/log"), "console.test/log")
             # the auditor re-judging one running workload
             again = objects(MANIFESTS / DEPLOYED[2][0])
             await gate.evaluate([Manifest(o) for o in again], "production", ReviewContext(source="background"))

@@ -29,6 +29,8 @@ def test_a_wrong_token_reads_nothing(world, clock):
             response = anonymous.get("/decisions", headers={"Authorization": sent})
             assert response.status_code == 401, sent
             assert "credit-scoring" not in response.text
+        anonymous.cookies.set("gatekeeper_console", TOKEN)  # the token itself is not the session cookie
+        assert anonymous.get("/decisions", headers={"Accept": "application/json"}).status_code == 401
 
 
 def test_login_form_sets_an_httponly_strict_cookie(world, clock):

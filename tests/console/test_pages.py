@@ -134,7 +134,7 @@ def test_decisions_are_paged_newest_first(client):
     assert len(ids(first)) == 2 and ids(second) and not set(ids(first)) & set(ids(second))
 
 
-def test_one_decision_page(client):
+def test_one_decision_page_with_its_proof(client, tmp_path):
     listing = client.get("/decisions", params={"model": "credit-scoring@4", "source": "webhook"})
     decision_id = re.search(r'href="/decisions/([0-9a-f]+)"', listing.text).group(1)
     page = text(client.get(f"/decisions/{decision_id}"))
@@ -143,7 +143,19 @@ def test_one_decision_page(client):
     assert re.search(r"Evidence digest sha256:[0-9a-f]{64}", page)
     assert re.search(r"Policy revision \S+", page)
     assert "What to do:" in page
-    assert "not in a signed checkpoint" in page  # nothing signed one: the page says why there is no proof
+    assert re.search(r"Record \d+ is in the log's signed checkpoint of size \d+", page)
+    proof = client.get(f"/decisions/{decision_id}/proof")
+    assert proof.status_code == 200 and proof.json()["decision_id"] == decision_id
+    assert "attachment" in proof.headers["content-disposition"]
+
+
+def test_a_decision_after_the_newest_checkpoint_has_no_proof_yet(client):
+    listing = client.get("/decisions", params={"source": "background"})
+    decision_id = re.search(r'href="/decisions/([0-9a-f]+)"', listing.text).group(1)
+    page = text(client.get(f"/decisions/{decision_id}"))
+    assert "No proof yet:" in page and "not in a signed checkpoint yet" in page
+    refused = client.get(f"/decisions/{decision_id}/proof", headers={"Accept": "application/json"})
+    assert refused.status_code == 409 and "not in a signed checkpoint yet" in refused.json()["reason"]
 
 
 def test_unknown_decision_is_a_404(client):

@@ -18,7 +18,7 @@ from gatekeeper.cli.common import AuditDb, Evidence, Mlflow, OpaUrl, PolicyDir, 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-    from gatekeeper.console.queries import InventoryReader
+    from gatekeeper.console.sources import InventoryReader
 
 DEFAULT_PORT = 8444
 TOKEN_ENV = "GATEKEEPER_CONSOLE_TOKEN"
@@ -69,7 +69,7 @@ def console(
         note("no cluster configured (--kubeconfig, KUBECONFIG): the console shows the log, evidence and policy only")
     note_default_folders(run, policies=not run.opa_url, evidence=True)
     from gatekeeper.cli.serve import inventory_reader
-    from gatekeeper.console.queries import InventoryUnavailable
+    from gatekeeper.console.sources import InventoryUnavailable
 
     _serve(run, access, inventory_reader(api, InventoryUnavailable), host, port)
 

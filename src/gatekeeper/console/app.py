@@ -5,8 +5,6 @@ login form's POST: no request changes anything.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,10 +16,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from gatekeeper.audit import AuditStoreError, open_store
+from gatekeeper.audit import AuditStore, AuditStoreError, open_store
 from gatekeeper.config import Settings
-from gatekeeper.console import pages, queries
-from gatekeeper.console.auth import COOKIE, Access
+from gatekeeper.console import pages, sources as reading
+from gatekeeper.console.auth import COOKIE, Access, session_value
 from gatekeeper.console.params import BadQuery
 from gatekeeper.evidence.files import EvidenceRootError
 from gatekeeper.opa.client import PolicyError
@@ -42,23 +40,16 @@ SECURITY_HEADERS = {
 }
 
 
-def session_value(token: str) -> str:
-    """What the login cookie holds: derived from the token, so the cookie is not the token
-    itself, and it changes when the token does."""
-    return hmac.new(token.encode(), b"gatekeeper-console-session", hashlib.sha256).hexdigest()
-
-
-def create_app(settings: Settings, access: Access, *, inventory: queries.InventoryReader | None = None,
-               clock: queries.Clock = utc_now, monotonic: Callable[[], float] = time.monotonic) -> FastAPI:
+def create_app(settings: Settings, access: Access, *, inventory: reading.InventoryReader | None = None,
+               clock: reading.Clock = utc_now, monotonic: Callable[[], float] = time.monotonic) -> FastAPI:
     """`inventory` reads the auditor's rows (None: no cluster); `clock` is the time pages are
     shown and models judged at (tests move it instead of sleeping)."""
-    cookie_access = Access(token=session_value(access.token)) if access.token else Access()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # No audit store is given to the gate: the console's judgements are never recorded.
         async with _starting(app), open_gate(settings, clock=clock) as gate:
-            app.state.sources = queries.Sources(gate, await _open_log(settings.audit_db), inventory, clock, monotonic)
+            app.state.sources = reading.Sources(gate, await _open_log(settings.audit_db), inventory, clock, monotonic)
             await app.state.sources.last_background()  # the one whole-log search, before the first page
             try:
                 yield
@@ -76,8 +67,7 @@ def create_app(settings: Settings, access: Access, *, inventory: queries.Invento
         path = request.url.path
         if not path.startswith(OPEN_PATHS):
             client = request.client.host if request.client else None
-            user = access.user_of(request.headers, {}, client) or (
-                "token" if cookie_access.token_matches(request.cookies.get(COOKIE)) else None)
+            user = access.user_of(request.headers, request.cookies.get(COOKIE), client)
             if user is None:
                 if pages.wants_html(request):
                     return RedirectResponse(f"/login?next={quote(_local(path + ('?' + request.url.query if request.url.query else '')))}",
@@ -87,7 +77,7 @@ def create_app(settings: Settings, access: Access, *, inventory: queries.Invento
             request.state.user = user
             if request.method not in ("GET", "HEAD"):
                 return pages.refuse(request, 405, "the console is read-only: only GET")
-            sources: queries.Sources = request.app.state.sources
+            sources: reading.Sources = request.app.state.sources
             if sources.store is None:  # the log may have been made since the console started
                 sources.store = await _open_log(settings.audit_db)
         try:
@@ -148,7 +138,7 @@ def _local(target: str) -> str:
     return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
 
 
-async def _open_log(url: str) -> queries.AuditStore | None:
+async def _open_log(url: str) -> AuditStore | None:
     """The decision log, read-only; None when there is none yet (the pages say how to start one)."""
     if url.startswith("sqlite:") and "?" not in url:
         url += "?mode=ro"

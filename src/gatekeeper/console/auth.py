@@ -3,8 +3,10 @@ authenticating proxy names in a header, believed only from the proxy's own addre
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 COOKIE = "gatekeeper_console"
@@ -22,16 +24,20 @@ class Access:
             return False
         return hmac.compare_digest(sent.encode(), self.token.encode())
 
-    def user_of(self, headers: dict[str, str] | object, cookies: dict[str, str], client: str | None) -> str | None:
+    def session_matches(self, cookie: str | None) -> bool:
+        if not self.token or not cookie:
+            return False
+        return hmac.compare_digest(cookie.encode(), session_value(self.token).encode())
+
+    def user_of(self, headers: Mapping[str, str], cookie: str | None, client: str | None) -> str | None:
         """The reader's name ("token" for a token holder), or None: not signed in."""
-        authorization = headers.get("authorization") or ""  # type: ignore[attr-defined]
-        scheme, _, credential = authorization.partition(" ")
+        scheme, _, credential = (headers.get("authorization") or "").partition(" ")
         if scheme.lower() == "bearer" and self.token_matches(credential.strip()):
             return "token"
-        if self.token_matches(cookies.get(COOKIE)):
+        if self.session_matches(cookie):
             return "token"
         if self.trusted_user_header and self.from_proxy(client):
-            name = (headers.get(self.trusted_user_header) or "").strip()  # type: ignore[attr-defined]
+            name = (headers.get(self.trusted_user_header) or "").strip()
             if name:
                 return name
         return None
@@ -44,6 +50,12 @@ class Access:
         except ValueError:  # e.g. TestClient's "testclient": not an address, never a proxy
             return False
         return any(address in network for network in self.trusted_proxies)
+
+
+def session_value(token: str) -> str:
+    """What the login cookie holds: derived from the token, so the cookie is not the token
+    itself, and it changes when the token does."""
+    return hmac.new(token.encode(), b"gatekeeper-console-session", hashlib.sha256).hexdigest()
 
 
 def proxy_networks(cidrs: list[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from gatekeeper.console import chart, params, queries, timefmt
+from gatekeeper.console.sources import Sources
 from gatekeeper.types.names import model_ref_problem
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -35,7 +36,7 @@ def refuse(request: Request, status: int, reason: str) -> Response:
 
 
 def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    sources: queries.Sources = request.app.state.sources
+    sources: Sources = request.app.state.sources
     base = {"now": sources.clock(), "user": request.state.user, "path": request.url.path}
     return TEMPLATES.TemplateResponse(request, template, {**base, **context}, status_code=status)
 
@@ -89,6 +90,18 @@ def register(app: FastAPI) -> None:
         if found is None:
             return refuse(request, 404, f"no decision {decision_id} in the log")
         return render(request, "decision.html", {"d": found})
+
+    @app.get("/decisions/{decision_id}/proof")
+    async def proof(request: Request, decision_id: str) -> Response:
+        """The inclusion proof file (`gatekeeper audit prove`), for `gatekeeper audit verify-proof`."""
+        if not queries.IDENTIFIER.match(decision_id):
+            return refuse(request, 400, "a decision ID is letters, digits, '.', '_', '-'")
+        found = await queries.decision(request.app.state.sources, decision_id)
+        if found is None:
+            return refuse(request, 404, f"no decision {decision_id} in the log")
+        if found.proof is None:
+            return refuse(request, 409, found.proof_problem or "no proof")
+        return JSONResponse(found.proof, headers={"Content-Disposition": f'attachment; filename="{decision_id}.proof.json"'})
 
     @app.get("/policy", response_class=HTMLResponse)
     async def policy(request: Request) -> Response:
