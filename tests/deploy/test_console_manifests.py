@@ -18,6 +18,16 @@ def rendered(kustomize: str) -> list[dict[str, Any]]:  # noqa: F811
     return build(kustomize, "overlays/console")
 
 
+def console_options() -> set[str]:
+    """The options `gatekeeper console` takes, from the command itself."""
+    import typer
+
+    from gatekeeper.cli.app import app
+
+    command = typer.main.get_command(app).commands["console"]  # type: ignore[attr-defined]
+    return {option for param in command.params for option in param.opts}
+
+
 def console_spec(docs: list[dict[str, Any]]) -> dict[str, Any]:
     return one(docs, "Deployment", CONSOLE)["spec"]["template"]["spec"]
 
@@ -35,6 +45,7 @@ def test_runs_gatekeeper_console_with_its_token_from_a_secret(rendered) -> None:
     assert line[:2] == ["gatekeeper", "console"]
     options = dict(zip(line[2::2], line[3::2]))
     assert options["--port"] == "8444" and options["--audit-db"] == "$(GATEKEEPER_AUDIT_DB)"
+    assert set(options) <= console_options(), "an option `gatekeeper console` does not take"
     token_path = options["--token-file"]
     mount = next(m for m in containers["console"]["volumeMounts"] if token_path.startswith(m["mountPath"] + "/"))
     volume = {v["name"]: v for v in spec["volumes"]}[mount["name"]]
