@@ -211,3 +211,24 @@ def test_unindexed_filters_search_a_window_at_a_time(client, monkeypatch):
         cursor = older.group(1)
     assert found == expected
     assert pages >= 3  # two records a page: the log took several
+
+
+def test_what_a_request_carries_is_shown_escaped(client):
+    page = client.get("/decisions", params={"user": '"><script>alert(1)</script>'})
+    assert page.status_code == 200
+    assert "<script>" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+def test_a_model_path_that_is_not_a_plain_name_is_a_400(client):
+    response = client.get("/models/credit%09scoring/1", headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    assert "no path separators or control characters" in response.json()["reason"]
+
+
+def test_quick_time_ranges_keep_the_other_filters(client, clock):
+    page = client.get("/decisions", params={"outcome": "denied", "since": "2020-01-01"})
+    day = re.search(r'href="/decisions\?([^"]+)">last 24 hours<', page.text).group(1)
+    since = (clock.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%MZ")
+    assert unescape(day) == f"outcome=denied&since={since.replace(':', '%3A')}"
+    rows = text(client.get("/decisions?" + unescape(day))).split("Violations")[1]
+    assert "denied" in rows and "admitted" not in rows

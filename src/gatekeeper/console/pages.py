@@ -3,6 +3,7 @@ rendering one template. Nothing here writes anything."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -22,6 +23,11 @@ TEMPLATES.env.filters["show"] = lambda value: (
     ("yes" if value else "no") if isinstance(value, bool)
     else ", ".join(map(str, value)) if isinstance(value, list) else value)
 TEMPLATES.env.globals["urlencode"] = urlencode
+
+
+# The decisions page's quick time ranges (links setting `since`).
+RANGES = [("last hour", timedelta(hours=1)), ("last 24 hours", timedelta(days=1)), ("last 7 days", timedelta(days=7)),
+          ("last 30 days", timedelta(days=30))]
 
 
 def wants_html(request: Request) -> bool:
@@ -78,7 +84,11 @@ def register(app: FastAPI) -> None:
         page = await queries.decisions(sources, query)
         kept = {k: v for k, v in request.query_params.items() if k != "before" and v}
         older = urlencode({**kept, "before": page.older}) if page.older else None
-        return render(request, "decisions.html", {"records": page.records, "q": query, "older": older,
+        untimed = {k: v for k, v in kept.items() if k not in ("since", "until")}
+        now = sources.clock()
+        ranges = [(label, urlencode({**untimed, "since": (now - span).strftime("%Y-%m-%dT%H:%MZ")}))
+                  for label, span in RANGES]
+        return render(request, "decisions.html", {"records": page.records, "q": query, "older": older, "ranges": ranges,
                                                    "searched": page.searched, "window": queries.SEARCH_WINDOW,
                                                    "first_page": urlencode(kept), "has_log": sources.store is not None})
 
@@ -107,6 +117,9 @@ def register(app: FastAPI) -> None:
     async def policy(request: Request) -> Response:
         sources = request.app.state.sources
         table = await queries.requirement_table(sources)
+        if table is None:
+            return refuse(request, 503, "the loaded policies do not define data.gatekeeper.console.requirement_table "
+                                        "(policies/gatekeeper/console/): update the policy folder OPA reads")
         strictness = {"deny": 0, "warn": 1, "dryrun": 2}  # the most enforced environment first
         ordered = sorted(table.items(), key=lambda item: (strictness.get(item[1].get("enforcement"), 0), item[0]))
         return render(request, "policy.html", {"table": ordered, "facts": sources.gate.facts})

@@ -141,7 +141,8 @@ async def version_page(src: Sources, name: str, version: str, timeline_limit: in
                                         after=max(newest[0].seq - TIMELINE_WINDOW, 0))
     return VersionPage(
         name, version, facts.get("evidence"), (found.error or {}).get("message") if found.facts is None else None,
-        [_statement(s) for s in facts.get("signoffs", [])], [_statement(s) for s in facts.get("waivers", [])],
+        [_statement(s, src.gate.facts.signers) for s in facts.get("signoffs", [])],
+        [_statement(s, src.gate.facts.signers) for s in facts.get("waivers", [])],
         decision, (thresholds or {}).get("fairness") or {}, running, timeline, problem)
 
 
@@ -175,10 +176,18 @@ def _strictest(environments: list[str], enforcement: dict[str, str]) -> str:
     return min(known, key=lambda e: (order.get(enforcement[e], 0), e)) if known else STRICTEST
 
 
-def _statement(facts: dict[str, Any]) -> dict[str, Any]:
+def _statement(facts: dict[str, Any], trusted: dict[str, Any]) -> dict[str, Any]:
+    """A sign-off or waiver as the page lists it: who signed it (the trusted signer whose key
+    verified it, else the name it claims), in which role (a sign-off names its role; a
+    waiver's approver holds the signer's roles), what it covers, when it runs out."""
     predicate = facts.get("predicate") or {}
+    holder = next((signer for signer in trusted.get("signers") or []
+                   if facts.get("keyid") and any(key.get("keyid") == facts["keyid"] for key in signer.get("keys") or [])),
+                  {})
     return {"source": facts.get("source", ""), "valid": facts.get("signature_valid", False),
-            "error": facts.get("error"), "signer": predicate.get("signer", ""), "role": predicate.get("role", ""),
+            "error": facts.get("error"),
+            "signer": holder.get("name") or predicate.get("signer") or predicate.get("approver") or "",
+            "role": predicate.get("role") or ", ".join(holder.get("roles") or []),
             "requirement": predicate.get("requirement", ""), "reason": predicate.get("reason", ""),
             "signed_at": predicate.get("signed_at", ""), "expires_at": predicate.get("expires_at", "")}
 
@@ -256,13 +265,14 @@ async def decision(src: Sources, decision_id: str) -> DecisionPage | None:
 
 # --- the policy ------------------------------------------------------------------------------
 
-async def requirement_table(src: Sources) -> dict[str, Any]:
-    """data.gatekeeper.console.requirement_table: environment -> {enforcement, classes: {class: requirements}}."""
-    return await src.gate.engine.data("gatekeeper/console/requirement_table") or {}
+async def requirement_table(src: Sources) -> dict[str, Any] | None:
+    """data.gatekeeper.console.requirement_table: environment -> {enforcement, classes: {class: requirements}};
+    None when the loaded policies do not define it (a policy folder older than the console)."""
+    return await src.gate.engine.data("gatekeeper/console/requirement_table")
 
 
 async def requirements_of(src: Sources, risk_class: str, environment: str) -> dict[str, Any]:
-    table = await requirement_table(src)
+    table = await requirement_table(src) or {}
     return ((table.get(environment) or {}).get("classes") or {}).get(risk_class) or {}
 
 
