@@ -7,7 +7,7 @@ TOOLS := .tools/bin
 OPA := $(TOOLS)/opa
 REGAL := $(TOOLS)/regal
 
-.PHONY: run test install tools venv policy-test layers python-test bench e2e kube clean deploy corpus
+.PHONY: run test install tools venv policy-test layers python-test bench e2e kube clean deploy corpus screenshots
 
 PORT ?= 8443
 
@@ -38,6 +38,8 @@ tools:
 	bash scripts/install-tool.sh witnessctl
 	bash scripts/install-postgres.sh
 	bash scripts/install-openssh.sh
+	# Debian's Chromium for the console's browser tests (Playwright drives it; no browser download).
+	bash scripts/install-chromium.sh
 	# Helm for charts/ (helm lint / template in the tests): ~4 min cold from source, then a no-op.
 	bash scripts/install-tool.sh helm
 
@@ -85,12 +87,18 @@ bench: install kube
 	$(PY) -m bench.replay_bench
 	$(PY) -m bench.auditor_bench
 	$(PY) -m bench.report_bench
+	$(PY) -m bench.console_bench
 
 # The gate over published model-serving manifests (not part of `make test`: the corpus
 # lives outside the repository). Per kind: judged / skipped (reason) / unreadable.
 CORPUS ?= ../shared/corpus
 corpus: install
 	$(PY) scripts/corpus.py $(CORPUS)
+
+# The README's console screenshots (docs/console-*.png), taken by the browser scenario that
+# shows the overview and a model version's page (tests/browser), on the real kube-apiserver.
+screenshots: install kube
+	GATEKEEPER_README_SCREENSHOTS=docs $(PY) -m pytest -q tests/browser -k readme
 
 clean:
 	rm -rf .gatekeeper bench-results
