@@ -64,7 +64,10 @@ enforcement_of(environment) := action if {
 requirements_of(class) := requirements_in(class, requirements_environment)
 
 # METADATA
-# description: the requirements of one class in a named environment ({} for none)
+# description: |
+#   The requirements of one class in a named environment ({} for none): the class's
+#   entry in risk_classes, deep-merged with overrides[environment][class] (the console's
+#   policy table shows every environment's).
 requirements_in(class, environment) := object.union(as_object(base), as_object(override)) if {
 	base := matrix.risk_classes[class]
 	override := object.get(matrix, ["overrides", environment, class], {})
