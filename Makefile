@@ -82,6 +82,7 @@ bench: install kube
 	$(PY) -m bench.mlflow_bench
 	$(PY) -m bench.producers_bench
 	$(PY) -m bench.auditor_bench
+	$(PY) -m bench.impact_bench
 
 # The gate over published model-serving manifests (not part of `make test`: the corpus
 # lives outside the repository). Per kind: judged / skipped (reason) / unreadable.

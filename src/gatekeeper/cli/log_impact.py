@@ -204,7 +204,7 @@ def render_markdown(impact: Any, audit_db: str, since: str) -> str:
     out = [
         "### Policy impact on the decision log",
         "",
-        f"The working tree's policies (`{impact.policy_revision.split(":")[-1][:12]}`) replayed on the decisions recorded from "
+        f"The working tree's policies (`{impact.policy_revision.split(':')[-1][:12]}`) replayed on the decisions recorded from "
         f"{_stamp(impact.since)} to {_stamp(impact.until)} (`--since {since}`), {where}.",
         "",
         f"**{_summary(impact)}.**",
