@@ -81,6 +81,7 @@ bench: install kube
 	$(PY) -m bench.webhook_bench
 	$(PY) -m bench.mlflow_bench
 	$(PY) -m bench.producers_bench
+	$(PY) -m bench.replay_bench
 	$(PY) -m bench.auditor_bench
 	$(PY) -m bench.impact_bench
 

@@ -21,6 +21,7 @@ from gatekeeper.audit.chain import LEAF_OF_PRUNED, ChainVerifier, Row, VerifyRes
 from gatekeeper.audit.errors import AuditStoreError
 from gatekeeper.audit.filters import ListFilter, as_utc
 from gatekeeper.audit.record import GENESIS_HASH
+from gatekeeper.audit.replay_data import StoredBundle, StoredInput
 from gatekeeper.audit.tree import TreeHead
 
 CONNECT_TIMEOUT_S = 5
@@ -79,6 +80,23 @@ CREATE TABLE IF NOT EXISTS audit_cosignatures (
     PRIMARY KEY (size, witness)
 );
 """
+# What replay needs (replay_data.py); older logs get these on their first writable open.
+REPLAY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_inputs (
+    digest text PRIMARY KEY,     -- sha256:<hex> of the canonical JSON, as records name it
+    input bytea NOT NULL,        -- zlib(canonical JSON of the OPA input)
+    last_time timestamptz NOT NULL -- the newest record naming it: pruned with the record bodies
+);
+CREATE INDEX IF NOT EXISTS audit_inputs_last_time ON audit_inputs (last_time);
+CREATE TABLE IF NOT EXISTS audit_bundles (
+    revision text PRIMARY KEY,   -- the policy_revision records carry
+    bundle bytea NOT NULL,       -- the OPA bundle (gzipped tar) holding that revision
+    opa_version text NOT NULL,   -- of the OPA that first evaluated it
+    stored_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+INSERT_INPUT = ("INSERT INTO audit_inputs (digest, input, last_time) VALUES (%s, %s, %s) ON CONFLICT (digest)"
+                " DO UPDATE SET last_time = greatest(audit_inputs.last_time, excluded.last_time)")
 # Held (transaction-scoped) while a replica signs: one checkpoint sequence for all of them.
 CHECKPOINT_LOCK_KEY = 0x6761_7465_636B_7074  # "gateckpt"
 # Records a catch-up transaction adds to the tree of an older log (bounds the head lock).
@@ -119,20 +137,20 @@ class PostgresBackend:
             raise
         return backend
 
-    async def write(self, contents: list[dict[str, Any]]) -> list[Row]:
+    async def write(self, contents: list[dict[str, Any]], inputs: list[StoredInput]) -> list[Row]:
         async with self._lock:
             try:
-                return await self._write_once(contents)
+                return await self._write_once(contents, inputs)
             except _LostBeforeCommit:
                 # Nothing of this batch reached the database (the connection was already
                 # gone, e.g. closed by the server while idle): safe to redo on a new one.
                 pass
             try:
-                return await self._write_once(contents)
+                return await self._write_once(contents, inputs)
             except _LostBeforeCommit as again:
                 raise again.__cause__ from None  # type: ignore[misc]
 
-    async def _write_once(self, contents: list[dict[str, Any]]) -> list[Row]:
+    async def _write_once(self, contents: list[dict[str, Any]], inputs: list[StoredInput]) -> list[Row]:
         conn = await self._connection()
         committing = False
         try:
@@ -151,6 +169,8 @@ class PostgresBackend:
                 rows = link(contents, head_seq, head_hash)
                 async with conn.cursor() as cur:
                     await cur.executemany(INSERT, [row[:8] for row in rows])
+                    if inputs:
+                        await cur.executemany(INSERT_INPUT, [(i.digest, i.compressed, i.time) for i in inputs])
                 await conn.execute(
                     "UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1", (rows[-1].seq, rows[-1].hash)
                 )
@@ -274,9 +294,46 @@ class PostgresBackend:
             )
             head_seq, size, frontier = await cur.fetchone()  # type: ignore[misc]
             await _grow_tree(conn, tree.unpack(size, frontier), [], head_seq)  # every leaf hashed first
-            cur = await conn.execute("UPDATE audit_records SET body = '' WHERE time < %s AND body != ''",
-                                     (as_utc(before),))
-            return cur.rowcount
+            cutoff = as_utc(before)
+            cur = await conn.execute("UPDATE audit_records SET body = '' WHERE time < %s AND body != ''", (cutoff,))
+            pruned = cur.rowcount
+            await conn.execute("DELETE FROM audit_inputs WHERE last_time < %s", (cutoff,))
+            # A bundle stored since the cutoff may belong to a revision with no decision yet.
+            await conn.execute("DELETE FROM audit_bundles b WHERE stored_at < %s AND NOT EXISTS (SELECT 1 FROM"
+                               " audit_records r WHERE r.body != '' AND (r.body::jsonb ->> 'policy_revision')"
+                               " = b.revision)", (cutoff,))
+            return pruned
+
+    async def put_bundle(self, revision: str, bundle: bytes, opa_version: str) -> bool:
+        async with await self._connect() as conn:
+            cur = await conn.execute("INSERT INTO audit_bundles (revision, bundle, opa_version) VALUES (%s, %s, %s)"
+                                     " ON CONFLICT (revision) DO NOTHING", (revision, bundle, opa_version))
+            return cur.rowcount == 1
+
+    async def has_bundle(self, revision: str) -> bool:
+        return await self._replay_read("SELECT 1 FROM audit_bundles WHERE revision = %s", revision) is not None
+
+    async def bundle(self, revision: str) -> StoredBundle | None:
+        raw = await self._replay_read(
+            "SELECT revision, bundle, opa_version, stored_at FROM audit_bundles WHERE revision = %s", revision)
+        return None if raw is None else StoredBundle(raw[0], bytes(raw[1]), raw[2], raw[3])
+
+    async def inputs(self, digests: list[str]) -> dict[str, bytes]:
+        rows = await self._replay_rows("SELECT digest, input FROM audit_inputs WHERE digest = ANY(%s)", digests)
+        return {digest: bytes(blob) for digest, blob in rows}
+
+    async def _replay_read(self, sql: str, key: str) -> tuple[Any, ...] | None:
+        rows = await self._replay_rows(sql, key)
+        return rows[0] if rows else None
+
+    async def _replay_rows(self, sql: str, param: Any) -> list[tuple[Any, ...]]:
+        """Rows of the replay tables; none also for a log that predates them (read-only)."""
+        async with await self._connect() as conn:
+            try:
+                cur = await conn.execute(sql, (param,))
+            except psycopg.errors.UndefinedTable:
+                return []
+            return await cur.fetchall()
 
     async def checkpoint(self, size: int | None) -> Stored | None:
         async with await self._connect() as conn:
@@ -333,7 +390,11 @@ async def _has_schema(conn: psycopg.AsyncConnection[Any]) -> bool:
 
 
 async def _has_tree(conn: psycopg.AsyncConnection[Any]) -> bool:
-    cur = await conn.execute("SELECT to_regclass('audit_tree_head') IS NOT NULL")
+    return await _has_table(conn, "audit_tree_head")
+
+
+async def _has_table(conn: psycopg.AsyncConnection[Any], name: str) -> bool:
+    cur = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
     return bool((await cur.fetchone())[0])  # type: ignore[index]
 
 
@@ -346,6 +407,10 @@ async def _build_tree(conn: psycopg.AsyncConnection[Any]) -> None:
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
                 await conn.execute(TREE_SCHEMA)
+        if not await _has_table(conn, "audit_bundles"):
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+                await conn.execute(REPLAY_SCHEMA)
         while True:
             async with conn.transaction():
                 cur = await conn.execute(

@@ -79,6 +79,10 @@ class AuditRecord(BaseModel):
     # The subresource an admission wrote through (`status`, `finalize` of a Namespace,
     # `ephemeralcontainers` of a Pod); None for the object itself and for older records.
     subresource: str | None = None
+    # sha256 of the OPA input the decision was made on, stored beside the log
+    # (content-addressed, README "Replay a decision"); None when none was stored: a review
+    # answered without one, or a record written before inputs were kept.
+    input_digest: str | None = None
     # Chain fields: set by the store when the record is appended.
     seq: int = 0
     prev_hash: str = ""

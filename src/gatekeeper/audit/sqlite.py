@@ -24,6 +24,7 @@ from gatekeeper.audit.chain import LEAF_OF_PRUNED, ChainVerifier, Row, VerifyRes
 from gatekeeper.audit.errors import AuditStoreError
 from gatekeeper.audit.filters import ListFilter, as_utc
 from gatekeeper.audit.record import GENESIS_HASH
+from gatekeeper.audit.replay_data import StoredBundle, StoredInput
 from gatekeeper.audit.tree import TreeHead
 
 # Fixed width, so that text order is time order and range filters can use the index.
@@ -86,6 +87,23 @@ CREATE TABLE IF NOT EXISTS audit_cosignatures (
     PRIMARY KEY (size, witness)
 );
 """
+# What replay needs (replay_data.py); older logs get these on their first writable open.
+REPLAY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_inputs (
+    digest TEXT PRIMARY KEY,   -- sha256:<hex> of the canonical JSON, as records name it
+    input BLOB NOT NULL,       -- zlib(canonical JSON of the OPA input)
+    last_time TEXT NOT NULL    -- the newest record naming it: pruned with the record bodies
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS audit_inputs_last_time ON audit_inputs (last_time);
+CREATE TABLE IF NOT EXISTS audit_bundles (
+    revision TEXT PRIMARY KEY, -- the policy_revision records carry
+    bundle BLOB NOT NULL,      -- the OPA bundle (gzipped tar) holding that revision
+    opa_version TEXT NOT NULL, -- of the OPA that first evaluated it
+    stored_at TEXT NOT NULL
+);
+"""
+INSERT_INPUT = ("INSERT INTO audit_inputs (digest, input, last_time) VALUES (?, ?, ?)"
+                " ON CONFLICT (digest) DO UPDATE SET last_time = max(last_time, excluded.last_time)")
 # Records a catch-up transaction adds to the tree of an older log (bounds the write lock).
 CATCH_UP_PAGE = 10000
 
@@ -116,8 +134,8 @@ class SqliteBackend:
             raise
         return backend
 
-    async def write(self, contents: list[dict[str, Any]]) -> list[Row]:
-        return await self._in_writer(self._write_sync, contents)
+    async def write(self, contents: list[dict[str, Any]], inputs: list[StoredInput]) -> list[Row]:
+        return await self._in_writer(self._write_sync, contents, inputs)
 
     async def check_writable(self) -> None:
         await self._in_writer(self._check_writable_sync)
@@ -164,7 +182,7 @@ class SqliteBackend:
             raise
         self._con = con
 
-    def _write_sync(self, contents: list[dict[str, Any]]) -> list[Row]:
+    def _write_sync(self, contents: list[dict[str, Any]], inputs: list[StoredInput]) -> list[Row]:
         con = self._require()
         # IMMEDIATE takes the write lock up front, so another process writing the same
         # file (a CLI, a second server) waits for us instead of forking the chain.
@@ -173,6 +191,8 @@ class SqliteBackend:
             head_seq, head_hash = con.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
             rows = link(contents, head_seq, head_hash)
             con.executemany(INSERT, [_to_db(row) for row in rows])
+            if inputs:
+                con.executemany(INSERT_INPUT, [(i.digest, i.compressed, _time(i.time)) for i in inputs])
             con.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (rows[-1].seq, rows[-1].hash))
             _grow_tree(con, _tree_head(con), [row.body for row in rows], head_seq)
             con.execute("COMMIT")
@@ -295,8 +315,12 @@ class SqliteBackend:
             try:
                 (head_seq,) = con.execute("SELECT seq FROM audit_head WHERE id = 1").fetchone()
                 _grow_tree(con, _tree_head(con), [], head_seq)  # every leaf hashed before any body goes
-                cur = con.execute("UPDATE audit_records SET body = '' WHERE time < ? AND body != ''",
-                                  (as_utc(before).strftime(TIME_FORMAT),))  # type: ignore[union-attr]
+                cutoff = _time(before)
+                cur = con.execute("UPDATE audit_records SET body = '' WHERE time < ? AND body != ''", (cutoff,))
+                con.execute("DELETE FROM audit_inputs WHERE last_time < ?", (cutoff,))
+                # A bundle stored since the cutoff may belong to a revision with no decision yet.
+                con.execute("DELETE FROM audit_bundles WHERE stored_at < ? AND revision NOT IN (SELECT"
+                            " json_extract(body, '$.policy_revision') FROM audit_records WHERE body != '')", (cutoff,))
                 con.execute("COMMIT")
                 return cur.rowcount
             finally:
@@ -304,6 +328,40 @@ class SqliteBackend:
                     con.execute("ROLLBACK")
 
         return await self._in_writer(prune)
+
+    async def put_bundle(self, revision: str, bundle: bytes, opa_version: str) -> bool:
+        def put() -> bool:
+            cur = self._require().execute(
+                "INSERT OR IGNORE INTO audit_bundles (revision, bundle, opa_version, stored_at) VALUES (?, ?, ?, ?)",
+                (revision, bundle, opa_version, _now()))
+            return cur.rowcount == 1
+
+        return await self._in_writer(put)
+
+    async def has_bundle(self, revision: str) -> bool:
+        def has(con: sqlite3.Connection) -> bool:
+            return _replay_read(con, "SELECT 1 FROM audit_bundles WHERE revision = ?", revision) is not None
+
+        return await asyncio.to_thread(self._with_connection, has)
+
+    async def bundle(self, revision: str) -> StoredBundle | None:
+        def read(con: sqlite3.Connection) -> StoredBundle | None:
+            raw = _replay_read(con, "SELECT revision, bundle, opa_version, stored_at FROM audit_bundles"
+                                    " WHERE revision = ?", revision)
+            return None if raw is None else StoredBundle(raw[0], bytes(raw[1]), raw[2], _parse_time(raw[3]))
+
+        return await asyncio.to_thread(self._with_connection, read)
+
+    async def inputs(self, digests: list[str]) -> dict[str, bytes]:
+        def read(con: sqlite3.Connection) -> dict[str, bytes]:
+            found: dict[str, bytes] = {}
+            for start in range(0, len(digests), 500):  # under SQLite's bound-parameter limit
+                chunk = digests[start : start + 500]
+                sql = f"SELECT digest, input FROM audit_inputs WHERE digest IN ({', '.join('?' * len(chunk))})"
+                found.update((d, bytes(blob)) for d, blob in _replay_rows(con, sql, chunk))
+            return found
+
+        return await asyncio.to_thread(self._with_connection, read)
 
     async def checkpoint(self, size: int | None) -> Stored | None:
         def read(con: sqlite3.Connection) -> Stored | None:
@@ -362,7 +420,7 @@ def _build_tree(con: sqlite3.Connection) -> None:
     leaves, in seq order, a page per transaction. A store that cannot be written (a
     read-only file) opens without: reads work, the next append would catch up."""
     try:
-        con.executescript(TREE_SCHEMA)
+        con.executescript(TREE_SCHEMA + REPLAY_SCHEMA)
         while True:
             con.execute("BEGIN IMMEDIATE")
             try:
@@ -404,6 +462,25 @@ def _grow_tree(con: sqlite3.Connection, head: TreeHead, bodies: list[str], upto:
 
 def _now() -> str:
     return datetime.now(timezone.utc).strftime(TIME_FORMAT)
+
+
+def _time(value: datetime) -> str:
+    return as_utc(value).strftime(TIME_FORMAT)  # type: ignore[union-attr]
+
+
+def _replay_read(con: sqlite3.Connection, sql: str, key: str) -> tuple[Any, ...] | None:
+    """One row of the replay tables; None also for a log opened read-only that predates them."""
+    rows = _replay_rows(con, sql, [key])
+    return rows[0] if rows else None
+
+
+def _replay_rows(con: sqlite3.Connection, sql: str, params: list[str]) -> list[tuple[Any, ...]]:
+    try:
+        return con.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return []
+        raise
 
 
 def _stored(con: sqlite3.Connection, size: int, root: bytes, note: str) -> Stored:

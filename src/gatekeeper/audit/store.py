@@ -17,6 +17,7 @@ from gatekeeper.audit.group_commit import GroupCommit
 from gatekeeper.audit.note import Checkpoint, Note, NoteError, Signer, Verifier
 from gatekeeper.audit.proofs import InvalidProof, proof_document
 from gatekeeper.audit.record import CHAIN_FIELDS, OUTCOMES, SOURCES, AuditRecord
+from gatekeeper.audit.replay_data import StoredBundle, StoredInput, TamperedInput, pack, unpack
 from gatekeeper.audit.tree import TreeHead
 
 # Rows per read when streaming the whole log (export): memory stays bounded by this.
@@ -26,7 +27,7 @@ PAGE = 1000
 class Backend(Protocol):
     name: str
 
-    async def write(self, contents: list[dict[str, Any]]) -> list[Row]: ...
+    async def write(self, contents: list[dict[str, Any]], inputs: list[StoredInput]) -> list[Row]: ...
     async def read(self, query: ListFilter) -> list[Row]: ...
     async def verify(self) -> VerifyResult: ...
     async def check_writable(self) -> None: ...
@@ -40,6 +41,10 @@ class Backend(Protocol):
     async def checkpoints(self) -> list[Stored]: ...
     async def add_cosignature(self, size: int, witness: str, line: str) -> None: ...
     async def prune(self, before: datetime) -> int: ...
+    async def put_bundle(self, revision: str, bundle: bytes, opa_version: str) -> bool: ...
+    async def has_bundle(self, revision: str) -> bool: ...
+    async def bundle(self, revision: str) -> StoredBundle | None: ...
+    async def inputs(self, digests: list[str]) -> dict[str, bytes]: ...
 
 
 async def open_store(url: str, *, create: bool = True) -> AuditStore:
@@ -92,16 +97,54 @@ class AuditStore:
     def __init__(self, backend: Backend) -> None:
         self.url = backend.name
         self._backend = backend
-        self._commit: GroupCommit[dict[str, Any], Row] = GroupCommit(
-            backend.write, wrap_error=self._error, closed_error=lambda: AuditStoreError(self.url, "closed")
+        self._commit: GroupCommit[tuple[dict[str, Any], StoredInput | None], Row] = GroupCommit(
+            self._write, wrap_error=self._error, closed_error=lambda: AuditStoreError(self.url, "closed")
         )
         self._closed = False
 
-    async def append(self, record: AuditRecord) -> AuditRecord:
-        """Chain and store the record; returns only once it is committed (durable)."""
+    async def append(self, record: AuditRecord, input_doc: dict[str, Any] | None = None) -> AuditRecord:
+        """Chain and store the record, and the OPA input it was decided on (its digest goes
+        into the record as `input_digest`); returns only once both are committed (durable)."""
+        stored = None
+        if input_doc is not None:
+            stored = pack(input_doc, record.time)
+            record = record.model_copy(update={"input_digest": stored.digest})
         content = {k: v for k, v in record.content().items() if k not in CHAIN_FIELDS}
-        row = await self._commit.submit(content)
+        row = await self._commit.submit((content, stored))
         return record.model_copy(update={"seq": row.seq, "prev_hash": row.prev_hash, "hash": row.hash})
+
+    async def _write(self, batch: list[tuple[dict[str, Any], StoredInput | None]]) -> list[Row]:
+        return await self._backend.write([content for content, _ in batch], [i for _, i in batch if i is not None])
+
+    async def put_bundle(self, revision: str, bundle: bytes, opa_version: str) -> bool:
+        """Store a policy revision's OPA bundle under its digest, once (content-addressed:
+        the caller checks the bundle holds that revision). True when it was not there yet."""
+        async with self._errors():
+            return await self._backend.put_bundle(revision, bundle, opa_version)
+
+    async def has_bundle(self, revision: str) -> bool:
+        async with self._errors():
+            return await self._backend.has_bundle(revision)
+
+    async def bundle(self, revision: str) -> StoredBundle | None:
+        """The stored bundle of a policy revision, as stored (replay checks its digest)."""
+        async with self._errors():
+            return await self._backend.bundle(revision)
+
+    async def input(self, digest: str) -> dict[str, Any] | None:
+        """The OPA input stored under `digest`, None when there is none (pruned, or never
+        stored). Raises AuditStoreError naming it when its content no longer matches."""
+        return (await self.inputs([digest])).get(digest)
+
+    async def inputs(self, digests: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored inputs of these digests (one read), by digest; those not stored are
+        left out. Raises AuditStoreError naming the first whose content no longer matches."""
+        async with self._errors():
+            stored = await self._backend.inputs(sorted(set(digests)))
+        try:
+            return {digest: unpack(digest, compressed) for digest, compressed in stored.items()}
+        except TamperedInput as exc:
+            raise AuditStoreError(self.url, str(exc)) from None
 
     async def list(
         self,
@@ -141,7 +184,8 @@ class AuditStore:
 
     async def prune(self, before: datetime, now: datetime, min_retention: timedelta) -> int:
         """Remove the bodies of records older than `before`, keeping every hash (chain and
-        tree), so checkpoints and the proofs of kept records stay valid. Refuses to remove
+        tree), so checkpoints and the proofs of kept records stay valid; with them the OPA
+        inputs no kept record names, and the bundles of revisions no kept record names. Refuses to remove
         anything younger than the retention minimum. Returns how many were pruned."""
         before, now = as_utc(before), as_utc(now)  # type: ignore[assignment]
         if before > now - min_retention:  # type: ignore[operator]

@@ -21,8 +21,8 @@ from urllib.parse import quote, urlsplit
 import orjson
 from pydantic import ValidationError
 
+from gatekeeper.opa.bundle import POLICY_DATA, revision_digest
 from gatekeeper.opa.transport import ConnectionFailed, HttpAnswer, OpaConnections
-from gatekeeper.types.canonical import canonical_json, sha256_of
 from gatekeeper.types.policy_facts import PolicyFacts
 
 DECISION_PACKAGE = "gatekeeper"
@@ -32,8 +32,6 @@ FACTS_PATH = "gatekeeper/facts"
 # requirement ID without a remediation text): the gate refuses a policy with any.
 LINT_PACKAGE = "gatekeeper.lint"
 LINT_TIMEOUT_S = 30.0
-# The data documents the compliance team owns; part of the policy revision.
-POLICY_DATA = ("gatekeeper/matrix", "gatekeeper/signers", "gatekeeper/serving")
 
 
 class PolicyError(RuntimeError):
@@ -140,17 +138,26 @@ class PolicyEngine:
         return await self._revision_of(await self.modules())
 
     async def _revision_of(self, modules: dict[str, str]) -> str:
-        # Module ids are the paths OPA loaded them from: hash them relative to their common
-        # folder, so the same policies loaded from two places agree. The data documents
-        # compliance owns are hashed with the modules.
-        root = os.path.commonpath(list(modules)) if len(modules) > 1 else ""
-        chunks = []
-        for module_id in sorted(modules):
-            relative = os.path.relpath(module_id, root) if root else module_id
-            chunks.append(f"{relative}\0{modules[module_id]}\0".encode())
-        for path in POLICY_DATA:
-            chunks.append(canonical_json(await self.data(path)))
-        return sha256_of(*chunks)
+        return revision_digest(modules, await self.policy_data())
+
+    async def policy_data(self) -> dict[str, Any]:
+        """The data documents compliance owns (POLICY_DATA), path -> value (None: undefined)."""
+        return {path: await self.data(path) for path in POLICY_DATA}
+
+    async def snapshot(self) -> tuple[str, dict[str, str], dict[str, Any]]:
+        """What the policy revision is over: the revision, the modules and the documents."""
+        modules = await self.modules()
+        data = await self.policy_data()
+        return revision_digest(modules, data), modules, data
+
+    async def version(self) -> str:
+        """The version of the OPA answering (opa.runtime() of an ad-hoc query)."""
+        exchange = self._connections.post_json("/v1/query", orjson.dumps({"query": "v := opa.runtime().version"}))
+        status, document = await self._ask(exchange)
+        try:
+            return str(document["result"][0]["v"])
+        except (TypeError, KeyError, IndexError):
+            raise PolicyError(f"OPA at {self.url}: cannot read its version (HTTP {status}: {_error_text(document)})") from None
 
     async def _query(self, package: str, rule: str, input_doc: dict[str, Any], *, required: bool = True,
                      timeout: float | None = None) -> Any:

@@ -64,7 +64,8 @@ def opa_environment(processors: int | None = None) -> dict[str, str]:
 
 
 class OpaServer:
-    """`opa run --server` on loopback with a policy folder; use as a context manager."""
+    """`opa run --server` on loopback with a policy folder, or a bundle file (a stored policy
+    revision, opa.bundle); use as a context manager."""
 
     def __init__(
         self, policy_dir: str | Path, *, binary: str | None = None, log_file: str | Path | None = None,
@@ -90,14 +91,16 @@ class OpaServer:
     def start(self, timeout: float = 20.0, port: int | None = None) -> str:
         if not self.binary or not Path(self.binary).is_file():
             raise OpaStartError("OPA binary not found: run `make install` (scripts/install-opa.sh) or put opa on PATH")
-        if not (self.policy_dir / "gatekeeper").is_dir():
+        bundle = self.policy_dir.is_file()
+        if not bundle and not (self.policy_dir / "gatekeeper").is_dir():
             raise OpaStartError(f"policy folder {self.policy_dir} has no gatekeeper/ package")
         self.port = port or free_port()
         # OPA's own log goes to a file, never a pipe: a full pipe would stall OPA.
         log = open(self.log_file, "a+b") if self.log_file else tempfile.TemporaryFile()  # noqa: SIM115
         command = [
             self.binary, "run", "--server", "--addr", f"127.0.0.1:{self.port}", "--log-level", "error",
-            "--disable-telemetry", "--optimize-store-for-read-speed", "--ignore", "*_test.rego", str(self.policy_dir),
+            "--disable-telemetry", "--optimize-store-for-read-speed", "--ignore", "*_test.rego",
+            *(["--bundle"] if bundle else []), str(self.policy_dir),
         ]
         try:
             self._process = subprocess.Popen(command, stdout=log, stderr=log, env=opa_environment(self.processors),

@@ -22,6 +22,7 @@ from gatekeeper.evidence.lookup import EvidenceLookup, Found
 from gatekeeper.evidence.signing.statements import rfc3339
 from gatekeeper.evidence.signing.trust import TrustStore
 from gatekeeper.types.canonical import sha256_of
+from gatekeeper.opa import bundle
 from gatekeeper.opa.client import PolicyEngine, PolicyError
 from gatekeeper.opa.server import OpaServer
 from gatekeeper.pipeline.fail_closed import fail_closed, unrecorded
@@ -112,6 +113,7 @@ class Gate:
         self.facts = PolicyFacts()  # one snapshot per policy revision, as OPA evaluated it
         self.kinds: ServingKinds | None = None  # the serving-kinds table of those facts
         self.refused: str | None = None  # why the policy OPA serves is refused (then every decision fails closed)
+        self.bundled = ""  # the revision whose OPA bundle the audit store is known to hold
 
     async def refresh_policy(self) -> None:
         """Read what OPA has loaded: the policy facts (revision, environments, trusted keys)."""
@@ -130,6 +132,23 @@ class Gate:
             self.kinds = ServingKinds.from_data(facts.serving)
         self.facts = facts
         self.policy_revision = facts.revision
+        await self._keep_bundle()
+
+    async def _keep_bundle(self) -> None:
+        """Store the policy revision's OPA bundle in the audit store, once per revision, so
+        its decisions can be replayed. Not a reason to refuse reviews: retried with the next
+        record until it is stored (and a store that cannot take it fails those closed)."""
+        if self.audit is None or self.bundled == self.policy_revision:
+            return
+        try:
+            revision, modules, data = await self.engine.snapshot()
+            if revision != self.policy_revision:
+                return  # the policy changed since the facts were read: the next refresh stores it
+            if not await self.audit.has_bundle(revision):
+                await self.audit.put_bundle(revision, bundle.build(modules, data), await self.engine.version())
+            self.bundled = revision
+        except (PolicyError, AuditStoreError):
+            return
 
     def enforcement_of(self, environment: str) -> Enforcement:
         """What the policy does with violations in `environment`; an unknown one is enforced."""
@@ -155,6 +174,8 @@ class Gate:
         for item in unconfirmed:
             evaluation.problems.append(f"{_where(item.manifest)}{item.failure}")
             evaluation.report.results.append(self._decision(item, None, environment, context, item.failure))
+        # The input each decision was made on, by position in the results (none for the above).
+        decided_on: list[PolicyInput | None] = [None] * len(unconfirmed)
 
         # Evidence for every distinct model reference, concurrently; the lookup collapses repeats.
         # Keyed by everything a model entry holds: two workloads naming one version with
@@ -177,8 +198,9 @@ class Gate:
             evaluation.problems.append(failure)
         for item, result in zip(gated, results):
             evaluation.report.results.append(self._decision(item, result, environment, context, failure))
+        decided_on.extend(inputs)
         if self.audit is not None and evaluation.report.results:
-            await self._record(evaluation.report.results, context)
+            await self._record(evaluation.report.results, context, decided_on)
         evaluation.problems = list(dict.fromkeys(evaluation.problems))
         evaluation.report.allowed = all(decision.allowed for decision in evaluation.report.results)
         return evaluation
@@ -264,9 +286,13 @@ class Gate:
             with metrics.AUDIT_SECONDS.time():
                 await self.audit.append(record)
 
-    async def _record(self, decisions: list[Decision], context: ReviewContext) -> None:
-        """Durably log every decision before it is answered; fail closed when the log cannot."""
+    async def _record(self, decisions: list[Decision], context: ReviewContext,
+                      inputs: list[PolicyInput | None]) -> None:
+        """Durably log every decision with the OPA input it was made on (for replay) before
+        it is answered; fail closed when the log cannot."""
         assert self.audit is not None
+        audit = self.audit
+        await self._keep_bundle()
         records = [
             AuditRecord.from_decision(d, request_uid=context.request_uid, user=context.user,
                                       dry_run=context.dry_run, source=context.source,  # type: ignore[arg-type]
@@ -275,7 +301,8 @@ class Gate:
         ]
         try:
             with metrics.AUDIT_SECONDS.time():
-                await _all(self.audit.append(record) for record in records)
+                await _all(audit.append(record, input_doc)  # type: ignore[arg-type]
+                           for record, input_doc in zip(records, inputs, strict=True))
         except AuditStoreError as exc:
             metrics.ERRORS.labels("audit").inc()
             failure = f"the decision could not be recorded: {exc}"
