@@ -65,7 +65,7 @@ def run(*, audit_db: str, policy_dir: Path, since: str, environments: list[str] 
             try:
                 engine = PolicyEngine(url, timeout=60.0)
                 try:
-                    return await log_impact(store, engine, stored_inputs(store), since=start, until=now,
+                    return await log_impact(store, engine, store.inputs, since=start, until=now,
                                             environments=environments)
                 finally:
                     await engine.close()
@@ -78,15 +78,6 @@ def run(*, audit_db: str, policy_dir: Path, since: str, environments: list[str] 
         return asyncio.run(replay())
     except (AuditStoreError, OpaStartError, PolicyError) as exc:
         raise fail(str(exc)) from None
-
-
-def stored_inputs(store: Any) -> Any:
-    """The store's reader of OPA inputs by digest (None for one it does not hold)."""
-
-    async def read(digests: list[str]) -> dict[str, dict[str, Any] | None]:
-        return {digest: None for digest in digests}
-
-    return read
 
 
 # --- rendering ----------------------------------------------------------------------------
@@ -105,9 +96,13 @@ def _models(change: Any) -> str:
     return ", ".join(change.recorded.models) or "(no model)"
 
 
+_RANK = {kind: n for n, kind in enumerate(_TEXT)}  # flips first, then other violations
+
+
 def _ordered(changes: list[Any]) -> list[Any]:
-    """Grouped as the report reads: by namespace, then model@version, then time."""
-    return sorted(changes, key=lambda c: (c.recorded.namespace, c.recorded.models, c.recorded.time, c.recorded.seq))
+    """Flips first; each kind by namespace, then model@version, then time."""
+    return sorted(changes, key=lambda c: (_RANK[c.kind], c.recorded.namespace, c.recorded.models, c.recorded.time,
+                                          c.recorded.seq))
 
 
 def _counts(part: Any) -> str:
@@ -144,17 +139,13 @@ def render_table(impact: Any, audit_db: str, since: str) -> str:
     for title, part, when in (("admissions of the period", impact.admissions, "decided"),
                               ("running workloads (each one's newest background decision)", impact.workloads, "as of")):
         out += ["", f"{title}: {_counts(part)}"]
-        namespace = None
         for change in _ordered(part.changes):
             r = change.recorded
-            if r.namespace != namespace:
-                namespace = r.namespace
-                out.append(f" namespace {namespace or '(cluster)'}")
             state = f" (still {'admitted' if change.allowed else 'denied'})" if (
                 change.kind == "violations_changed" and part is impact.admissions) else ""
             out.append(f"  {_TEXT[change.kind]}{state}  {_object(change)}  {_models(change)}  in {r.environment}  "
                        f"{when} {_stamp(r.time)}  decision {r.decision_id}")
-            out += [f"    + {req}: {change.lines.get(req, '')}".rstrip(": ") for req in change.appeared]
+            out += [f"    + {change.lines.get(req) or req}" for req in change.appeared]
             out += [f"    - {req}" for req in change.vanished]
         for group, counts in grouped(part.changes).items():
             if counts:

@@ -569,7 +569,8 @@ def _impact_from_log(paths: list[str] | None, base: str | None, head: str | None
         except OSError as exc:
             raise fail(f"cannot write {output}: {exc.strerror}") from None
     typer.echo(table if output is not None else chosen, nl=False)
-    for part, what in ((result.admissions, "admissions"), (result.workloads, "running workloads")):
+    for part, what in ((result.admissions, "admission"), (result.workloads, "running workload")):
         if part.unreplayable:
-            note(f"{part.unreplayable} {what} not replayable (no stored input): not part of the comparison")
+            note(f"{part.unreplayable} {what}{'s' if part.unreplayable != 1 else ''} not replayable "
+                 f"(no stored input): not part of the comparison")
     raise typer.Exit(1 if result.changed else 0)
