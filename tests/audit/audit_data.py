@@ -66,3 +66,15 @@ def raw_sql(url: str, *statements: str) -> None:
             con.execute(sql)
     finally:
         con.close()
+
+
+def raw_rows(url: str, query: str) -> list[tuple]:
+    """Rows straight from the store's database."""
+    if url.startswith("postgresql://"):
+        with psycopg.connect(url, autocommit=True) as conn:
+            return conn.execute(query).fetchall()
+    con = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        return con.execute(query).fetchall()
+    finally:
+        con.close()

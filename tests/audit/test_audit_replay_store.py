@@ -12,14 +12,15 @@ import pytest
 from gatekeeper.audit import AuditStoreError, open_store
 from gatekeeper.types.canonical import canonical_json, sha256_of
 
-from .audit_data import raw_sql, record
+from .audit_data import raw_rows, raw_sql, record
 
 OLD = datetime(2020, 3, 1, tzinfo=timezone.utc)
 
 
-def opa_input(i: int) -> dict:
+def opa_input(i: int, model: str = "models:/credit-scoring/3") -> dict:
     return {"now": f"2026-12-0{1 + i % 5}T10:00:00Z", "environment": "production", "operation": "CREATE",
-            "models": [{"ref": "models:/credit-scoring/3", "evidence": {"fairness": {"ratio": 0.9, "note": "é"}}}]}
+            "models": [{"ref": model, "evidence": {"fairness": {"ratio": 0.9, "note": "é"},
+                                                   "signoffs": [f"sha256:{n:064x}" for n in range(20)]}}]}
 
 
 def test_the_record_names_its_input_and_the_store_gives_it_back(store_url):
@@ -44,7 +45,7 @@ def test_a_tampered_input_is_named(store_url):
     async def run():
         async with await open_store(store_url) as store:
             appended = await store.append(record(0), opa_input(0))
-            other = await store.append(record(1), opa_input(1))
+            other = await store.append(record(1), opa_input(1, "models:/churn/1"))
         # Swap the stored inputs: each row now holds a valid input that is not its own.
         raw_sql(store_url, f"UPDATE audit_inputs SET digest = 'x' WHERE digest = '{appended.input_digest}'",
                 f"UPDATE audit_inputs SET digest = '{appended.input_digest}' WHERE digest = '{other.input_digest}'")
@@ -75,7 +76,7 @@ def test_prune_removes_the_inputs_of_pruned_records_and_unnamed_bundles(store_ur
 
     async def run():
         async with await open_store(store_url) as store:
-            old = await store.append(record(0).model_copy(update={"time": OLD}), opa_input(0))
+            old = await store.append(record(0).model_copy(update={"time": OLD}), opa_input(0, "models:/churn/1"))
             shared_old = await store.append(record(1).model_copy(update={"time": OLD}), opa_input(1))
             await store.append(record(2), opa_input(1))  # a kept record names the same input
             new = await store.append(record(3), opa_input(2))
@@ -89,6 +90,46 @@ def test_prune_removes_the_inputs_of_pruned_records_and_unnamed_bundles(store_ur
                 await store.has_bundle("sha256:policy"), await store.has_bundle("sha256:gone"), await store.verify()
 
     inputs, kept_bundle, gone_bundle, verified = asyncio.run(run())
-    assert inputs == [None, opa_input(1), opa_input(2)]
+    assert inputs == [None, opa_input(1), opa_input(2)]  # opa_input(1): the base of opa_input(2), kept with it
     assert (kept_bundle, gone_bundle) == (True, False)
     assert verified.ok
+
+
+def test_inputs_about_the_same_models_are_stored_against_a_base(store_url):
+    async def run():
+        async with await open_store(store_url) as store:
+            base = await store.append(record(0), opa_input(0))
+            later = [await store.append(record(i), opa_input(i)) for i in (1, 2)]
+            other = await store.append(record(3), opa_input(3, "models:/churn/1"))
+            read = await store.inputs([r.input_digest for r in (base, *later, other)])
+        return base, later, other, read
+
+    base, later, other, read = asyncio.run(run())
+    assert read == {base.input_digest: opa_input(0), later[0].input_digest: opa_input(1),
+                    later[1].input_digest: opa_input(2), other.input_digest: opa_input(3, "models:/churn/1")}
+    rows = dict(raw_rows(store_url, "SELECT digest, base FROM audit_inputs"))
+    assert rows == {base.input_digest: None, later[0].input_digest: base.input_digest,
+                    later[1].input_digest: base.input_digest, other.input_digest: None}
+    sizes = dict(raw_rows(store_url, "SELECT digest, length(input) FROM audit_inputs"))
+    assert sizes[later[0].input_digest] * 3 < sizes[base.input_digest]
+
+    # A restarted gate knows no base: stored whole again, the row becomes whole (a base never has one).
+    async def again():
+        async with await open_store(store_url) as store:
+            await store.append(record(4), opa_input(1))
+            return await store.inputs([later[0].input_digest, later[1].input_digest])
+
+    assert asyncio.run(again()) == {later[0].input_digest: opa_input(1), later[1].input_digest: opa_input(2)}
+    assert dict(raw_rows(store_url, "SELECT digest, base FROM audit_inputs"))[later[0].input_digest] is None
+
+    # The base tampered with: what is read against it is refused, naming the base.
+    raw_sql(store_url, f"UPDATE audit_inputs SET base = '{later[0].input_digest}' WHERE digest = '{base.input_digest}'")
+
+    async def read_later():
+        async with await open_store(store_url) as store:
+            with pytest.raises(AuditStoreError) as raised:
+                await store.input(later[1].input_digest)
+            return raised.value
+
+    assert (f"the stored input {later[1].input_digest} was changed: its base {base.input_digest} has a base"
+            in str(asyncio.run(read_later())))

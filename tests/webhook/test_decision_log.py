@@ -93,3 +93,22 @@ def test_with_an_admission_token_only_its_holder_gets_reviews_answered(tmp_path)
         assert post(gate, body, headers={"authorization": "Bearer s3cret-for-this-test"}).status_code == 401
     finally:
         gate.stop()
+
+
+def test_an_admission_replays_from_what_the_log_kept(gate):
+    # The webhook hands the OPA input to the log and stores the policy bundle of its own OPA.
+    assert post(gate, review(manifest(COMPLIANT), uid="replayed")).json()["response"]["allowed"] is True
+    (admitted,) = records(gate, request_uid="replayed")
+    assert admitted["input_digest"].startswith("sha256:")
+    replayed = run_cli("audit", "replay", admitted["decision_id"], "--audit-db", gate.audit_db)
+    assert replayed.code == 0, replayed.stdout + replayed.stderr
+    assert replayed.stdout.startswith(f"identical: decision {admitted['decision_id']} ")
+
+    unannotated = manifest("churn-predictor-deployment.yaml")
+    annotated = manifest("churn-predictor-deployment.yaml")
+    unannotated["spec"]["template"]["metadata"]["annotations"] = {}
+    post(gate, review(unannotated, operation="UPDATE", old=annotated, uid="no-input"))
+    (removal,) = records(gate, request_uid="no-input")
+    refused = run_cli("audit", "replay", removal["decision_id"], "--audit-db", gate.audit_db)
+    assert refused.code == 2 and refused.stderr.endswith(
+        "cannot be replayed: it was answered without a policy evaluation (annotation_removed): there is no input\n")

@@ -84,8 +84,9 @@ CREATE TABLE IF NOT EXISTS audit_cosignatures (
 REPLAY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_inputs (
     digest text PRIMARY KEY,     -- sha256:<hex> of the canonical JSON, as records name it
-    input bytea NOT NULL,        -- zlib(canonical JSON of the OPA input)
-    last_time timestamptz NOT NULL -- the newest record naming it: pruned with the record bodies
+    input bytea NOT NULL,        -- zlib(canonical JSON of the OPA input), with base's as dictionary
+    base text,                   -- the input whose canonical JSON is the dictionary; NULL: none
+    last_time timestamptz NOT NULL -- the newest record naming it or a dependent: pruned with the bodies
 );
 CREATE INDEX IF NOT EXISTS audit_inputs_last_time ON audit_inputs (last_time);
 CREATE TABLE IF NOT EXISTS audit_bundles (
@@ -95,8 +96,12 @@ CREATE TABLE IF NOT EXISTS audit_bundles (
     stored_at timestamptz NOT NULL DEFAULT now()
 );
 """
-INSERT_INPUT = ("INSERT INTO audit_inputs (digest, input, last_time) VALUES (%s, %s, %s) ON CONFLICT (digest)"
-                " DO UPDATE SET last_time = greatest(audit_inputs.last_time, excluded.last_time)")
+# Stored again whole, an input stored against a base becomes whole: bases never have one.
+INSERT_INPUT = ("INSERT INTO audit_inputs (digest, input, base, last_time) VALUES (%s, %s, %s, %s) ON CONFLICT"
+                " (digest) DO UPDATE SET last_time = greatest(audit_inputs.last_time, excluded.last_time),"
+                " input = CASE WHEN excluded.base IS NULL THEN excluded.input ELSE audit_inputs.input END,"
+                " base = CASE WHEN excluded.base IS NULL THEN NULL ELSE audit_inputs.base END")
+KEEP_BASE = "UPDATE audit_inputs SET last_time = greatest(last_time, %s) WHERE digest = %s"
 # Held (transaction-scoped) while a replica signs: one checkpoint sequence for all of them.
 CHECKPOINT_LOCK_KEY = 0x6761_7465_636B_7074  # "gateckpt"
 # Records a catch-up transaction adds to the tree of an older log (bounds the head lock).
@@ -170,7 +175,9 @@ class PostgresBackend:
                 async with conn.cursor() as cur:
                     await cur.executemany(INSERT, [row[:8] for row in rows])
                     if inputs:
-                        await cur.executemany(INSERT_INPUT, [(i.digest, i.compressed, i.time) for i in inputs])
+                        await cur.executemany(INSERT_INPUT, [(i.digest, i.compressed, i.base, i.time) for i in inputs])
+                        if bases := [(i.time, i.base) for i in inputs if i.base]:
+                            await cur.executemany(KEEP_BASE, bases)
                 await conn.execute(
                     "UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1", (rows[-1].seq, rows[-1].hash)
                 )
@@ -318,9 +325,9 @@ class PostgresBackend:
             "SELECT revision, bundle, opa_version, stored_at FROM audit_bundles WHERE revision = %s", revision)
         return None if raw is None else StoredBundle(raw[0], bytes(raw[1]), raw[2], raw[3])
 
-    async def inputs(self, digests: list[str]) -> dict[str, bytes]:
-        rows = await self._replay_rows("SELECT digest, input FROM audit_inputs WHERE digest = ANY(%s)", digests)
-        return {digest: bytes(blob) for digest, blob in rows}
+    async def inputs(self, digests: list[str]) -> dict[str, tuple[bytes, str | None]]:
+        rows = await self._replay_rows("SELECT digest, input, base FROM audit_inputs WHERE digest = ANY(%s)", digests)
+        return {digest: (bytes(blob), base) for digest, blob, base in rows}
 
     async def _replay_read(self, sql: str, key: str) -> tuple[Any, ...] | None:
         rows = await self._replay_rows(sql, key)

@@ -91,9 +91,10 @@ CREATE TABLE IF NOT EXISTS audit_cosignatures (
 REPLAY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_inputs (
     digest TEXT PRIMARY KEY,   -- sha256:<hex> of the canonical JSON, as records name it
-    input BLOB NOT NULL,       -- zlib(canonical JSON of the OPA input)
-    last_time TEXT NOT NULL    -- the newest record naming it: pruned with the record bodies
-) WITHOUT ROWID;
+    input BLOB NOT NULL,       -- zlib(canonical JSON of the OPA input), with base's as dictionary
+    base TEXT,                 -- the input whose canonical JSON is the dictionary; NULL: none
+    last_time TEXT NOT NULL    -- the newest record naming it or a dependent: pruned with the bodies
+);
 CREATE INDEX IF NOT EXISTS audit_inputs_last_time ON audit_inputs (last_time);
 CREATE TABLE IF NOT EXISTS audit_bundles (
     revision TEXT PRIMARY KEY, -- the policy_revision records carry
@@ -102,8 +103,12 @@ CREATE TABLE IF NOT EXISTS audit_bundles (
     stored_at TEXT NOT NULL
 );
 """
-INSERT_INPUT = ("INSERT INTO audit_inputs (digest, input, last_time) VALUES (?, ?, ?)"
-                " ON CONFLICT (digest) DO UPDATE SET last_time = max(last_time, excluded.last_time)")
+# Stored again whole, an input stored against a base becomes whole: bases never have one.
+INSERT_INPUT = ("INSERT INTO audit_inputs (digest, input, base, last_time) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (digest) DO UPDATE SET last_time = max(last_time, excluded.last_time),"
+                " input = CASE WHEN excluded.base IS NULL THEN excluded.input ELSE input END,"
+                " base = CASE WHEN excluded.base IS NULL THEN NULL ELSE base END")
+KEEP_BASE = "UPDATE audit_inputs SET last_time = max(last_time, ?) WHERE digest = ?"
 # Records a catch-up transaction adds to the tree of an older log (bounds the write lock).
 CATCH_UP_PAGE = 10000
 
@@ -192,7 +197,8 @@ class SqliteBackend:
             rows = link(contents, head_seq, head_hash)
             con.executemany(INSERT, [_to_db(row) for row in rows])
             if inputs:
-                con.executemany(INSERT_INPUT, [(i.digest, i.compressed, _time(i.time)) for i in inputs])
+                con.executemany(INSERT_INPUT, [(i.digest, i.compressed, i.base, _time(i.time)) for i in inputs])
+                con.executemany(KEEP_BASE, [(_time(i.time), i.base) for i in inputs if i.base])
             con.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (rows[-1].seq, rows[-1].hash))
             _grow_tree(con, _tree_head(con), [row.body for row in rows], head_seq)
             con.execute("COMMIT")
@@ -352,13 +358,13 @@ class SqliteBackend:
 
         return await asyncio.to_thread(self._with_connection, read)
 
-    async def inputs(self, digests: list[str]) -> dict[str, bytes]:
-        def read(con: sqlite3.Connection) -> dict[str, bytes]:
-            found: dict[str, bytes] = {}
+    async def inputs(self, digests: list[str]) -> dict[str, tuple[bytes, str | None]]:
+        def read(con: sqlite3.Connection) -> dict[str, tuple[bytes, str | None]]:
+            found: dict[str, tuple[bytes, str | None]] = {}
             for start in range(0, len(digests), 500):  # under SQLite's bound-parameter limit
                 chunk = digests[start : start + 500]
-                sql = f"SELECT digest, input FROM audit_inputs WHERE digest IN ({', '.join('?' * len(chunk))})"
-                found.update((d, bytes(blob)) for d, blob in _replay_rows(con, sql, chunk))
+                sql = f"SELECT digest, input, base FROM audit_inputs WHERE digest IN ({', '.join('?' * len(chunk))})"
+                found.update((d, (bytes(blob), base)) for d, blob, base in _replay_rows(con, sql, chunk))
             return found
 
         return await asyncio.to_thread(self._with_connection, read)

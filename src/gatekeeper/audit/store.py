@@ -17,7 +17,7 @@ from gatekeeper.audit.group_commit import GroupCommit
 from gatekeeper.audit.note import Checkpoint, Note, NoteError, Signer, Verifier
 from gatekeeper.audit.proofs import InvalidProof, proof_document
 from gatekeeper.audit.record import CHAIN_FIELDS, OUTCOMES, SOURCES, AuditRecord
-from gatekeeper.audit.replay_data import StoredBundle, StoredInput, TamperedInput, pack, unpack
+from gatekeeper.audit.replay_data import Bases, StoredBundle, StoredInput, TamperedInput, document, unpack
 from gatekeeper.audit.tree import TreeHead
 
 # Rows per read when streaming the whole log (export): memory stays bounded by this.
@@ -44,7 +44,7 @@ class Backend(Protocol):
     async def put_bundle(self, revision: str, bundle: bytes, opa_version: str) -> bool: ...
     async def has_bundle(self, revision: str) -> bool: ...
     async def bundle(self, revision: str) -> StoredBundle | None: ...
-    async def inputs(self, digests: list[str]) -> dict[str, bytes]: ...
+    async def inputs(self, digests: list[str]) -> dict[str, tuple[bytes, str | None]]: ...
 
 
 async def open_store(url: str, *, create: bool = True) -> AuditStore:
@@ -101,16 +101,19 @@ class AuditStore:
             self._write, wrap_error=self._error, closed_error=lambda: AuditStoreError(self.url, "closed")
         )
         self._closed = False
+        self._bases = Bases()
 
     async def append(self, record: AuditRecord, input_doc: dict[str, Any] | None = None) -> AuditRecord:
         """Chain and store the record, and the OPA input it was decided on (its digest goes
         into the record as `input_digest`); returns only once both are committed (durable)."""
-        stored = None
+        packed = None
         if input_doc is not None:
-            stored = pack(input_doc, record.time)
-            record = record.model_copy(update={"input_digest": stored.digest})
+            packed = self._bases.pack(input_doc, record.time)
+            record = record.model_copy(update={"input_digest": packed.stored.digest})
         content = {k: v for k, v in record.content().items() if k not in CHAIN_FIELDS}
-        row = await self._commit.submit((content, stored))
+        row = await self._commit.submit((content, packed.stored if packed else None))
+        if packed is not None:
+            self._bases.committed(packed)
         return record.model_copy(update={"seq": row.seq, "prev_hash": row.prev_hash, "hash": row.hash})
 
     async def _write(self, batch: list[tuple[dict[str, Any], StoredInput | None]]) -> list[Row]:
@@ -141,8 +144,23 @@ class AuditStore:
         left out. Raises AuditStoreError naming the first whose content no longer matches."""
         async with self._errors():
             stored = await self._backend.inputs(sorted(set(digests)))
+            bases = sorted({base for _, base in stored.values() if base and base not in stored})
+            if bases:
+                stored.update(await self._backend.inputs(bases))
+        texts: dict[str, bytes] = {}
+
+        def text_of(digest: str, dependent: str | None = None) -> bytes:
+            if digest not in texts:
+                if digest not in stored:
+                    raise TamperedInput(f"the stored input {dependent} was changed: its base {digest} is not in the store")
+                compressed, base = stored[digest]
+                if base is not None and dependent is not None:  # bases are stored whole
+                    raise TamperedInput(f"the stored input {dependent} was changed: its base {digest} has a base")
+                texts[digest] = unpack(digest, compressed, text_of(base, digest) if base else None)
+            return texts[digest]
+
         try:
-            return {digest: unpack(digest, compressed) for digest, compressed in stored.items()}
+            return {d: document(d, text_of(d)) for d in sorted(set(digests)) if d in stored}
         except TamperedInput as exc:
             raise AuditStoreError(self.url, str(exc)) from None
 

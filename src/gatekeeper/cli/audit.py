@@ -1,4 +1,4 @@
-"""`gatekeeper audit list|verify|export|prove|verify-proof|prune`: read and check the decision log (README "The CLI" and "The webhook").
+"""`gatekeeper audit list|verify|export|prove|verify-proof|prune|replay`: read and check the decision log (README "The CLI" and "The webhook").
 
 Exit codes, like `gatekeeper check`: 0 fine, 1 the log is not intact, 2 could not read it
 (bad input, unreachable or missing store) with one line on stderr, never a traceback.
@@ -21,13 +21,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from gatekeeper.audit import ocsf
-from gatekeeper.audit.chain import VerifyResult
+from gatekeeper.audit.chain import VerifyResult, record_of
 from gatekeeper.audit.errors import AuditStoreError
 from gatekeeper.audit.note import Checkpoint, Note, NoteError, Verifier
 from gatekeeper.audit.proofs import InvalidProof, open_checkpoint, verify_proof
 from gatekeeper.audit.record import AuditRecord
 from gatekeeper.audit.store import AuditStore, open_store
-from gatekeeper.cli.common import AuditDb, fail, settings
+from gatekeeper.cli.common import AuditDb, fail, note, settings
+from gatekeeper.evidence.signing.statements import SigningError, parse_duration
+from gatekeeper.opa.client import PolicyError
+from gatekeeper.pipeline.replay import Replayed, Replayer, Tampered
 
 T = TypeVar("T")
 
@@ -227,6 +230,94 @@ def prune(
     now = datetime.now(timezone.utc)
     count = _on_store(audit_db, lambda store: store.prune(cutoff, now, timedelta(days=min_retention)))
     typer.echo(f"pruned {count} records older than {before}")
+
+
+# Records replayed per page of a range: bounds memory; OPAs are kept across pages.
+REPLAY_PAGE = 1000
+
+
+@app.command("replay")
+def replay(
+    decision_id: Optional[str] = typer.Argument(None, help="The decision's ID (audit list --format json shows them)."),
+    audit_db: AuditDb = None,
+    policy_dir: Optional[Path] = typer.Option(
+        None, "--policy-dir", help="Replay on these policies instead of the decision's stored bundle: what would they say?"),
+    since: Optional[str] = typer.Option(None, "--since", help="Replay every decision since: 30d, 12h, or an ISO-8601 time."),
+) -> None:
+    """Evaluate a decision's stored OPA input on its stored policy bundle (or --policy-dir) and
+    compare with what was recorded: exit 0 identical, 1 different (printed), 2 cannot replay."""
+    if (decision_id is None) == (since is None):
+        raise fail("give a DECISION_ID or --since (a range), not both")
+    if policy_dir is not None and not (policy_dir / "gatekeeper").is_dir():
+        raise fail(f"--policy-dir {policy_dir}: not a policy folder (no gatekeeper/ in it)")
+    start = _since(since) if since is not None else None
+    on = f"on {policy_dir}" if policy_dir is not None else "on its stored policy bundle"
+
+    async def one(store: AuditStore) -> Replayed:
+        row = await store.find(decision_id)  # type: ignore[arg-type]
+        if row is None:
+            raise AuditStoreError(store.url, f"no decision {decision_id} in the log")
+        async with Replayer(store, policy_dir=policy_dir, note=note) as replayer:
+            return (await replayer.replay([record_of(row)]))[0]
+
+    async def every(store: AuditStore) -> list[Replayed]:
+        results: list[Replayed] = []
+        page: list[AuditRecord] = []
+        async with Replayer(store, policy_dir=policy_dir, note=note) as replayer:
+            async for row in store.rows(start):
+                page.append(record_of(row))
+                if len(page) == REPLAY_PAGE:
+                    results.extend(_report_range(await replayer.replay(page)))
+                    page = []
+            results.extend(_report_range(await replayer.replay(page)))
+        return results
+
+    try:
+        if since is None:
+            done = _on_store(audit_db, one)
+        else:
+            results = _on_store(audit_db, every)
+    except (Tampered, PolicyError) as exc:
+        raise fail(str(exc)) from None
+    if since is not None:
+        counts = {status: sum(1 for r in results if r.status == status) for status in ("identical", "differs", "unreplayable")}
+        why = sorted({r.lines[0] for r in results if r.status == "unreplayable"})
+        typer.echo(f"replayed {len(results)} decisions since {start.isoformat(timespec='seconds')} "  # type: ignore[union-attr]
+                   f"{on.replace('its', 'their').replace('bundle', 'bundles')}: {counts['identical']} identical, "
+                   f"{counts['differs']} differ, {counts['unreplayable']} cannot be replayed"
+                   + (f" ({'; '.join(why)})" if why else ""))
+        raise typer.Exit(1 if counts["differs"] else 0)
+    where = f"decision {done.record.decision_id} (record {done.record.seq}, policy revision {done.record.policy_revision})"
+    if done.status == "unreplayable":
+        raise fail(f"{where} cannot be replayed: {done.lines[0]}")
+    if done.status == "identical":
+        typer.echo(f"identical: {where} replayed {on} gives the recorded decision")
+        return
+    typer.echo(f"differs: {where} replayed {on}:")
+    for line in done.lines:
+        typer.echo(f"  {line}")
+    raise typer.Exit(1)
+
+
+def _report_range(results: list[Replayed]) -> list[Replayed]:
+    """Print each decision of a range that replays differently, as it is found."""
+    for r in results:
+        if r.status == "differs":
+            typer.echo(f"differs: decision {r.record.decision_id} (record {r.record.seq}, {r.record.time.isoformat()}, "
+                       f"{r.record.object.display()}): {'; '.join(r.lines)}")
+    return results
+
+
+def _since(text: str) -> datetime:
+    """--since: a duration back from now (30d, 12h, 30m) or an ISO-8601 time (naive = UTC)."""
+    if text[-1:] in ("d", "h", "m") and text[:-1].isdigit():
+        try:
+            return datetime.now(timezone.utc) - parse_duration(text)
+        except SigningError as exc:
+            raise fail(f"--since: {exc}") from None
+    moment = _iso(text, "--since")
+    assert moment is not None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 class ExportFormat(str, Enum):
