@@ -219,6 +219,7 @@ def test_the_period_leaves_older_admissions_out(log, tightened):
     (("--since", "2999-01-01"), "is in the future"),
     (("--base", "HEAD"), "--base does not apply"),
     (("--format", "sarif"), "unknown format 'sarif'"),
+    (("-e", "nowhere"), "unknown environment 'nowhere'"),
 ])
 def test_bad_arguments_exit_2_with_one_line(log, args, message):
     url, _ = log

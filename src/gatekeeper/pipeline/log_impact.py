@@ -133,6 +133,10 @@ async def log_impact(store: AuditStore, engine: PolicyEngine, read_inputs: Input
     if facts.problems:
         raise PolicyError(f"the new policies are refused: {facts.problems[0]} (run `gatekeeper policy test`)")
     wanted = set(environments) if environments is not None else None
+    unknown = sorted((wanted or set()) - set(facts.environments))
+    if unknown:
+        known = ", ".join(sorted(facts.environments)) or "none"
+        raise PolicyError(f"unknown environment '{unknown[0]}' (the requirement matrix defines: {known})")
     since, until = as_utc(since), as_utc(until)  # type: ignore[assignment]
     admissions, workloads = Part(), Part()
     newest: dict[tuple[str, str, str], Recorded] = {}
