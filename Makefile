@@ -7,7 +7,7 @@ TOOLS := .tools/bin
 OPA := $(TOOLS)/opa
 REGAL := $(TOOLS)/regal
 
-.PHONY: run test install tools venv policy-test layers python-test bench e2e kube clean deploy corpus
+.PHONY: run test install tools venv policy-test layers python-test bench e2e kube clean deploy corpus screenshots
 
 PORT ?= 8443
 
@@ -17,6 +17,7 @@ run: install
 	@echo "  curl -s -H 'content-type: application/json' --data @examples/admission/admitted.json http://127.0.0.1:$(PORT)/validate/production"
 	@echo "  curl -s -H 'content-type: application/json' --data @examples/admission/denied.json http://127.0.0.1:$(PORT)/validate/production"
 	@echo "  $(VENV)/bin/gatekeeper audit list    # the decision log"
+	@echo "  GATEKEEPER_CONSOLE_TOKEN=<16+ chars> $(VENV)/bin/gatekeeper console    # the read-only web console, http://127.0.0.1:8444"
 	$(VENV)/bin/gatekeeper serve --port $(PORT)
 
 test: install policy-test layers python-test
@@ -37,6 +38,8 @@ tools:
 	bash scripts/install-tool.sh witnessctl
 	bash scripts/install-postgres.sh
 	bash scripts/install-openssh.sh
+	# Debian's Chromium for the console's browser tests (Playwright drives it; no browser download).
+	bash scripts/install-chromium.sh
 	# Helm for charts/ (helm lint / template in the tests): ~4 min cold from source, then a no-op.
 	bash scripts/install-tool.sh helm
 
@@ -84,12 +87,19 @@ bench: install kube
 	$(PY) -m bench.replay_bench
 	$(PY) -m bench.auditor_bench
 	$(PY) -m bench.impact_bench
+	$(PY) -m bench.report_bench
+	$(PY) -m bench.console_bench
 
 # The gate over published model-serving manifests (not part of `make test`: the corpus
 # lives outside the repository). Per kind: judged / skipped (reason) / unreadable.
 CORPUS ?= ../shared/corpus
 corpus: install
 	$(PY) scripts/corpus.py $(CORPUS)
+
+# The README's console screenshots (docs/console-*.png), taken by the browser scenario that
+# shows the overview and a model version's page (tests/browser), on the real kube-apiserver.
+screenshots: install kube
+	GATEKEEPER_README_SCREENSHOTS=docs $(PY) -m pytest -q tests/browser -k readme
 
 clean:
 	rm -rf .gatekeeper bench-results

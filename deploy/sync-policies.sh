@@ -23,6 +23,8 @@ dest="$here/base/policies"
 chart_dest="$root/charts/model-gatekeeper/policies"
 # The auditor's OPA mounts the same ConfigMap and needs the same items (components/auditor).
 auditor_patch="$here/components/auditor/policies-volume.yaml"
+# ... and so does the console's (components/console).
+console_patch="$here/components/console/policies-volume.yaml"
 max_bytes=900000   # a ConfigMap holds at most 1 MiB, metadata included
 
 case "${1:-}" in
@@ -84,9 +86,10 @@ generate() {  # $1: an empty folder to write the component into
 }
 
 work=$(mktemp -d)
-trap 'rm -rf "$work" "$work.auditor"' EXIT
+trap 'rm -rf "$work" "$work.auditor" "$work.console"' EXIT
 generate "$work"
 sed -e 's/^  name: model-gatekeeper$/  name: model-gatekeeper-auditor/' "$work/volume.yaml" > "$work.auditor"
+sed -e 's/^  name: model-gatekeeper$/  name: model-gatekeeper-console/' "$work/volume.yaml" > "$work.console"
 
 if [ "${1:-}" = --check ]; then
   if ! diff -r "$work" "$dest" >/dev/null 2>&1; then
@@ -96,6 +99,10 @@ if [ "${1:-}" = --check ]; then
   fi
   if ! diff "$work.auditor" "$auditor_patch" >/dev/null 2>&1; then
     echo "deploy/components/auditor/policies-volume.yaml is out of date: run deploy/sync-policies.sh" >&2
+    exit 1
+  fi
+  if ! diff "$work.console" "$console_patch" >/dev/null 2>&1; then
+    echo "deploy/components/console/policies-volume.yaml is out of date: run deploy/sync-policies.sh" >&2
     exit 1
   fi
   if [ -d "$(dirname "$chart_dest")" ] && ! diff -r "$work/files" "$chart_dest" >/dev/null 2>&1; then
@@ -111,4 +118,5 @@ cp -R "$work" "$dest"
 # (a copy of deploy/ without the chart beside it, as the e2e tests make, gets no chart copy)
 if [ -d "$(dirname "$chart_dest")" ]; then cp -R "$work/files" "$chart_dest"; fi
 cp "$work.auditor" "$auditor_patch"
+cp "$work.console" "$console_patch"
 echo "deploy/base/policies/ and charts/model-gatekeeper/policies/ regenerated from policies/"

@@ -110,4 +110,4 @@ def test_verify_reports_an_expired_or_not_yet_valid_signoff(tmp_path):
     assert early.stderr == (f"gatekeeper: {envelope}: not yet valid: signed_at {predicate['signed_at']} is in the "
                             "future\n")
     bad = run_cli("signoff", "verify", str(envelope), *policies, "--at", "tomorrow")
-    assert bad.code == 2 and bad.stderr == "gatekeeper: --at 'tomorrow' is not an RFC3339 time\n"
+    assert bad.code == 2 and bad.stderr == "gatekeeper: --at 'tomorrow' is not an RFC 3339 time (e.g. 2026-12-01T00:00:00Z)\n"

@@ -61,6 +61,9 @@ def test_prune_keeps_hashes_proofs_and_checkpoints(store_url, tmp_path):
     listed = json.loads(cli("list", "--audit-db", store_url, "--format", "json").stdout)
     assert [(r["seq"], r["pruned"]) for r in listed] == [(7, False), (6, False), (5, False), (4, True), (3, True),
                                                          (2, True), (1, True)]
+    # a filter on what only the body holds passes over pruned records instead of failing on them
+    by_source = json.loads(cli("list", "--audit-db", store_url, "--source", "webhook", "--format", "json").stdout)
+    assert [r["seq"] for r in by_source] == [7, 6, 5]
     exported = cli("export", "--audit-db", store_url).stdout.splitlines()
     assert exported[4:] == before[4:]
     assert json.loads(exported[0]) == {"seq": 1, "decision_id": "decision-0", "pruned": True}

@@ -70,6 +70,23 @@ async def test_list_by_source(store_url):
             await store.list(source="cron")
 
 
+async def test_list_by_namespace_user_and_seq_bounds(store_url):
+    async with await open_store(store_url) as store:
+        for i, (namespace, user) in enumerate([("lending", "alice"), ("retention", "bob"), ("lending", "bob"),
+                                               ("retention", "alice")]):
+            base = record(i)
+            await store.append(base.model_copy(update={"user": user, "object": base.object.model_copy(
+                update={"namespace": namespace})}))
+        assert [r.seq for r in await store.list(namespace="retention")] == [4, 2]
+        assert [r.seq for r in await store.list(user="bob")] == [3, 2]
+        assert [r.seq for r in await store.list(namespace="lending", user="bob")] == [3]
+        assert await store.list(namespace="nowhere") == []
+        assert [r.seq for r in await store.list(before=3)] == [2, 1]  # the page after one that ended at 3
+        assert [r.seq for r in await store.list(after=2)] == [4, 3]
+        assert [r.seq for r in await store.list(after=1, before=4, user="bob")] == [3, 2]
+        assert await store.recent_models(2) == {"credit-scoring@3"}
+
+
 async def test_verify_ok(store_url):
     async with await open_store(store_url) as store:
         assert (await store.verify()).ok  # empty is intact

@@ -27,6 +27,7 @@ CASES = {
     "base": ("resources: [base]\n", SAME_AS_BASE),
     "overlays/cert-manager": (None, {"namespace": {"create": True}, "tls": {"mode": "certManager"}}),
     "overlays/auditor": (None, {**SAME_AS_BASE, "auditor": {"enabled": True}}),
+    "overlays/console": (None, {**SAME_AS_BASE, "auditor": {"enabled": True}, "console": {"enabled": True}}),
     "base + components/unlabelled-namespaces": (
         "resources: [base]\ncomponents: [components/unlabelled-namespaces]\n",
         {**SAME_AS_BASE, "webhook": {"unlabelledNamespaces": {"enabled": True}}}),

@@ -42,7 +42,7 @@ def container(docs: list[dict[str, Any]], name: str = "gatekeeper") -> dict[str,
 
 def test_scenarios_exist():
     assert {p.name.removesuffix("-values.yaml") for p in SCENARIOS} >= {
-        "defaults", "cert-manager", "self-signed", "auditor", "postgresql", "one-environment", "sqlite"}
+        "defaults", "cert-manager", "self-signed", "auditor", "postgresql", "one-environment", "sqlite", "console"}
 
 
 @pytest.mark.parametrize("values", [None, *SCENARIOS], ids=lambda p: p.name if p else "no-values")
@@ -114,6 +114,21 @@ def test_auditor_on_with_its_interval_and_resync(tmp_path):
     assert auditor["spec"]["template"]["spec"]["serviceAccountName"] == "model-gatekeeper-auditor"
     assert one(docs, "ClusterRole", "model-gatekeeper-auditor")
     assert not find(scenario(tmp_path, "defaults"), "Deployment", "model-gatekeeper-auditor"), "off by default"
+
+
+def test_console_on_read_only_with_its_token_secret_and_port(tmp_path):
+    docs = scenario(tmp_path, "console")
+    name = "model-gatekeeper-console"
+    spec = one(docs, "Deployment", name)["spec"]["template"]["spec"]
+    [console] = [c for c in spec["containers"] if c["name"] == "console"]
+    args = console["args"]
+    assert args[0] == "console" and args[args.index("--port") + 1] == "9444"
+    token = {v["name"]: v for v in spec["volumes"]}["token"]["secret"]
+    assert token["secretName"] == "compliance-console" and token["items"] == [{"key": "token", "path": "token"}]
+    assert spec["serviceAccountName"] == name
+    assert [p["port"] for p in one(docs, "Service", name)["spec"]["ports"]] == [9444]
+    assert {v for rule in one(docs, "ClusterRole", name)["rules"] for v in rule["verbs"]} == {"get", "list", "watch"}
+    assert not find(scenario(tmp_path, "defaults"), "Deployment", name), "off by default"
 
 
 def test_postgresql_log_from_your_secret(tmp_path):
@@ -209,6 +224,8 @@ def test_serving_kinds_and_matrix_from_values(tmp_path):
 @pytest.mark.parametrize("values, reason", [
     ({"decisionLog": {"backend": "sqlite"}}, "replicas"),
     ({"replicas": 1, "decisionLog": {"backend": "sqlite"}, "auditor": {"enabled": True}}, "auditor"),
+    ({"replicas": 1, "decisionLog": {"backend": "sqlite"}, "console": {"enabled": True}}, "console"),
+    ({"console": {"enabled": True, "port": 0}}, "port"),
     ({"webhook": {"failurePolicy": "fail"}}, "failurePolicy"),
     ({"webhook": {"timeoutSeconds": 60}}, "timeoutSeconds"),
     ({"replica": 2}, "replica"),

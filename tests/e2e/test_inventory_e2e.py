@@ -12,6 +12,7 @@ refuses callers without the token; and, while the API server cannot be reached, 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -196,3 +197,15 @@ def test_an_unreachable_api_server_answers_503_naming_it_and_the_gate_catches_up
     back = get(served)
     assert back.status_code == 200, back.text
     assert ours(back.json())[COMPLIANT]["compliant"] == "true"
+
+
+def test_the_evidence_pack_says_where_the_version_runs(audited, control_plane: KubeControlPlane):
+    """`gatekeeper report model --kubeconfig`: the workloads serving the version, as the
+    auditor's reports say (credit-scoring@4's unfair workload is another version's)."""
+    result = run_cli("report", "model", "credit-scoring@3", "--format", "json",
+                     "--kubeconfig", str(control_plane.kubeconfig_path), "--at", "2026-12-01T00:00:00Z")
+    assert result.code == 0, result.stderr
+    rows = {(r["namespace"], r["name"]): r for r in json.loads(result.stdout)["placements"]}
+    assert rows[(PRODUCTION, COMPLIANT)]["compliant"] == "true"
+    assert rows[(PRODUCTION, COMPLIANT)]["environment"] == "production"
+    assert (STAGING, UNFAIR) not in rows

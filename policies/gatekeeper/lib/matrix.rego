@@ -61,9 +61,16 @@ enforcement_of(environment) := action if {
 #   the class's entry in risk_classes, deep-merged with overrides[environment][class].
 #   A function, so only the classes of the models at hand are merged, each once per
 #   evaluation (a lookup in a per-class partial rule would evaluate it key by key).
-requirements_of(class) := object.union(as_object(base), as_object(override)) if {
+requirements_of(class) := requirements_in(class, requirements_environment)
+
+# METADATA
+# description: |
+#   The requirements of one class in a named environment ({} for none): the class's
+#   entry in risk_classes, deep-merged with overrides[environment][class] (the console's
+#   policy table shows every environment's).
+requirements_in(class, environment) := object.union(as_object(base), as_object(override)) if {
 	base := matrix.risk_classes[class]
-	override := object.get(matrix, ["overrides", requirements_environment, class], {})
+	override := object.get(matrix, ["overrides", environment, class], {})
 } else := {}
 
 # METADATA

@@ -4,7 +4,9 @@ package gatekeeper.lib
 # METADATA
 # description: |
 #   A violation of requirement by the model of ctx (a model context, or any object
-#   with name and version). observed and threshold are null where not meaningful.
+#   with name and version). observed and threshold are null where not meaningful;
+#   references are what the requirement serves (the regulation map), citation their
+#   short form for the denial message.
 violation(ctx, requirement, message, observed, threshold) := {
 	"requirement": requirement,
 	"model": ctx.name,
@@ -13,6 +15,10 @@ violation(ctx, requirement, message, observed, threshold) := {
 	"observed": observed,
 	"threshold": threshold,
 	"remediation": remediation(requirement),
+	"references": refs,
+	"citation": citation(refs),
+} if {
+	refs := references(requirement)
 }
 
 # METADATA

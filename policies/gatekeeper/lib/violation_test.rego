@@ -6,9 +6,15 @@ import data.gatekeeper.testdata as td
 test_violation_document if {
 	ctx := {"name": "m", "version": "1"}
 	v := lib.violation(ctx, "pii.open_findings", "3 open", 3, 0) with data.gatekeeper.matrix as td.matrix
+		with data.gatekeeper.regulations as td.regulations
 	v == {
 		"requirement": "pii.open_findings", "model": "m", "version": "1", "message": "3 open",
 		"observed": 3, "threshold": 0, "remediation": "Fixture remediation for pii.open_findings.",
+		"references": [
+			{"text": "eu", "id": "Art. 10", "label": "EU Act Art. 10", "title": "Data", "version": "2024/1"},
+			{"text": "nist", "id": "MEASURE 2.10", "label": "NIST MEASURE 2.10", "title": "", "version": "1.0"},
+		],
+		"citation": "EU Act Art. 10",
 	}
 }
 

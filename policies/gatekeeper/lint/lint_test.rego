@@ -91,6 +91,7 @@ test_an_id_outside_the_family_prefix if {
 	matrix := object.union(remediated, {"remediation": {"privacy.leak": "Do this."}})
 	problems := lint.problems with data.gatekeeper.matrix as matrix
 		with data.gatekeeper.requirements.pii.raises as {"pii.open_findings", "privacy.leak"}
+		with data.gatekeeper.regulations.requirements as {"privacy.leak": {"unmapped": "a test ID"}}
 	problems == {concat("", [
 		"package gatekeeper.requirements.pii: family 'pii' raises 'privacy.leak', ",
 		`whose prefix is not the family's 'pii' (or set prefix := "...")`,

@@ -120,3 +120,27 @@ matrix := {
 	"signoff_roles": {"default": {"reviews_all_but": ["drift"], "max_validity_days": 730}},
 	"remediation": {"pii.open_findings": "Fixture remediation for pii.open_findings."},
 }
+
+# METADATA
+# description: |
+#   A fixed regulation map for tests (not the shipped one): two texts, one cited; pii
+#   mapped by family, pii.scan_missing with one more reference, fairness by ID only.
+regulations := {
+	"texts": {
+		"eu": {"name": "EU Act", "version": "2024/1", "cited": true, "references": [
+			{"id": "Art. 5", "title": "Prohibited", "summary": "Never."},
+			{"id": "Art. 10", "title": "Data", "summary": "Data is governed."},
+			{"id": "Art. 12", "title": "Records", "summary": "Events are logged."},
+		]},
+		"nist": {"name": "NIST", "version": "1.0", "references": [
+			{"id": "MEASURE 2.10", "summary": "Privacy."},
+			{"id": "MEASURE 2.11", "title": "Fairness", "summary": "Bias is measured."},
+		]},
+	},
+	"families": {"pii": {"eu": ["Art. 10"], "nist": ["MEASURE 2.10"]}},
+	"requirements": {
+		"pii.scan_missing": {"eu": ["Art. 5"]},
+		"fairness.demographic_parity_ratio": {"nist": ["MEASURE 2.11"], "eu": ["Art. 10"]},
+		"namespace.environment_label": {"unmapped": "the gate's own label"},
+	},
+}

@@ -14,6 +14,10 @@ class ListFilter:
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
     limit: int = 100
+    namespace: str | None = None  # the object's namespace
+    user: str | None = None  # who asked (the admission's user)
+    before: int | None = None  # only records with seq below this (a page cursor: newest first)
+    after: int | None = None  # only records with seq above this (what is new since a read)
 
 
 def as_utc(value: datetime | None) -> datetime | None:

@@ -215,7 +215,7 @@ class PostgresBackend:
             params.append(query.outcome)
         if query.source:
             # the source is in the hashed body only: no column, so no schema migration
-            where.append("(body::jsonb ->> 'source') = %s")
+            where.append("(nullif(body, '')::jsonb ->> 'source') = %s")
             params.append(query.source)
         if query.since:
             where.append("time >= %s")
@@ -226,6 +226,15 @@ class PostgresBackend:
         if query.model:
             where.append("models @> ARRAY[%s]::text[]")
             params.append(query.model)
+        # in the hashed body only, like the source (a pruned record's empty body matches nothing)
+        for path, value in (("{object,namespace}", query.namespace), ("{user}", query.user)):
+            if value is not None:
+                where.append(f"(nullif(body, '')::jsonb #>> '{path}') = %s")
+                params.append(value)
+        for bound, value in (("seq < %s", query.before), ("seq > %s", query.after)):
+            if value is not None:
+                where.append(bound)
+                params.append(value)
         sql = f"SELECT {COLUMNS} FROM audit_records"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -372,6 +381,11 @@ class PostgresBackend:
             )
             raw = await cur.fetchone()
             return None if raw is None else Row(*raw)
+
+    async def recent_models(self, limit: int) -> list[list[str]]:
+        async with await self._connect() as conn:
+            cur = await conn.execute("SELECT models FROM audit_records ORDER BY seq DESC LIMIT %s", (limit,))
+            return [list(models) for (models,) in await cur.fetchall()]
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -229,7 +229,7 @@ class SqliteBackend:
             params.append(query.outcome)
         if query.source:
             # the source is in the hashed body only: no column, so no schema migration
-            where.append("json_extract(body, '$.source') = ?")
+            where.append("json_extract(nullif(body, ''), '$.source') = ?")
             params.append(query.source)
         if query.since:
             where.append("time >= ?")
@@ -240,6 +240,15 @@ class SqliteBackend:
         if query.model:
             where.append("EXISTS (SELECT 1 FROM json_each(audit_records.models) WHERE json_each.value = ?)")
             params.append(query.model)
+        # in the hashed body only, like the source (a pruned record's empty body matches nothing)
+        for path, value in (("$.object.namespace", query.namespace), ("$.user", query.user)):
+            if value is not None:
+                where.append(f"json_extract(nullif(body, ''), '{path}') = ?")
+                params.append(value)
+        for bound, value in (("seq < ?", query.before), ("seq > ?", query.after)):
+            if value is not None:
+                where.append(bound)
+                params.append(value)
         sql = f"SELECT {COLUMNS} FROM audit_records"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -403,6 +412,13 @@ class SqliteBackend:
             return None if raw is None else _from_db(raw)
 
         return await asyncio.to_thread(self._with_connection, find)
+
+    async def recent_models(self, limit: int) -> list[list[str]]:
+        def read(con: sqlite3.Connection) -> list[list[str]]:
+            rows = con.execute("SELECT models FROM audit_records ORDER BY seq DESC LIMIT ?", (limit,))
+            return [json.loads(models) for (models,) in rows]
+
+        return await asyncio.to_thread(self._with_connection, read)
 
     def _with_connection(self, fn, *args):  # type: ignore[no-untyped-def]
         con = self._connect()

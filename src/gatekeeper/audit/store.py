@@ -36,6 +36,7 @@ class Backend(Protocol):
     async def tree_head(self) -> TreeHead: ...
     async def read_nodes(self, nodes: list[merkle.Node]) -> dict[merkle.Node, bytes]: ...
     async def find(self, decision_id: str) -> Row | None: ...
+    async def recent_models(self, limit: int) -> list[list[str]]: ...
     async def sign_checkpoint(self, sign: Callable[[int, bytes], str]) -> Stored | None: ...
     async def checkpoint(self, size: int | None) -> Stored | None: ...
     async def checkpoints(self) -> list[Stored]: ...
@@ -172,15 +173,22 @@ class AuditStore:
         until: datetime | None = None,
         limit: int = 100,
         source: str | None = None,
+        *,
+        namespace: str | None = None,
+        user: str | None = None,
+        before: int | None = None,
+        after: int | None = None,
     ) -> list[AuditRecord]:
-        """Newest first. `since` is inclusive, `until` exclusive; `model` is a name or name@version."""
+        """Newest first. `since` is inclusive, `until` exclusive; `model` is a name or name@version;
+        `before` a seq: the page after one that ended there; `after` a seq: only newer records."""
         if outcome is not None and outcome not in OUTCOMES:
             raise AuditStoreError(self.url, f"unknown outcome {outcome!r} (one of {', '.join(OUTCOMES)})")
         if limit < 0:
             raise AuditStoreError(self.url, "limit must not be negative")
         if source is not None and source not in SOURCES:
             raise AuditStoreError(self.url, f"unknown source {source!r} (one of {', '.join(SOURCES)})")
-        query = ListFilter(model=model, outcome=outcome, source=source, since=since, until=until, limit=limit)
+        query = ListFilter(model=model, outcome=outcome, source=source, since=since, until=until, limit=limit,
+                           namespace=namespace, user=user, before=before, after=after)
         async with self._errors():
             return [record_of(row) for row in await self._backend.read(query)]
 
@@ -264,6 +272,13 @@ class AuditStore:
     async def find(self, decision_id: str) -> Row | None:
         async with self._errors():
             return await self._backend.find(decision_id)
+
+    async def recent_models(self, limit: int) -> set[str]:
+        """The `name@version` labels the newest `limit` records name (their indexed column only,
+        no record read whole: the console's list of models seen in decisions)."""
+        async with self._errors():
+            rows = await self._backend.recent_models(limit)
+        return {label for labels in rows for label in labels if "@" in label}
 
     async def hashes(self, ranges: list[merkle.Range]) -> list[bytes]:
         """The hashes of these leaf ranges (a proof's), from one read of stored subtrees."""

@@ -10,8 +10,9 @@ import sys
 
 import typer
 
-from gatekeeper.cli import audit, evidence, policy, signing
+from gatekeeper.cli import audit, evidence, policy, report, signing
 from gatekeeper.cli.check import check
+from gatekeeper.cli.console import console
 from gatekeeper.cli.inventory import inventory
 from gatekeeper.cli.keygen import keygen
 from gatekeeper.cli.monitor import monitor
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 app.command()(check)
 app.command()(serve)
+app.command()(console)
 app.command()(monitor)
 app.command()(inventory)
 app.command()(keygen)
@@ -33,6 +35,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(policy.app, name="policy")
 app.add_typer(evidence.app, name="evidence")
 app.add_typer(signing.waiver_app, name="waiver")
+app.add_typer(report.app, name="report")
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -18,7 +18,7 @@ from rich.console import Console
 
 from gatekeeper.cli.common import (
     Environment, Evidence, Fail, Mlflow, OpaUrl, PolicyDir, environments as parse_environments, fail,
-    note_default_folders, settings as build_settings,
+    note_default_folders, settings as build_settings, as_of as read_at,
 )
 from gatekeeper.cli.progress import MIN_FILES, ProgressBar
 
@@ -68,7 +68,7 @@ def check(
     if remote and (evidence or mlflow or opa_url or policy_dir):
         raise fail("--remote asks a running gate with its own policies and evidence; "
                    "drop --evidence/--mlflow/--opa-url/--policy-dir")
-    as_of = _as_of(at) if at is not None else None
+    as_of = read_at(at) if at is not None else None
     if remote and as_of is not None:
         raise fail("--at evaluates here, as of another time; a running gate (--remote) decides as of now")
     settings = None
@@ -117,17 +117,6 @@ def check(
     if loaded.errors or problems:
         raise typer.Exit(2)
     raise typer.Exit(0 if all(report.allowed for report in results.values()) else 1)
-
-
-def _as_of(text: str) -> datetime:
-    """`--at`: an RFC 3339 time with its offset (a time without one would depend on the machine)."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise fail(f"--at {text!r} is not an RFC 3339 time (e.g. 2026-12-01T00:00:00Z)") from None
-    if moment.utcoffset() is None:
-        raise fail(f"--at {text!r} has no time zone: add Z or an offset (e.g. 2026-12-01T00:00:00Z)")
-    return moment.astimezone(timezone.utc)
 
 
 def _check_local(settings: Settings, read: Callable[[], LoadResult], environments: list[str],

@@ -9,6 +9,7 @@ then Settings' default. A default folder starts from where the user stands.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -32,6 +33,20 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     (2: could not evaluate / bad input)."""
     typer.echo(f"gatekeeper: {message}", err=True)
     return typer.Exit(code)
+
+
+def as_of(text: str | None) -> datetime:
+    """`--at`: an RFC 3339 time with its offset (a time without one would depend on the
+    machine), in UTC; None: now."""
+    if text is None:
+        return datetime.now(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(f"--at {text!r} is not an RFC 3339 time (e.g. 2026-12-01T00:00:00Z)") from None
+    if moment.utcoffset() is None:
+        raise fail(f"--at {text!r} has no time zone: add Z or an offset (e.g. 2026-12-01T00:00:00Z)")
+    return moment.astimezone(timezone.utc)
 
 
 def note(message: str) -> None:

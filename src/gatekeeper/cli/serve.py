@@ -139,21 +139,24 @@ def _make_key(path: Path, signer: Signer) -> None:
         os.unlink(tmp.name)
 
 
-def inventory_reader(api: ApiClient | None) -> InventoryReader | None:
-    """GET /v1/inventory's rows: the auditor's reports through its client, the rows of
-    `gatekeeper inventory` (auditor.inventory). None when there is no cluster to ask."""
+def inventory_reader(api: ApiClient | None, unavailable: type[Exception] | None = None) -> InventoryReader | None:
+    """GET /v1/inventory's rows (and the console's): the auditor's reports through its
+    client, the rows of `gatekeeper inventory` (auditor.inventory), a failure raised as
+    `unavailable` (default: the webhook's KubernetesUnavailable). None when there is no
+    cluster to ask."""
     if api is None:
         return None
     from gatekeeper.auditor.client import Cluster, ClusterError
     from gatekeeper.auditor.inventory import as_json, read
-    from gatekeeper.webhook.inventory import KubernetesUnavailable
 
+    if unavailable is None:
+        from gatekeeper.webhook.inventory import KubernetesUnavailable as unavailable
     cluster = Cluster(api)
 
     async def rows(namespace: str | None) -> list[dict[str, Any]]:
         try:
             return as_json(await read(cluster, namespace))
-        except ClusterError as exc:  # the webhook knows no auditor types: its own error, same words
-            raise KubernetesUnavailable(str(exc)) from None
+        except ClusterError as exc:  # the front doors know no auditor types: their own error, same words
+            raise unavailable(str(exc)) from None
 
     return rows

@@ -27,7 +27,7 @@ from gatekeeper.evidence.signing.statements import (
     verify_statement,
 )
 from gatekeeper.evidence.signing.trust import TrustStore
-from gatekeeper.cli.common import evidence_folder, fail, policy_folder
+from gatekeeper.cli.common import as_of, evidence_folder, fail, policy_folder
 from gatekeeper.types.policy_facts import PolicyFacts
 
 app = typer.Typer(help="Create and verify signed sign-offs (DSSE envelopes of in-toto Statement v1).", no_args_is_help=True)
@@ -179,7 +179,7 @@ def verify(
     Exit 0: signed by a trusted key, in force and (with --evidence) unchanged; 1: untrusted, another
     subject, expired, not yet valid, or changed since signing.
     """
-    facts = verify_envelope_file(envelope, policy_dir, digest, _moment(at))
+    facts = verify_envelope_file(envelope, policy_dir, digest, as_of(at))
     reviewed = facts["predicate"].get("reviewed")
     if not isinstance(reviewed, dict):
         typer.echo(f"gatekeeper: {envelope}: names no reviewed evidence (made before sign-offs covered sections)",
@@ -214,18 +214,6 @@ def positive_duration(text: str) -> timedelta:
     if lifetime <= timedelta(0):
         raise SigningError(f"--expires must be a positive duration (got {text!r})")
     return lifetime
-
-
-def _moment(at: str | None) -> datetime:
-    if at is None:
-        return datetime.now(timezone.utc)
-    try:
-        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError:
-        raise fail(f"--at {at!r} is not an RFC3339 time") from None
-    if moment.tzinfo is None:
-        raise fail(f"--at {at!r} has no time zone (e.g. 2027-01-01T00:00:00Z)")
-    return moment
 
 
 def validity_problem(predicate: dict[str, Any], now: datetime) -> str | None:
@@ -462,7 +450,7 @@ def waiver_verify(
     if facts["predicate_type"] != WAIVER_PREDICATE:
         problem = f"not a waiver (predicate type {facts['predicate_type']})"
     elif facts["signature_valid"]:
-        problem = validity_problem(predicate, _moment(at))
+        problem = validity_problem(predicate, as_of(at))
         state = "active" if problem is None else "expired" if problem.startswith("expired") else "invalid"
     typer.echo(json.dumps({**facts, "state": state}, indent=2))
     if problem:

@@ -59,6 +59,12 @@ class FileEvidenceSource(EvidenceSource):
     async def load(self, model: ModelRef) -> LoadedEvidence:
         return await asyncio.to_thread(self._load, model)
 
+    async def versions(self) -> list[tuple[str, str]]:
+        return await asyncio.to_thread(self._versions)
+
+    def _versions(self) -> list[tuple[str, str]]:
+        return sorted((bundle.parent.parent.name, bundle.parent.name) for bundle in self.root.glob("*/*/evidence.yaml"))
+
     async def close(self) -> None:
         """Nothing to release: every load opens and closes its own files."""
 

@@ -70,6 +70,11 @@ class EvidenceSource(abc.ABC):
         then read again at once, not at the end of its TTL."""
         return None
 
+    async def versions(self) -> list[tuple[str, str]] | None:
+        """Every (model, version) the source holds evidence for, or None when it cannot say
+        cheaply (a registry: the console then lists what runs and what was decided)."""
+        return None
+
     async def close(self) -> None:
         """Release what the source holds open (connections); whoever made the source closes it."""
         return None

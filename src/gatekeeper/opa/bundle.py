@@ -21,7 +21,8 @@ from typing import Any
 from gatekeeper.types.canonical import canonical_json, sha256_of
 
 # The data documents the compliance team owns; part of the policy revision.
-POLICY_DATA = ("gatekeeper/matrix", "gatekeeper/signers", "gatekeeper/serving", "gatekeeper/classification")
+POLICY_DATA = ("gatekeeper/matrix", "gatekeeper/signers", "gatekeeper/serving", "gatekeeper/classification",
+               "gatekeeper/regulations")
 MANIFEST = ".manifest"
 DATA_FILE = "data.json"
 

@@ -32,6 +32,8 @@ FACTS_PATH = "gatekeeper/facts"
 # requirement ID without a remediation text): the gate refuses a policy with any.
 LINT_PACKAGE = "gatekeeper.lint"
 LINT_TIMEOUT_S = 30.0
+# What a model's evidence pack reads of the policy (`gatekeeper report model`).
+REPORT_PACKAGE = "gatekeeper.report"
 
 
 class PolicyError(RuntimeError):
@@ -78,6 +80,14 @@ class PolicyEngine:
         results = await asyncio.gather(*(run(chunk) for chunk in chunks))
         return [decision for chunk in results for decision in chunk]
 
+    async def model_report(self, input_doc: dict[str, Any]) -> dict[str, Any]:
+        """data.gatekeeper.report.model for a decision input of one model: its class, the
+        thresholds that apply to it, each signed statement with why it does not count."""
+        result = await self._query(REPORT_PACKAGE, "model", input_doc)
+        if not isinstance(result, dict):
+            raise PolicyError(f"OPA at {self.url}: data.{REPORT_PACKAGE}.model is not an object")
+        return result
+
     async def data(self, path: str) -> Any:
         """A data document or rule value (e.g. `gatekeeper/matrix`), or None when undefined."""
         status, document = await self._ask(self._connections.get(f"/v1/data/{quote(path)}"))
@@ -86,20 +96,21 @@ class PolicyEngine:
                               f"(HTTP {status}: {_error_text(document)})")
         return document.get("result")
 
-    async def facts(self) -> PolicyFacts:
+    async def facts(self, *, lint: bool = True) -> PolicyFacts:
         """The policy facts and the revision they belong to: one snapshot per policy revision.
 
         The revision is read first: should the policy change in between, the facts are the
         newer ones and the next revision check reads them again, never the reverse. The
         facts carry the policy's problems (`data.gatekeeper.lint.problems`), judged on the
-        modules as this OPA loaded them.
+        modules as this OPA loaded them; `lint=False` (a report, which decides nothing)
+        skips judging them, the slowest part.
         """
         modules = await self.modules()
         revision = await self._revision_of(modules)
         document = await self.data(FACTS_PATH)
         if document is None:
             raise PolicyError(f"OPA at {self.url}: data.{FACTS_PATH.replace('/', '.')} is undefined (policies not loaded?)")
-        problems = await self.problems(modules)
+        problems = await self.problems(modules) if lint else []
         try:
             return PolicyFacts.model_validate({**document, "revision": revision, "problems": problems})
         except (ValidationError, TypeError) as exc:
