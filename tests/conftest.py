@@ -49,10 +49,11 @@ class CliResult:
         return json.loads(self.stdout)
 
 
-def run_cli(*args: str, stdin: str | None = None, cwd: Path = ROOT, env: dict[str, str] | None = None) -> CliResult:
+def run_cli(*args: str, stdin: str | None = None, cwd: Path = ROOT, env: dict[str, str] | None = None,
+            program: tuple[str, ...] = (sys.executable, "-m", "gatekeeper")) -> CliResult:
     """Run the real `gatekeeper` command in a child process, as a user or CI would."""
     process = subprocess.run(
-        [sys.executable, "-m", "gatekeeper", *args],
+        [*program, *args],
         input=stdin, capture_output=True, text=True, cwd=cwd, timeout=120,
         env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})},
     )

@@ -22,10 +22,15 @@ from ..conftest import MANIFESTS, ROOT
 
 
 class GateProcess:
-    def __init__(self, workdir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, workdir: Path, *args: str, env: dict[str, str] | None = None,
+                 command: tuple[str, ...] = (sys.executable, "-m", "gatekeeper"), cwd: Path = ROOT,
+                 own_log: bool = True) -> None:
+        """`command`/`cwd`/`own_log=False`: started as `make run` does (the installed script, in
+        a checkout, no --audit-db: serve's default log under cwd)."""
         self.workdir = workdir
         self.port = free_port()
         self.audit_db = f"sqlite:///{workdir / 'audit.db'}"
+        self.command, self.cwd, self.own_log = command, cwd, own_log
         self.args = args
         self.env = env or {}
         self.log = workdir / "gate.log"
@@ -37,12 +42,12 @@ class GateProcess:
         if self.process is not None and self.process.poll() is None:
             raise RuntimeError("the gate is already running")
         args = list(self.args)
-        if "--audit-db" not in args:
+        if self.own_log and "--audit-db" not in args:
             args += ["--audit-db", self.audit_db]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gatekeeper", "serve", "--port", str(self.port), *args],
-                cwd=ROOT, stdout=log, stderr=log, env={**os.environ, **self.env}, start_new_session=True,
+                [*self.command, "serve", "--port", str(self.port), *args],
+                cwd=self.cwd, stdout=log, stderr=log, env={**os.environ, **self.env}, start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         with httpx.Client(verify=self.verify, timeout=2) as client:
