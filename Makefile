@@ -86,6 +86,7 @@ bench: install kube
 	$(PY) -m bench.producers_bench
 	$(PY) -m bench.replay_bench
 	$(PY) -m bench.auditor_bench
+	$(PY) -m bench.impact_bench
 	$(PY) -m bench.report_bench
 	$(PY) -m bench.console_bench
 

@@ -81,6 +81,9 @@ def test_a_new_family_module_takes_effect_and_is_reported_as_checked(policies):
     (policies / "gatekeeper" / "requirements" / "ownership.rego").write_text(OWNERSHIP)
     add_to_high(policies, "ownership: {domain: bank.example}")
     edit_matrix(policies, "remediation:\n", "remediation:\n  ownership.domain: Transfer the model to an owner in our domain.\n")
+    regulations = policies / "gatekeeper" / "regulations" / "map.yaml"
+    text = regulations.read_text()
+    regulations.write_text(text.replace("requirements:\n", "requirements:\n  ownership.domain:\n    iso_42001: [A.3.2]\n", 1))
 
     result = check(policies, CREDIT_SCORING, output="json")
     assert result.code == 1, result.stdout + result.stderr
@@ -90,6 +93,7 @@ def test_a_new_family_module_takes_effect_and_is_reported_as_checked(policies):
         "Transfer the model to an owner in our domain.",
     )]
     assert "ownership" in decision["checks"][0]["families"]
+    assert [r["label"] for r in decision["violations"][0]["references"]] == ["ISO/IEC 42001 A.3.2"]
 
     # the same module without declaring what it raises: refused by name, not run unchecked
     module = policies / "gatekeeper" / "requirements" / "ownership.rego"

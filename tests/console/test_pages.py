@@ -76,6 +76,8 @@ def test_model_version_page_shows_evidence_violation_remediation_and_timeline(cl
     assert "fairness." in violations and "What to do:" in violations
     fairness = page.split("Fairness")[1].split("Drift")[0]
     assert ">= 0.8" in fairness and "fails" in fairness
+    regulations = page.split("Regulations:")[1]  # what the violated requirement serves (the regulation map)
+    assert all(label in regulations for label in ("EU AI Act Art. 10", "ISO/IEC 42001 A.5.4", "NIST AI RMF MEASURE 2.11"))
     assert "alice@example.com" in page or "validator" in page  # the sign-offs with signer and role
     assert "<svg" in response.text and 'class="dot denied"' in response.text
     assert "webhook" in page.split("Decisions")[-1] and "background" in page.split("Decisions")[-1]

@@ -296,6 +296,8 @@ def test_the_auditor_follows_a_running_model(kube: Kube, control_plane, tmp_path
         ("denied", ["fairness.demographic_parity_ratio", "signoff.role"]),
     ]
     assert all(r["source"] == "background" for r in records)
+    # each with the OPA input it was decided on, so `policy impact --from-log` can replay it
+    assert all(r["input_digest"] and r["input_digest"].startswith("sha256:") for r in records)
 
 
 LEASE = "auditor-election-test"

@@ -159,3 +159,17 @@ def test_the_serving_gates_own_opa_gets_one_go_processor(gate):
     with open(f"/proc/{opa}/environ", "rb") as environ:
         variables = dict(item.split(b"=", 1) for item in environ.read().split(b"\0") if b"=" in item)
     assert variables[b"GOMAXPROCS"] == os.environ.get("GOMAXPROCS", "1").encode()
+
+
+def test_a_denial_names_what_each_requirement_serves_and_the_log_keeps_it(gate):
+    answer = post(gate, review(manifest(UNFAIR, "noncompliant"), uid="uid-cited")).json()["response"]
+    lines = answer["status"]["message"].splitlines()
+    ratio = next(line for line in lines if line.startswith("[fairness.demographic_parity_ratio] credit-scoring@4"))
+    # the regulation map's EU AI Act references, as the short suffix of the line
+    assert ratio.endswith(" [EU AI Act Art. 10]")
+    listed = run_cli("audit", "list", "--audit-db", gate.audit_db, "--format", "json", "--limit", "1000")
+    [record] = [r for r in listed.json() if r.get("request_uid") == "uid-cited"]
+    [violation] = [v for v in record["violations"] if v["requirement"] == "fairness.demographic_parity_ratio"]
+    assert [r["label"] for r in violation["references"]] == [
+        "EU AI Act Art. 10", "ISO/IEC 42001 A.5.4", "NIST AI RMF MEASURE 2.11"]
+    assert violation["references"][0]["version"] == "Regulation (EU) 2024/1689"

@@ -15,19 +15,19 @@ regulation_texts := as_object(object.get(regulation_map, "texts", {}))
 
 # METADATA
 # description: |
-#   [text, reference ID] -> [position, the reference as a violation carries it]: the
-#   position keeps the texts' own order (Art. 5 before Art. 10). An ID listed twice
-#   is the first (the policy lint names the second).
-reference_index[[text, id]] := [i, {
+#   [position, the reference as a violation carries it] of one reference of a text;
+#   the position keeps the text's own order (Art. 5 before Art. 10). An ID listed twice
+#   is the first (the policy lint names the second). A scan of one text's list: cheaper
+#   per violation than an index of every text built for each decision.
+reference(text, id) := [i, {
 	"text": text,
 	"id": id,
 	"label": sprintf("%s %s", [object.get(spec, "name", text), id]),
 	"title": object.get(first, "title", ""),
 	"version": object.get(spec, "version", ""),
 }] if {
-	some text, spec in regulation_texts
+	spec := regulation_texts[text]
 	entries := as_array(object.get(spec, "references", []))
-	some id in {entry.id | some entry in entries}
 	i := min({j | some j, entry in entries; entry.id == id})
 	first := entries[i]
 }
@@ -38,9 +38,9 @@ reference_index[[text, id]] := [i, {
 #   (its ID prefix) and its own, or none when map.yaml says it is unmapped. A reference
 #   texts.yaml does not list is left out here (the policy lint names it).
 references(requirement) := [key[2] | some key in sort(keys)] if {
-	keys := {[text, position, reference] |
+	keys := {[text, position, cited] |
 		some [text, id] in mapped_pairs(requirement, mapped_families, mapped_requirements)
-		[position, reference] := reference_index[[text, id]]
+		[position, cited] := reference(text, id)
 	}
 } else := []
 

@@ -86,7 +86,7 @@ problems contains line if {
 	some text, ids in entry
 	lib.regulation_texts[text]
 	some id in lib.as_array(ids)
-	not lib.reference_index[[text, id]]
+	not lib.reference(text, id)
 	line := sprintf("%s: %s.%s: '%v' is not a reference of %s in %s", [map_file, where, text, id, text, texts_file])
 }
 

@@ -3,7 +3,9 @@
 One report per workload, not per namespace: namespace-wide reports grew past etcd's
 object size limit in Kyverno. Policy Reporter reads these as they are. Each result is
 one requirement: an open violation fails, a waived one or an expiry warning warns, and
-each requirement family the model was checked against that raised nothing passes.
+each requirement family the model was checked against that raised nothing passes. A failing
+or waived result names what its requirement serves (the regulation map) in
+`properties.references`, e.g. "EU AI Act Art. 10; NIST AI RMF MEASURE 2.11".
 """
 
 from __future__ import annotations
@@ -49,12 +51,14 @@ def results_of(decision: Decision, when: datetime) -> list[dict[str, Any]]:
     for v in decision.violations:
         failed_families.add((v.model, v.version, v.requirement.split(".")[0]))
         results.append(_result(v.requirement, "fail", v.line or v.message, when,
-                               {"model": model_label(v.model, v.version), "remediation": v.remediation}))
+                               {"model": model_label(v.model, v.version), "remediation": v.remediation,
+                                "references": v.labels()}))
     for w in decision.waived:
         failed_families.add((w.model, w.version, w.requirement.split(".")[0]))
         message = f"waived by {w.waiver} until {w.waiver_expires_at}: {w.message}"
         results.append(_result(w.requirement, "warn", message, when,
-                               {"model": model_label(w.model, w.version), "remediation": w.remediation}))
+                               {"model": model_label(w.model, w.version), "remediation": w.remediation,
+                                "references": w.labels()}))
     for line in decision.warnings:
         match = _LINE_ID.match(line)
         if match and "expires in" in line:  # expiry warnings; violation lines are results already

@@ -60,6 +60,7 @@ class Auditor:
         self.cache = Cache(cluster)
         self.state: dict[str, Judged] = {}  # by workload uid
         self._seeded = False  # the state was read back from the reports (once per leadership)
+        self._inputs: dict[str, Any] = {}  # decision id -> its OPA input, while its batch is published
 
     def resources(self) -> list[Resource]:
         """Where to list each gated kind: the serving-kinds table of the loaded policy."""
@@ -192,8 +193,13 @@ class Auditor:
                 result.judged[f"{meta['namespace']}/{obj['kind']}/{meta['name']}"] = trigger
             decided = await deciding  # type: ignore[misc]
             deciding = self._decide_next(batches, n + 1)
-            outcomes = await asyncio.gather(*(publish(obj, decided.get(_ref(obj))) for obj, _ in batch),
-                                            return_exceptions=True)
+            try:
+                outcomes = await asyncio.gather(*(publish(obj, decided.get(_ref(obj))) for obj, _ in batch),
+                                                return_exceptions=True)
+            finally:
+                for judged in decided.values():
+                    if isinstance(judged, Decision):
+                        self._inputs.pop(judged.decision_id, None)
             for failure in outcomes:
                 if isinstance(failure, BaseException):
                     if deciding is not None:
@@ -215,6 +221,8 @@ class Auditor:
                                                   ReviewContext(source="background"))
         except UnknownEnvironment as exc:
             return {_ref(o): str(exc) for o in objs}
+        # kept for the background record, so `policy impact --from-log` can replay it
+        self._inputs.update((d.decision_id, i) for d, i in zip(evaluation.report.results, evaluation.inputs) if i)
         return {(d.object.api_version, d.object.kind, d.object.namespace or "", d.object.name): d
                 for d in evaluation.report.results}
 
@@ -295,7 +303,7 @@ class Auditor:
             return
         record = AuditRecord.from_decision(decision, request_uid=None, user=None, dry_run=False, source="background")
         try:
-            await self.audit.append(record.model_copy(update={"time": now}))
+            await self.audit.append(record.model_copy(update={"time": now}), self._inputs.get(decision.decision_id))
         except AuditStoreError:
             signals.FAILURES.labels("audit").inc()  # the report and gauges still show it
 

@@ -6,10 +6,16 @@
   failed, 2 a tool could not run.
 - `policy new FAMILY [--risk-class high ...]`: scaffold a requirement family (module, its
   tests, its matrix entry and remediation text; `policy_new`), ready to be filled in.
+- `policy coverage [--risk-class C] [--environment E]`: per risk class and environment,
+  which references of the regulation map the evaluated requirements serve and which none
+  does (`policy_coverage`); exit 0, or 2 when it cannot answer.
 - `policy impact --base REV [MANIFEST...]`: evaluate the same objects under the policies
   at REV and under the working tree (or --head REV), each in its own OPA, with one shared
   evidence source, and list every decision that changes. Exit 0 no change, 1 changes,
   2 could not evaluate (bad revision, bad input, a component failing).
+- `policy impact --from-log [--since 30d]`: replay the decision log's recorded admissions
+  of the period and each running workload's newest background decision against the working
+  tree (`log_impact`); the same exit codes.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from gatekeeper.cli.common import Environment, Evidence, Mlflow, PolicyDir, environments as parse_environments, fail
+from gatekeeper.cli.common import AuditDb, Evidence, Mlflow, PolicyDir, environments as parse_environments, fail
 from gatekeeper.cli.common import note, note_default_folders, policy_folder, settings as build_settings, shown
 
 app = typer.Typer(help="Work on the policy library: test it, see which decisions a change flips.",
@@ -92,7 +98,8 @@ def test(
     if check.returncode == 0:
         failed |= _lines_step("matrix", _retired_settings(opa, folder), "no retired settings")
         failed |= _lines_step("policy", _problems(opa, folder),
-                              "every matrix family has a module, every requirement ID a remediation text")
+                              "every matrix family has a module, every requirement ID a remediation text and "
+                              "a place in the regulation map")
 
     tests = _run([opa, "test", str(folder), "--coverage", "--format=json"])
     coverage: float | None = None
@@ -240,6 +247,40 @@ def _lines(opa: str, folder: Path, query: str, input_doc: dict[str, Any] | None 
     return sorted(result[0]["expressions"][0]["value"]) if result else []
 
 
+# --- policy coverage -----------------------------------------------------------------------
+
+
+@app.command("coverage")
+def coverage(
+    risk_class: Annotated[Optional[str], typer.Option("--risk-class", help="Only this risk class.")] = None,
+    environment: Annotated[Optional[str], typer.Option("--environment", "-e", help="Only this environment.")] = None,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+    policy_dir: PolicyDir = None,
+) -> None:
+    """Which articles (and controls, subcategories) the requirements serve, per risk class and environment."""
+    from gatekeeper.cli.policy_coverage import FORMATS, CoverageError, cells_of, render_json, render_table, COVERAGE_QUERY
+
+    if output_format not in FORMATS:
+        raise fail(f"unknown format '{output_format}' (choose one of: {', '.join(FORMATS)})")
+    folder = _policy_dir(policy_dir)
+    opa = _tool("opa")
+    problems = _problems(opa, folder)
+    if problems:
+        raise fail(f"the policy has {len(problems)} problem(s), first: {problems[0]} (run `gatekeeper policy test`)")
+    filters = {key: value for key, value in (("risk_class", risk_class), ("environment", environment)) if value}
+    done = _run([opa, "eval", "--format", "json", "--data", str(folder), "--stdin-input", COVERAGE_QUERY],
+                stdin=json.dumps(filters))
+    try:
+        result = json.loads(done.stdout).get("result") or []
+        document = result[0]["expressions"][0]["value"] if result else None
+        cells = cells_of(document, risk_class, environment)
+    except (json.JSONDecodeError, AttributeError, KeyError, IndexError):
+        raise fail(f"OPA could not answer {COVERAGE_QUERY}: {' '.join((done.stderr or done.stdout).split())[:300]}") from None
+    except CoverageError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(render_json(cells) if output_format == "json" else render_table(cells), nl=False)
+
+
 # --- policy new ----------------------------------------------------------------------------
 
 
@@ -262,9 +303,10 @@ def new(
         raise fail(f"cannot write the scaffold: {exc}") from None
     for path in written:
         typer.echo(f"wrote {_named(path)}")
-    module, test, matrix = (_named(path) for path in written)
+    module, test, matrix, *mapped = (_named(path) for path in written)
+    references = f", and the references it serves in {mapped[0]}" if mapped else ""
     typer.echo(f"next: fill in `problems` in {module} and a test of it in {test}, the settings of "
-               f"'{family}' and the remediation text of {family}.required in {matrix}; "
+               f"'{family}' and the remediation text of {family}.required in {matrix}{references}; "
                f"then `gatekeeper policy test`")
 
 
@@ -419,23 +461,35 @@ def _render_json(base: Side, head: Side, environments: list[str], objects: int, 
 
 @app.command()
 def impact(
-    base: Annotated[str, typer.Option("--base", help="Git revision whose policies to compare against (e.g. origin/main).")],
     paths: Annotated[Optional[list[str]], typer.Argument(help="Manifest files or folders; '-' reads stdin (default: examples/manifests).")] = None,
+    base: Annotated[Optional[str], typer.Option("--base", help="Git revision whose policies to compare against (e.g. origin/main).")] = None,
     head: Annotated[Optional[str], typer.Option("--head", help="Git revision of the new policies (default: the working tree).")] = None,
-    environment: Environment = "production",
+    from_log: Annotated[bool, typer.Option("--from-log", help="Replay the decision log instead of manifests: the period's admissions and each running workload's newest background decision.")] = False,
+    since: Annotated[Optional[str], typer.Option("--since", help="With --from-log: the period, a duration (30d, 12h, 2w) or an ISO-8601 time (default: 30d).")] = None,
+    audit_db: AuditDb = None,
+    environment: Annotated[Optional[str], typer.Option(
+        "--environment", "-e", help="Environment(s), comma-separated (default: production; with --from-log, every one).")] = None,
     evidence: Evidence = None,
     mlflow: Mlflow = None,
     policy_dir: PolicyDir = None,
-    output_format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+    output_format: Annotated[str, typer.Option("--format", "-f", help="table | json (| markdown with --from-log)")] = "table",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the --format report here; the terminal shows the table.")] = None,
 ) -> None:
     """Which decisions would a policy change flip? Exit 0 none, 1 some, 2 could not evaluate."""
     from gatekeeper.cli.manifests import load_manifests
     from gatekeeper.paths import PROJECT_ROOT
 
+    if from_log:
+        _impact_from_log(paths, base, head, evidence, mlflow, since, audit_db, environment, policy_dir,
+                         output_format, output)
+    if base is None:
+        raise fail("policy impact needs --base REV (manifests under two policy versions) or --from-log "
+                   "(the decision log under the working tree's policies)")
+    if since is not None or audit_db is not None:
+        raise fail(f"{'--since' if since is not None else '--audit-db'} goes with --from-log")
     if output_format not in IMPACT_FORMATS:
         raise fail(f"unknown format '{output_format}' (choose one of: {', '.join(IMPACT_FORMATS)})")
-    environments = parse_environments(environment)
+    environments = parse_environments(environment or "production")
     folder = _policy_dir(policy_dir)
     top_answer = _git(folder, "rev-parse", "--show-toplevel")
     if top_answer.returncode != 0:
@@ -521,3 +575,41 @@ def _evaluate_both(settings: Any, base: Side, head: Side, manifests: list, envir
         return asyncio.run(run())
     except (EvidenceRootError, UnknownEnvironment, OpaStartError, PolicyError, ValueError) as exc:
         raise fail(str(exc)) from None
+
+
+def _impact_from_log(paths: list[str] | None, base: str | None, head: str | None, evidence: Path | None,
+                     mlflow: str | None, since: str | None, audit_db: str | None, environment: str | None,
+                     policy_dir: Path | None, output_format: str, output: Path | None) -> None:
+    """`--from-log`: the recorded decisions under the working tree's policies (cli.log_impact)."""
+    from datetime import datetime, timezone
+
+    from gatekeeper.audit.errors import display_url
+    from gatekeeper.cli import log_impact
+
+    given = [flag for flag, value in (("--base", base), ("--head", head), ("--evidence", evidence),
+                                      ("--mlflow", mlflow), ("manifests", paths)) if value]
+    if given:
+        raise fail(f"--from-log replays the recorded inputs (their evidence as it was) against the working tree: "
+                   f"{given[0]} does not apply")
+    if output_format not in log_impact.FORMATS:
+        raise fail(f"unknown format '{output_format}' (choose one of: {', '.join(log_impact.FORMATS)})")
+    since = since or log_impact.DEFAULT_SINCE
+    environments = parse_environments(environment) if environment is not None else None
+    url = build_settings(audit_db=audit_db).audit_db
+    folder = _policy_dir(policy_dir)
+    result = log_impact.run(audit_db=url, policy_dir=folder, since=since, environments=environments,
+                            now=datetime.now(timezone.utc))
+    shown_url = display_url(url)  # never a password
+    table = log_impact.render_table(result, shown_url, since)
+    chosen = log_impact.RENDERERS[output_format](result, shown_url, since)
+    if output is not None:
+        try:
+            output.write_text(chosen, encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"cannot write {output}: {exc.strerror}") from None
+    typer.echo(table if output is not None else chosen, nl=False)
+    for part, what in ((result.admissions, "admission"), (result.workloads, "running workload")):
+        if part.unreplayable:
+            note(f"{part.unreplayable} {what}{'s' if part.unreplayable != 1 else ''} not replayable "
+                 f"(no stored input): not part of the comparison")
+    raise typer.Exit(1 if result.changed else 0)

@@ -3,7 +3,8 @@
 It writes the four things a family needs (README "Adding a requirement"): the module
 `requirements/<family>.rego` with its rule and an empty condition, its `_test.rego` (both
 sides of the rule at every risk class), the family's entry under each chosen risk class of
-the matrix, and a remediation text for its requirement ID. `gatekeeper policy test` passes
+the matrix, and a remediation text for its requirement ID; its ID is entered in the
+regulation map as unmapped, with the references it serves to fill in. `gatekeeper policy test` passes
 on the scaffold as written; the requirement denies as soon as its condition is filled in.
 The matrix is edited as text, so its comments stay; it is read back to prove the edit.
 """
@@ -130,6 +131,12 @@ REMEDIATION = '''  {requirement}: >-
 '''
 
 
+UNMAPPED = '''  {requirement}:
+    unmapped: >-
+      FILL IN the references {requirement} serves (e.g. eu_ai_act: [Art. 10]), or why it serves none.
+'''
+
+
 def scaffold(policy_dir: Path, family: str, classes: list[str]) -> list[Path]:
     """Write the family's module and test and add it to the matrix; the files changed."""
     if not NAME.match(family):
@@ -157,8 +164,31 @@ def scaffold(policy_dir: Path, family: str, classes: list[str]) -> list[Path]:
                                     requirement=requirement), encoding="utf-8")
     test.write_text(TEST.format(family=family, requirement=requirement, first=ordered[0],
                                 classes="{" + ", ".join(f'"{c}"' for c in ordered) + "}"), encoding="utf-8")
+    regulations = root / "regulations" / "map.yaml"
+    mapped = _add_to_map(regulations, requirement) if regulations.exists() else None
     matrix.write_text(text, encoding="utf-8")
-    return [module, test, matrix]
+    if mapped is None:
+        return [module, test, matrix]
+    regulations.write_text(mapped, encoding="utf-8")
+    return [module, test, matrix, regulations]
+
+
+def _add_to_map(path: Path, requirement: str) -> str:
+    """The regulation map's text with the ID explicitly unmapped, its reason to fill in."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        document = yaml.safe_load(text) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScaffoldError(f"cannot read the regulation map {path}: {' '.join(str(exc).split())}") from None
+    if requirement in (document.get("requirements") or {}):
+        raise ScaffoldError(f"{path}: requirements already has '{requirement}'")
+    header = re.search(r"^requirements:[ \t]*(#.*)?\n", text, flags=re.MULTILINE)
+    if header is None:
+        raise ScaffoldError(f"{path}: no 'requirements:' block to add '{requirement}' to")
+    text = text[: header.end()] + UNMAPPED.format(requirement=requirement) + text[header.end():]
+    if requirement not in (yaml.safe_load(text).get("requirements") or {}):
+        raise ScaffoldError(f"{path}: could not add '{requirement}' to the map as text (edit it by hand)")
+    return text
 
 
 def _add_to_matrix(text: str, matrix: Path, family: str, requirement: str, classes: list[str],

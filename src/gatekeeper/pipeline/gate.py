@@ -73,6 +73,9 @@ class Evaluation:
     # Lines naming what could not be evaluated (bad evidence, unreachable source or OPA);
     # the CLI exits 2 when there are any, the webhook has already failed closed.
     problems: list[str] = field(default_factory=list)
+    # The OPA input each result was decided on, by position (None: decided without OPA), for
+    # a front door that records decisions itself (the auditor's background records).
+    inputs: list[PolicyInput | None] = field(default_factory=list)
 
 
 @dataclass
@@ -199,6 +202,7 @@ class Gate:
         for item, result in zip(gated, results):
             evaluation.report.results.append(self._decision(item, result, environment, context, failure))
         decided_on.extend(inputs)
+        evaluation.inputs = decided_on
         if self.audit is not None and evaluation.report.results:
             await self._record(evaluation.report.results, context, decided_on)
         evaluation.problems = list(dict.fromkeys(evaluation.problems))

@@ -28,6 +28,8 @@ def render_table(report: Report, console: Console, *, verbose: bool = False) -> 
                 console.print(f"      observed: {escape(observed_text(violation.observed))}   threshold: {escape(observed_text(violation.threshold))}")
             if violation.remediation:
                 console.print(f"      fix: {escape(violation.remediation)}")
+            if violation.references:
+                console.print(f"      serves: {escape(violation.labels())}")
         for warning in decision.warnings:
             if decision.enforcement == "warn" and any(warning == v.line for v in decision.violations):
                 continue  # already listed above with its remediation

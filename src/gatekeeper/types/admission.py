@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gatekeeper.types.decision import Decision
+from gatekeeper.types.decision import Decision, Violation
 
 API_VERSION = "admission.k8s.io/v1"
 DECISION_ID_ANNOTATION = "model-gatekeeper.io/decision-id"
@@ -114,6 +114,12 @@ def deny(uid: str, message: str, decision_id: str | None = None, warnings: list[
     ))
 
 
+def _cited(violation: Violation) -> str:
+    """A violation's line with the references it serves as a short suffix
+    (`... below 0.80 [EU AI Act Art. 10]`)."""
+    return f"{violation.line} [{violation.citation}]" if violation.citation else violation.line
+
+
 def from_decision(uid: str, decision: Decision) -> AdmissionReviewResponse:
     """Denied: every violation on its own line in status.message; warn: the same lines as warnings."""
     if decision.allowed:
@@ -122,5 +128,5 @@ def from_decision(uid: str, decision: Decision) -> AdmissionReviewResponse:
         lines = [f"model-gatekeeper could not evaluate the policy, so it denies (fail closed): {decision.error}"]
     else:
         lines = [f"model-gatekeeper denied {decision.object.display()} in {decision.environment}:"]
-        lines += [violation.line for violation in decision.violations]
+        lines += [_cited(violation) for violation in decision.violations]
     return deny(uid, "\n".join(lines), decision.decision_id, decision.warnings)

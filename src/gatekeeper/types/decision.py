@@ -49,6 +49,17 @@ class ModelRef(BaseModel):
         return f"{self.name}@{self.version or self.alias}"
 
 
+class Reference(BaseModel):
+    """What a requirement serves: one reference of a text in the regulation map
+    (policies/gatekeeper/regulations/), as the policy attaches it to a violation."""
+
+    text: str  # the map's key of the text, e.g. eu_ai_act
+    id: str  # as the text numbers it, e.g. "Art. 10"
+    label: str  # as a person cites it, e.g. "EU AI Act Art. 10"
+    title: str = ""
+    version: str = ""  # the text's version, e.g. "Regulation (EU) 2024/1689"
+
+
 class Violation(BaseModel):
     requirement: str
     model: str = ""
@@ -60,6 +71,14 @@ class Violation(BaseModel):
     # The one-line form Kubernetes users see (README "The decision"), as the policy formatted it:
     # decision.rego's `line` is the one place that format is written.
     line: str = ""
+    # What the requirement serves (the regulation map), and the short form of the cited
+    # texts' references the denial message ends with (`EU AI Act Art. 10`; "" for none).
+    references: list[Reference] = []
+    citation: str = ""
+
+    def labels(self) -> str:
+        """The references as one line: `EU AI Act Art. 10; NIST AI RMF MEASURE 2.11`."""
+        return "; ".join(reference.label for reference in self.references)
 
 
 class WaivedViolation(Violation):
