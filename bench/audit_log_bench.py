@@ -53,7 +53,7 @@ async def build(url: str, n: int) -> float:
         done = (await store.tree_head()).size
         while done < n:
             size = min(BATCH, n - done)
-            await backend.write([_content(i) for i in range(done, done + size)])
+            await backend.write([_content(i) for i in range(done, done + size)], [])  # no OPA inputs stored
             done += size
             if done % 100_000 == 0:
                 print(f"  {done} records, {time.perf_counter() - started:.0f} s", flush=True)

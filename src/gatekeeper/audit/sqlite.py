@@ -238,8 +238,11 @@ class SqliteBackend:
             where.append("time < ?")
             params.append(as_utc(query.until).strftime(TIME_FORMAT))  # type: ignore[union-attr]
         if query.model:
-            where.append("EXISTS (SELECT 1 FROM json_each(audit_records.models) WHERE json_each.value = ?)")
-            params.append(query.model)
+            # instr first: a substring test on the column as written (json.dumps) skips most records
+            # without parsing them; json_each then keeps only exact elements (a name is not a name@version)
+            where.append("instr(models, ?) > 0 "
+                         "AND EXISTS (SELECT 1 FROM json_each(audit_records.models) WHERE json_each.value = ?)")
+            params += [json.dumps(query.model), query.model]
         # in the hashed body only, like the source (a pruned record's empty body matches nothing)
         for path, value in (("$.object.namespace", query.namespace), ("$.user", query.user)):
             if value is not None:

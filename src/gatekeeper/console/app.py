@@ -54,8 +54,7 @@ def create_app(settings: Settings, access: Access, *, inventory: reading.Invento
             try:
                 yield
             finally:
-                if app.state.sources.store is not None:
-                    await app.state.sources.store.close()
+                await app.state.sources.close()
 
     app = FastAPI(title="Model Gatekeeper console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.startup_failure = None

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from gatekeeper.console import chart, params, queries, timefmt
+from gatekeeper.console import chart, markup, params, queries, timefmt
 from gatekeeper.console.sources import Sources
 from gatekeeper.types.names import model_ref_problem
 
@@ -23,6 +23,8 @@ TEMPLATES.env.filters["show"] = lambda value: (
     ("yes" if value else "no") if isinstance(value, bool)
     else ", ".join(map(str, value)) if isinstance(value, list) else value)
 TEMPLATES.env.globals["urlencode"] = urlencode
+TEMPLATES.env.globals.update(compliant=markup.compliant, outcome=markup.outcome, model_link=markup.model_link,
+                             when=markup.when, workload_links=markup.workload_links)
 
 
 # The decisions page's quick time ranges (links setting `since`).

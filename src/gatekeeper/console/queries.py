@@ -16,8 +16,9 @@ from typing import Any
 from gatekeeper.audit import AuditRecord, AuditStoreError
 from gatekeeper.audit.chain import record_of
 from gatekeeper.console.params import DecisionQuery, WorkloadQuery
+from gatekeeper.console.snapshot import Inventory, split_label
 from gatekeeper.console.sources import STRICTEST, InventoryUnavailable, Sources
-from gatekeeper.types.decision import Decision, ModelRef
+from gatekeeper.types.decision import Decision
 
 EXPIRY_WINDOW = timedelta(days=30)
 # Models "seen in decisions": those of the newest records only, so the page never reads the whole log.
@@ -34,11 +35,6 @@ def version_key(version: str) -> tuple[int, int | str]:
     return (0, int(version)) if version.isdigit() else (1, version)
 
 
-def split_label(label: str) -> tuple[str, str]:
-    name, _, version = label.partition("@")
-    return name, version
-
-
 # --- the overview ----------------------------------------------------------------------------
 
 @dataclass
@@ -53,13 +49,10 @@ class Overview:
 
 
 async def overview(src: Sources) -> Overview:
-    rows, problem = await _rows_or_problem(src)
-    by_environment: dict[str, Counter[str]] = {}
-    for row in rows:
-        by_environment.setdefault(row["environment"] or "(none)", Counter())[row["compliant"]] += 1
+    inventory, problem = await _rows_or_problem(src)
     now = src.clock()
     expiring = []
-    for (name, version), decision in (await src.judge_many(await known_versions(src, rows))).items():
+    for (name, version), decision in (await src.judge_many(await known_versions(src, inventory))).items():
         for expiry in decision.expiries:
             if expiry.kind in ("signoff", "waiver") and now <= parse_time(expiry.expires_at) <= now + EXPIRY_WINDOW:
                 expiring.append({**expiry.model_dump(), "model": name, "version": version})
@@ -67,22 +60,22 @@ async def overview(src: Sources) -> Overview:
     denials = await src.store.list(outcome="denied", limit=10) if src.store else []
     background = await src.last_background()
     logged = bool(denials) or bool(await src.store.list(limit=1)) if src.store else False
-    return Overview(dict(sorted(by_environment.items())), len(rows), problem, expiring, denials, background, logged)
+    return Overview(inventory.by_environment, len(inventory.rows), problem, expiring, denials, background, logged)
 
 
-async def _rows_or_problem(src: Sources) -> tuple[list[dict[str, Any]], str | None]:
+async def _rows_or_problem(src: Sources) -> tuple[Inventory, str | None]:
     try:
-        return await src.workloads(), None
+        return await src.snapshot(), None
     except InventoryUnavailable as exc:
-        return [], str(exc)
+        return Inventory.of([]), str(exc)
 
 
-async def known_versions(src: Sources, rows: list[dict[str, Any]] | None = None) -> list[tuple[str, str]]:
+async def known_versions(src: Sources, inventory: Inventory | None = None) -> list[tuple[str, str]]:
     """Every version the evidence source holds, runs in the cluster, or is named by a recent decision."""
     seen = set(await src.gate.lookup.source.versions() or [])
-    if rows is None:
-        rows, _ = await _rows_or_problem(src)
-    seen |= {split_label(label) for row in rows for label in row["models"]}
+    if inventory is None:
+        inventory, _ = await _rows_or_problem(src)
+    seen |= inventory.labels()
     if src.store is not None:
         seen |= {split_label(label) for label in await src.store.recent_models(RECENT_DECISIONS)}
     return sorted(seen, key=lambda nv: (nv[0], version_key(nv[1])))
@@ -100,12 +93,11 @@ class VersionLine:
 
 
 async def models(src: Sources) -> tuple[list[VersionLine], str | None]:
-    rows, problem = await _rows_or_problem(src)
+    inventory, problem = await _rows_or_problem(src)
     lines = []
-    for (name, version), decision in (await src.judge_many(await known_versions(src, rows))).items():
+    for (name, version), decision in (await src.judge_many(await known_versions(src, inventory))).items():
         risk = next((m.risk_class for m in decision.models if m.risk_class), None) or "unclassified"
-        running = [row for row in rows if f"{name}@{version}" in row["models"]]
-        lines.append(VersionLine(name, version, risk, running, decision.allowed and not decision.violations))
+        lines.append(VersionLine(name, version, risk, inventory.running(name, version), decision.allowed and not decision.violations))
     return lines, problem
 
 
@@ -127,12 +119,12 @@ class VersionPage:
 
 
 async def version_page(src: Sources, name: str, version: str, timeline_limit: int = 200) -> VersionPage:
-    rows, problem = await _rows_or_problem(src)
-    running = [row for row in rows if f"{name}@{version}" in row["models"]]
+    inventory, problem = await _rows_or_problem(src)
+    running = inventory.running(name, version)
     environment = _strictest([row["environment"] for row in running], src.gate.facts.environments)
-    found = await src.gate.lookup.find(ModelRef(ref=f"models:/{name}/{version}", name=name, version=version))
+    judged = (await src.judged([(name, version)], environment))[(name, version)]
+    found, decision = judged.found, judged.decision
     facts = found.facts or {}
-    decision = await src.judge(name, version, environment)
     risk = next((m.risk_class for m in decision.models if m.risk_class), None)
     thresholds = await requirements_of(src, risk, environment) if risk else {}
     timeline = []
@@ -195,8 +187,14 @@ def _statement(facts: dict[str, Any], trusted: dict[str, Any]) -> dict[str, Any]
 # --- workloads and decisions ------------------------------------------------------------------
 
 async def workloads(src: Sources, query: WorkloadQuery) -> tuple[list[dict[str, Any]], str | None]:
-    rows, problem = await _rows_or_problem(src)
+    inventory, problem = await _rows_or_problem(src)
     model = query.model
+    # the fewest rows an index gives, then every filter on them (row order kept)
+    candidates = [inventory.rows]
+    if model is not None:
+        candidates.append(inventory.serving(model))
+    if query.namespace is not None:
+        candidates.append(inventory.by_namespace.get(query.namespace, []))
 
     def wanted(row: dict[str, Any]) -> bool:
         return ((query.namespace is None or row["namespace"] == query.namespace)
@@ -204,7 +202,7 @@ async def workloads(src: Sources, query: WorkloadQuery) -> tuple[list[dict[str, 
                 and (query.compliant is None or row["compliant"] == query.compliant)
                 and (model is None or any(label == model or split_label(label)[0] == model for label in row["models"])))
 
-    return [row for row in rows if wanted(row)], problem
+    return [row for row in min(candidates, key=len) if wanted(row)], problem
 
 
 @dataclass
