@@ -71,7 +71,8 @@ def test_a_deployment_made_by_hand_naming_an_operators_object_is_judged_itself_n
         "[evidence.model_reference] Deployment runs model server vLLM (image vllm/vllm-openai:v0.6.3) but has no "
         f"model-gatekeeper.io/model annotation naming its model; its owner {owner['kind']}/{owner['name']} exempts "
         f"only what the `controllers` of the row {row} of the serving-kinds table create ({controllers}), not "
-        "alice@example.com's requests; if the operator runs as another service account, name it there"]
+        "alice@example.com's requests; if the operator runs as another service account, name it there"
+        " [EU AI Act Art. 11, Annex IV]"]  # the articles evidence.model_reference serves (regulations/map.yaml)
     # the operator's own request is exempt once its owner is confirmed: here no API to ask
     by_operator = answer(gate, deployment(VLLM, owner), user=controllers)
     assert by_operator["allowed"] is False and "could not evaluate" in by_operator["status"]["message"]
