@@ -27,8 +27,7 @@ from gatekeeper.audit.note import Checkpoint, Note, NoteError, Verifier
 from gatekeeper.audit.proofs import InvalidProof, open_checkpoint, verify_proof
 from gatekeeper.audit.record import AuditRecord
 from gatekeeper.audit.store import AuditStore, open_store
-from gatekeeper.cli.common import AuditDb, fail, note, settings
-from gatekeeper.evidence.signing.statements import SigningError, parse_duration
+from gatekeeper.cli.common import AuditDb, fail, note, period_start, settings
 from gatekeeper.opa.client import PolicyError
 from gatekeeper.pipeline.replay import Replayed, Replayer, Tampered
 
@@ -250,7 +249,7 @@ def replay(
         raise fail("give a DECISION_ID or --since (a range), not both")
     if policy_dir is not None and not (policy_dir / "gatekeeper").is_dir():
         raise fail(f"--policy-dir {policy_dir}: not a policy folder (no gatekeeper/ in it)")
-    start = _since(since) if since is not None else None
+    start = period_start(since, datetime.now(timezone.utc)) if since is not None else None
     on = f"on {policy_dir}" if policy_dir is not None else "on its stored policy bundle"
 
     async def one(store: AuditStore) -> Replayed:
@@ -306,18 +305,6 @@ def _report_range(results: list[Replayed]) -> list[Replayed]:
             typer.echo(f"differs: decision {r.record.decision_id} (record {r.record.seq}, {r.record.time.isoformat()}, "
                        f"{r.record.object.display()}): {'; '.join(r.lines)}")
     return results
-
-
-def _since(text: str) -> datetime:
-    """--since: a duration back from now (30d, 12h, 30m) or an ISO-8601 time (naive = UTC)."""
-    if text[-1:] in ("d", "h", "m") and text[:-1].isdigit():
-        try:
-            return datetime.now(timezone.utc) - parse_duration(text)
-        except SigningError as exc:
-            raise fail(f"--since: {exc}") from None
-    moment = _iso(text, "--since")
-    assert moment is not None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 class ExportFormat(str, Enum):

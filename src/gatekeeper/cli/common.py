@@ -8,8 +8,9 @@ then Settings' default. A default folder starts from where the user stands.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -152,3 +153,24 @@ def api_client(kubeconfig: Path | None, run: Settings, *, outside_a_cluster_ok: 
         return client.ApiClient(configuration)
     except config.ConfigException as exc:
         raise fail(f"cannot reach a cluster: {exc} (give --kubeconfig, or run inside a cluster)") from None
+
+
+# --since of `audit replay` and `policy impact --from-log`: one grammar for both.
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DURATION = re.compile(r"(\d+)([mhdw])")
+
+
+def period_start(since: str, now: datetime) -> datetime:
+    """`30d`, `12h`, `2w`, `90m` before NOW, or an ISO-8601 time (naive = UTC)."""
+    text = since.strip()
+    match = _DURATION.fullmatch(text)
+    if match:
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        start = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(f"--since {since!r}: expected a duration such as 30d, 12h or 2w, or an ISO-8601 time") from None
+    start = start.replace(tzinfo=timezone.utc) if start.tzinfo is None else start.astimezone(timezone.utc)
+    if start > now:
+        raise fail(f"--since {since!r} is in the future")
+    return start

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from gatekeeper.cli.common import fail
+from gatekeeper.cli.common import fail, period_start
 
 FORMATS = ("table", "json", "markdown")
 DEFAULT_SINCE = "30d"
@@ -19,8 +18,6 @@ DEFAULT_SINCE = "30d"
 # the Markdown says how many more there are (the JSON has them all).
 MARKDOWN_ROWS = 100
 
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_DURATION = re.compile(r"(\d+)([mhdw])")
 
 _TEXT = {
     "admitted_to_denied": "ADMITTED → DENIED",
@@ -29,22 +26,6 @@ _TEXT = {
     "noncompliant_to_compliant": "BECOMES COMPLIANT",
     "violations_changed": "violations change",
 }
-
-
-def period_start(since: str, now: datetime) -> datetime:
-    """`30d`, `12h`, `2w`, `90m` before NOW, or an ISO-8601 time (naive = UTC)."""
-    text = since.strip()
-    match = _DURATION.fullmatch(text)
-    if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    try:
-        start = datetime.fromisoformat(text)
-    except ValueError:
-        raise fail(f"--since {since!r}: expected a duration such as 30d, 12h or 2w, or an ISO-8601 time") from None
-    start = start.replace(tzinfo=timezone.utc) if start.tzinfo is None else start.astimezone(timezone.utc)
-    if start > now:
-        raise fail(f"--since {since!r} is in the future")
-    return start
 
 
 def run(*, audit_db: str, policy_dir: Path, since: str, environments: list[str] | None,

@@ -96,21 +96,17 @@ def register(app: FastAPI) -> None:
 
     @app.get("/decisions/{decision_id}", response_class=HTMLResponse)
     async def decision(request: Request, decision_id: str) -> Response:
-        if not queries.IDENTIFIER.match(decision_id):
-            return refuse(request, 400, "a decision ID is letters, digits, '.', '_', '-' (as `gatekeeper audit list` shows it)")
-        found = await queries.decision(request.app.state.sources, decision_id)
-        if found is None:
-            return refuse(request, 404, f"no decision {decision_id} in the log")
+        found = await _recorded(request, decision_id)
+        if isinstance(found, Response):
+            return found
         return render(request, "decision.html", {"d": found})
 
     @app.get("/decisions/{decision_id}/proof")
     async def proof(request: Request, decision_id: str) -> Response:
         """The inclusion proof file (`gatekeeper audit prove`), for `gatekeeper audit verify-proof`."""
-        if not queries.IDENTIFIER.match(decision_id):
-            return refuse(request, 400, "a decision ID is letters, digits, '.', '_', '-'")
-        found = await queries.decision(request.app.state.sources, decision_id)
-        if found is None:
-            return refuse(request, 404, f"no decision {decision_id} in the log")
+        found = await _recorded(request, decision_id)
+        if isinstance(found, Response):
+            return found
         if found.proof is None:
             return refuse(request, 409, found.proof_problem or "no proof")
         return JSONResponse(found.proof, headers={"Content-Disposition": f'attachment; filename="{decision_id}.proof.json"'})
@@ -125,3 +121,13 @@ def register(app: FastAPI) -> None:
         strictness = {"deny": 0, "warn": 1, "dryrun": 2}  # the most enforced environment first
         ordered = sorted(table.items(), key=lambda item: (strictness.get(item[1].get("enforcement"), 0), item[0]))
         return render(request, "policy.html", {"table": ordered, "facts": sources.gate.facts})
+
+
+async def _recorded(request: Request, decision_id: str) -> Any:
+    """The decision a page is about, or the 400/404 page saying why there is none."""
+    if not queries.IDENTIFIER.match(decision_id):
+        return refuse(request, 400, "a decision ID is letters, digits, '.', '_', '-' (as `gatekeeper audit list` shows it)")
+    found = await queries.decision(request.app.state.sources, decision_id)
+    if found is None:
+        return refuse(request, 404, f"no decision {decision_id} in the log")
+    return found
